@@ -1,0 +1,1 @@
+//! Action: corpus memory, continuity-aware navigation and the real-time grain scheduler.

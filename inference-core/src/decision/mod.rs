@@ -1,0 +1,1 @@
+//! Decision: the causal Transformer that predicts B's next token, and its sampler.

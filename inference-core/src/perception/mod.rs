@@ -1,0 +1,1 @@
+//! Perception: audio to segments to encoder frames to pooled vectors to one token per segment.

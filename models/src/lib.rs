@@ -1,0 +1,1 @@
+//! Counterpart's offline side: datasets of paired stems, codebook fitting, training, evaluation.

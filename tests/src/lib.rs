@@ -1,0 +1,1 @@
+//! Helpers shared by the integration tests live in `tests/tests/`; this crate has no library code.

@@ -14,7 +14,10 @@ fn missing_library_is_a_clear_error_not_a_panic() {
     let msg = err.to_string();
     assert!(msg.contains("was not found"), "{msg}");
     assert!(msg.contains("install-onnxruntime.sh"), "{msg}");
-    assert!(msg.contains(&empty.join("onnxruntime").display().to_string()), "{msg}");
+    assert!(
+        msg.contains(&empty.join("onnxruntime").display().to_string()),
+        "{msg}"
+    );
 
     // A file that is not a library is refused with the loader's reason.
     let bogus = empty.join("libonnxruntime.so.1.31.1");

@@ -2,35 +2,38 @@
 
 use crate::CounterpartParams;
 use nice_plug::context::gui::GuiContext;
-use nice_plug::prelude::Editor;
 use nice_plug_egui::{
-    create_egui_editor, widgets, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier,
+    create_egui_editor, widgets, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp,
+    RepaintNotifier,
 };
 use std::sync::Arc;
 
 /// The editor's state: its GUI context, once the window is built.
 pub struct CounterpartUi {
     params: Arc<CounterpartParams>,
-    gui: Option<Arc<dyn GuiContext>>,
+    gui: Option<GuiContext>,
 }
 
 impl NiceEguiApp for CounterpartUi {
     fn build(
         &mut self,
         _ctx: egui::Context,
-        gui: Arc<dyn GuiContext>,
+        gui: GuiContext,
         _frame: &mut nice_plug_egui::Frame,
-    ) -> Result<(), nice_plug_egui::HandlerError> {
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         self.gui = Some(gui);
         Ok(())
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
         let Some(gui) = &self.gui else { return };
-        let setter = nice_plug::prelude::ParamSetter::new(gui.as_ref());
+        let setter = gui.param_setter();
         ui.heading("Counterpart");
         ui.label("Dry/Wet");
-        ui.add(widgets::ParamSlider::for_param(&self.params.dry_wet, &setter));
+        ui.add(widgets::ParamSlider::for_param(
+            &self.params.dry_wet,
+            &setter,
+        ));
         ui.label("Output Gain");
         ui.add(widgets::ParamSlider::for_param(
             &self.params.output_gain,
@@ -40,7 +43,7 @@ impl NiceEguiApp for CounterpartUi {
 }
 
 /// Creates the editor for a plugin instance.
-pub fn create(params: Arc<CounterpartParams>) -> Option<Box<dyn Editor>> {
+pub fn create(params: Arc<CounterpartParams>) -> Option<EguiEditor<CounterpartUi>> {
     create_egui_editor(
         EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(420.0, 240.0), 1.0),
         RepaintNotifier::new(),

@@ -55,7 +55,9 @@ impl Plugin for Counterpart {
         self.params.clone()
     }
 
-    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Box<dyn Editor>> {
+    type Editor = nice_plug_egui::EguiEditor<editor::CounterpartUi>;
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         editor::create(self.params.clone())
     }
 

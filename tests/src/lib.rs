@@ -1,1 +1,233 @@
-//! Helpers shared by the integration tests live in `tests/tests/`; this crate has no library code.
+//! A minimal CLAP host (clack-host) that loads the built `Counterpart.clap` the way a DAW does, for
+//! the integration tests in `tests/tests/`.
+//!
+//! The main-thread side ([`HostedPlugin`]) owns the instance; activation hands an audio processor
+//! to a dedicated audio thread ([`HostedPlugin::run_audio`]), as a real host does.
+
+use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::state::PluginState;
+use clack_host::events::event_types::ParamValueEvent;
+use clack_host::prelude::*;
+use std::path::PathBuf;
+
+/// The plugin's main input and sidechain are stereo, as is its output.
+pub const CHANNELS: usize = 2;
+
+/// Host callbacks: the tests need none of them.
+pub struct TestHostShared;
+
+impl SharedHandler<'_> for TestHostShared {
+    fn request_restart(&self) {}
+    fn request_process(&self) {}
+    fn request_callback(&self) {}
+}
+
+/// The host type.
+pub struct TestHost;
+
+impl HostHandlers for TestHost {
+    type Shared<'a> = TestHostShared;
+    type MainThread<'a> = ();
+    type AudioProcessor<'a> = ();
+}
+
+/// Where the bundled plugin is: `$COUNTERPART_CLAP`, else `target/bundled/Counterpart.clap`.
+pub fn bundled_clap() -> PathBuf {
+    let path = std::env::var_os("COUNTERPART_CLAP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bundled/Counterpart.clap")
+        });
+    assert!(
+        path.is_file(),
+        "{} does not exist: run `cargo xtask bundle counterpart` first (the test command does)",
+        path.display()
+    );
+    path
+}
+
+/// One plugin instance, on the main thread.
+pub struct HostedPlugin {
+    instance: PluginInstance<TestHost>,
+    // Declared after the instance so that it is dropped after it.
+    _entry: PluginEntry,
+}
+
+impl HostedPlugin {
+    /// Loads the `.clap` file and instantiates its only plugin, checking its CLAP id.
+    pub fn load(path: &std::path::Path, expected_id: &str) -> Self {
+        // SAFETY: loading a dynamic library runs its initialisers; the file is our own plugin.
+        let entry = unsafe { PluginEntry::load(path) }
+            .unwrap_or_else(|e| panic!("loading {}: {e:?}", path.display()));
+        let factory = entry
+            .get_plugin_factory()
+            .expect("the entry has a plugin factory");
+        let descriptor = factory
+            .plugin_descriptors()
+            .next()
+            .expect("the factory lists a plugin");
+        let id = descriptor.id().expect("the plugin has an id");
+        assert_eq!(id.to_str().unwrap(), expected_id);
+        let host_info = HostInfo::new(
+            "counterpart-tests",
+            "Counterpart",
+            "https://example.invalid",
+            "0.1.0",
+        )
+        .unwrap();
+        let instance =
+            PluginInstance::<TestHost>::new(|_| TestHostShared, |_| (), &entry, id, &host_info)
+                .expect("the plugin instantiates");
+        Self {
+            instance,
+            _entry: entry,
+        }
+    }
+
+    /// The id of the parameter with this display name.
+    pub fn param_id(&mut self, name: &str) -> ClapId {
+        let mut handle = self.instance.plugin_handle();
+        let params = handle
+            .get_extension::<PluginParams>()
+            .expect("params extension");
+        let mut buffer = ParamInfoBuffer::new();
+        (0..params.count(&handle))
+            .filter_map(|i| {
+                params
+                    .get_info(&mut handle, i, &mut buffer)
+                    .map(|p| (p.id, p.name.to_vec()))
+            })
+            .find(|(_, n)| n == name.as_bytes())
+            .unwrap_or_else(|| panic!("no parameter named {name}"))
+            .0
+    }
+
+    /// A parameter's current value as the host sees it.
+    pub fn param_value(&mut self, id: ClapId) -> f64 {
+        let mut handle = self.instance.plugin_handle();
+        let params = handle.get_extension::<PluginParams>().unwrap();
+        params.get_value(&mut handle, id).expect("valid param id")
+    }
+
+    /// Saves the plugin's state, as a host does when the project is saved.
+    pub fn save_state(&mut self) -> Vec<u8> {
+        let mut handle = self.instance.plugin_handle();
+        let state = handle
+            .get_extension::<PluginState>()
+            .expect("state extension");
+        let mut bytes = Vec::new();
+        state.save(&mut handle, &mut bytes).expect("state saves");
+        bytes
+    }
+
+    /// Restores a saved state, as a host does when a project is opened.
+    pub fn load_state(&mut self, bytes: &[u8]) {
+        let mut handle = self.instance.plugin_handle();
+        let state = handle
+            .get_extension::<PluginState>()
+            .expect("state extension");
+        state
+            .load(&mut handle, &mut &bytes[..])
+            .expect("state loads");
+    }
+
+    /// Activates the plugin at `sample_rate`, runs `audio` on a dedicated audio thread with a
+    /// started processor, then stops and deactivates it.
+    pub fn run_audio<R: Send>(
+        &mut self,
+        sample_rate: f64,
+        max_frames: u32,
+        audio: impl FnOnce(&mut AudioThread) -> R + Send,
+    ) -> R {
+        let config = PluginAudioConfiguration {
+            sample_rate,
+            min_frames_count: 1,
+            max_frames_count: max_frames,
+        };
+        let processor = self
+            .instance
+            .activate(|_, _| (), config)
+            .expect("the plugin activates");
+        let (stopped, result) = std::thread::scope(|s| {
+            s.spawn(move || {
+                let mut thread = AudioThread {
+                    processor: processor.start_processing().expect("processing starts"),
+                    inputs: AudioPorts::with_capacity(2 * CHANNELS, 2),
+                    outputs: AudioPorts::with_capacity(CHANNELS, 1),
+                    output_events: EventBuffer::new(),
+                    steady_time: 0,
+                };
+                let result = audio(&mut thread);
+                (thread.processor.stop_processing(), result)
+            })
+            .join()
+            .expect("the audio thread does not panic")
+        });
+        self.instance.deactivate(stopped);
+        result
+    }
+}
+
+/// The audio-thread side of an active plugin.
+pub struct AudioThread {
+    processor: StartedPluginAudioProcessor<TestHost>,
+    inputs: AudioPorts,
+    outputs: AudioPorts,
+    output_events: EventBuffer,
+    steady_time: u64,
+}
+
+impl AudioThread {
+    /// Processes one block: the main input, the sidechain and parameter events in, the output
+    /// out. All slices have the block's length.
+    pub fn process(
+        &mut self,
+        main: &mut [Vec<f32>; CHANNELS],
+        sidechain: &mut [Vec<f32>; CHANNELS],
+        out: &mut [Vec<f32>; CHANNELS],
+        events: &[ParamValueEvent],
+    ) {
+        let frames = main[0].len();
+        assert!(sidechain
+            .iter()
+            .chain(out.iter())
+            .all(|c| c.len() == frames));
+        let input = self.inputs.with_input_buffers([
+            AudioPortBuffer {
+                latency: 0,
+                channels: AudioPortBufferType::f32_input_only(input_channels(main)),
+            },
+            AudioPortBuffer {
+                latency: 0,
+                channels: AudioPortBufferType::f32_input_only(input_channels(sidechain)),
+            },
+        ]);
+        let mut output = self.outputs.with_output_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_output_only(
+                out.iter_mut().map(|c| c.as_mut_slice()),
+            ),
+        }]);
+        self.output_events.clear();
+        self.processor
+            .process(
+                &input,
+                &mut output,
+                &InputEvents::from_buffer(&events),
+                &mut OutputEvents::from_buffer(&mut self.output_events),
+                Some(self.steady_time),
+                None,
+            )
+            .expect("process succeeds");
+        self.steady_time += frames as u64;
+    }
+}
+
+/// A port's channels as CLAP input channels (non-constant).
+fn input_channels(
+    channels: &mut [Vec<f32>; CHANNELS],
+) -> impl Iterator<Item = InputChannel<'_, f32>> {
+    channels
+        .iter_mut()
+        .map(|c| InputChannel::variable(c.as_mut_slice()))
+}

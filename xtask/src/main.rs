@@ -1,5 +1,135 @@
-//! Developer tasks: `cargo xtask bundle counterpart [--release]`.
+//! Developer tasks.
+//!
+//! - `cargo xtask bundle counterpart [--release] [--features standalone]`: builds the plugin with
+//!   nice-plug-xtask into `target/bundled/Counterpart.clap` and `Counterpart.vst3`, then copies the
+//!   ONNX Runtime library into the VST3 bundle and beside the CLAP file, so the bundles work on a
+//!   machine without the setup step.
+//! - Any other nice-plug-xtask command is passed through.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The plugin package and its bundle name (see `bundler.toml`).
+const PLUGIN_PACKAGE: &str = "counterpart";
+const BUNDLE_NAME: &str = "Counterpart";
+/// The standalone binary of the plugin package. It cannot be called `counterpart`, which is the
+/// CLI's name, so nice-plug-xtask does not find it by itself.
+const STANDALONE_BIN: &str = "counterpart-standalone";
 
 fn main() -> nice_plug_xtask::Result<()> {
-    nice_plug_xtask::main()
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    nice_plug_xtask::main_with_args("cargo xtask", args.iter().cloned())?;
+    if args.first().map(String::as_str) == Some("bundle") && bundles_plugin(&args[1..]) {
+        finish_plugin_bundle(&args[1..])?;
+    }
+    Ok(())
+}
+
+/// Whether the bundle command names the plugin package (as the first free argument or `-p`).
+fn bundles_plugin(args: &[String]) -> bool {
+    args.iter().enumerate().any(|(i, a)| {
+        a == PLUGIN_PACKAGE
+            && (i == 0
+                || args[i - 1] == "-p"
+                || args[i - 1] == "--package"
+                || !args[i - 1].starts_with('-'))
+    })
+}
+
+fn finish_plugin_bundle(args: &[String]) -> nice_plug_xtask::Result<()> {
+    nice_plug_xtask::chdir_workspace_root()?;
+    let target = target_dir();
+    let profile = profile_dir(args);
+    let bundled = target.join("bundled");
+
+    // nice-plug-xtask bundles `target/<profile>/counterpart` as the plugin's standalone binary,
+    // but that file is the CLI. Put the real standalone there, or nothing.
+    let wrong_standalone = bundled.join(BUNDLE_NAME);
+    if wrong_standalone.is_file() {
+        std::fs::remove_file(&wrong_standalone)?;
+    }
+    let standalone = target.join(&profile).join(STANDALONE_BIN);
+    if args.iter().any(|a| a.contains("standalone")) && standalone.is_file() {
+        std::fs::copy(
+            &standalone,
+            bundled.join(format!("{BUNDLE_NAME} Standalone")),
+        )?;
+    }
+
+    let ort = onnx_runtime_library()?;
+    let name = ort.file_name().expect("library path has a file name");
+    let vst3_dir = bundled
+        .join(format!("{BUNDLE_NAME}.vst3"))
+        .join("Contents")
+        .join(vst3_arch_dir());
+    for dir in [bundled.as_path(), vst3_dir.as_path()] {
+        std::fs::create_dir_all(dir)?;
+        std::fs::copy(&ort, dir.join(name))?;
+    }
+    eprintln!("Copied {} into the bundles", ort.display());
+    for entry in std::fs::read_dir(&bundled)? {
+        println!("{}", entry?.path().display());
+    }
+    Ok(())
+}
+
+/// The ONNX Runtime library from the setup location, installing it there first if needed.
+fn onnx_runtime_library() -> nice_plug_xtask::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    let out = Command::new("bash")
+        .arg("scripts/install-onnxruntime.sh")
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "scripts/install-onnxruntime.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    anyhow::ensure!(
+        path.is_file(),
+        "scripts/install-onnxruntime.sh printed {}, which is not a file",
+        path.display()
+    );
+    Ok(path)
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new("target").to_path_buf())
+}
+
+fn profile_dir(args: &[String]) -> String {
+    let mut profile = "debug".to_string();
+    for (i, a) in args.iter().enumerate() {
+        if a == "--release" {
+            profile = "release".into();
+        } else if let Some(p) = a.strip_prefix("--profile=") {
+            profile = p.into();
+        } else if a == "--profile" {
+            if let Some(p) = args.get(i + 1) {
+                profile = p.clone();
+            }
+        }
+    }
+    profile
+}
+
+/// The VST3 bundle's architecture folder for this machine.
+fn vst3_arch_dir() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "MacOS"
+    } else if cfg!(target_os = "windows") {
+        if cfg!(target_arch = "aarch64") {
+            "arm64-win"
+        } else {
+            "x86_64-win"
+        }
+    } else if cfg!(target_arch = "aarch64") {
+        "aarch64-linux"
+    } else {
+        "x86_64-linux"
+    }
 }

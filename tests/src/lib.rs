@@ -86,7 +86,7 @@ impl HostedPlugin {
 
     /// The id of the parameter with this display name.
     pub fn param_id(&mut self, name: &str) -> ClapId {
-        let mut handle = self.instance.plugin_handle();
+        let handle = self.instance.plugin_handle();
         let params = handle
             .get_extension::<PluginParams>()
             .expect("params extension");
@@ -94,7 +94,7 @@ impl HostedPlugin {
         (0..params.count(&handle))
             .filter_map(|i| {
                 params
-                    .get_info(&mut handle, i, &mut buffer)
+                    .get_info(&handle, i, &mut buffer)
                     .map(|p| (p.id, p.name.to_vec()))
             })
             .find(|(_, n)| n == name.as_bytes())
@@ -104,30 +104,30 @@ impl HostedPlugin {
 
     /// A parameter's current value as the host sees it.
     pub fn param_value(&mut self, id: ClapId) -> f64 {
-        let mut handle = self.instance.plugin_handle();
+        let handle = self.instance.plugin_handle();
         let params = handle.get_extension::<PluginParams>().unwrap();
-        params.get_value(&mut handle, id).expect("valid param id")
+        params.get_value(&handle, id).expect("valid param id")
     }
 
     /// Saves the plugin's state, as a host does when the project is saved.
     pub fn save_state(&mut self) -> Vec<u8> {
-        let mut handle = self.instance.plugin_handle();
+        let handle = self.instance.plugin_handle();
         let state = handle
             .get_extension::<PluginState>()
             .expect("state extension");
         let mut bytes = Vec::new();
-        state.save(&mut handle, &mut bytes).expect("state saves");
+        state.save(&handle, &mut bytes).expect("state saves");
         bytes
     }
 
     /// Restores a saved state, as a host does when a project is opened.
     pub fn load_state(&mut self, bytes: &[u8]) {
-        let mut handle = self.instance.plugin_handle();
+        let handle = self.instance.plugin_handle();
         let state = handle
             .get_extension::<PluginState>()
             .expect("state extension");
         state
-            .load(&mut handle, &mut &bytes[..])
+            .load(&handle, &mut &bytes[..])
             .expect("state loads");
     }
 

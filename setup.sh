@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian/Ubuntu machine and does Counterpart's main job:
+#   1. system packages (apt), 2. a Rust toolchain if there is none (rustup),
+#   3. ONNX Runtime from the onnxruntime wheel on PyPI, 4. the release bundles (CLAP, VST3,
+#   standalone), 5. prints where everything is.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+bash scripts/install-system-deps.sh
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "Installing the Rust toolchain with rustup (https://rustup.rs)" >&2
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+
+ort="$(bash scripts/install-onnxruntime.sh)"
+echo "ONNX Runtime: $ort" >&2
+
+cargo xtask bundle counterpart --release --features standalone
+
+echo
+echo "Counterpart is built:"
+echo "  CLAP plugin:     $(pwd)/target/bundled/Counterpart.clap"
+echo "  VST3 plugin:     $(pwd)/target/bundled/Counterpart.vst3"
+echo "  Standalone app:  $(pwd)/target/bundled/Counterpart Standalone"
+echo "  ONNX Runtime:    $(pwd)/target/bundled/$(basename "$ort") (copied into the bundles)"
+echo "Install into your DAW: see \"Installing the plugin\" in README.md."

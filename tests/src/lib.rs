@@ -126,9 +126,7 @@ impl HostedPlugin {
         let state = handle
             .get_extension::<PluginState>()
             .expect("state extension");
-        state
-            .load(&handle, &mut &bytes[..])
-            .expect("state loads");
+        state.load(&handle, &mut &bytes[..]).expect("state loads");
     }
 
     /// Activates the plugin at `sample_rate`, runs `audio` on a dedicated audio thread with a

@@ -44,6 +44,10 @@ pub const MAX_VOICES: usize = 8;
 /// Frames mixed per pass while several voices overlap (sizes the stack scratch buffers).
 const MIX_CHUNK: usize = 64;
 
+/// Largest sum of gain-weighted peaks overlapping voices may reach: just under full scale, so
+/// rounding cannot push a sample past 1.
+const HEADROOM: f32 = 0.999_999;
+
 /// Longest stretch rendered without re-checking events (keeps frame counts in `u32`).
 const MAX_SPAN: usize = 1 << 16;
 
@@ -204,6 +208,33 @@ impl GrainScheduler {
         length.max(1) as u32
     }
 
+    /// The crossfade into `segment`, due to start at frame `at`, seen from frame `now`: its
+    /// first frame and its length. It is centred on `at` where the audio allows; it starts
+    /// later when the incoming recording has less audio before the segment, and ends earlier
+    /// when the outgoing recording runs out, so neither voice ever fades through the abrupt edge
+    /// of a recording.
+    fn jump_window(&self, corpus: &CorpusMemory, now: u64, at: u64, segment: SegmentId) -> (u64, u32) {
+        let mut length = u64::from(self.jump_length(corpus, segment));
+        let mut earliest = 0;
+        if let Some(incoming) = corpus.segment(segment) {
+            let before = incoming.start - corpus.source_frames(incoming).start;
+            earliest = at.saturating_sub(before);
+        }
+        let mut start = at.saturating_sub(length / 2).max(earliest);
+        if let Some(primary) = self.primary {
+            let voice = &self.voices[primary.voice];
+            let outgoing_end = now + (voice.bounds_end - voice.read).max(0) as u64;
+            if start.max(now) + length > outgoing_end {
+                start = outgoing_end.saturating_sub(length).max(earliest);
+                let begin = start.max(now);
+                if outgoing_end > begin {
+                    length = length.min(outgoing_end - begin);
+                }
+            }
+        }
+        (start, length.max(1) as u32)
+    }
+
     /// Length of a fade to silence.
     fn silence_length(&self) -> u32 {
         let current = self
@@ -216,10 +247,10 @@ impl GrainScheduler {
 
     /// The frame at which the queued command `command` must be applied, or `None` while it
     /// has to wait (a corpus swap waits for the previous swap's fade-out to finish).
-    fn due_frame(&self, command: &Command) -> Option<u64> {
+    fn due_frame(&self, command: &Command, now: u64) -> Option<u64> {
         match command {
             Command::Play { at, segment } => Some(match self.corpus.as_deref() {
-                Some(corpus) => at.saturating_sub(u64::from(self.jump_length(corpus, *segment) / 2)),
+                Some(corpus) => self.jump_window(corpus, now, *at, *segment).0,
                 None => 0,
             }),
             Command::Silence { at } => Some(at.saturating_sub(u64::from(self.silence_length() / 2))),
@@ -231,7 +262,7 @@ impl GrainScheduler {
     /// Applies every queued command that is due at frame `now`.
     fn apply_due_commands(&mut self, now: u64) {
         // Each pass pops one command, so the loop ends within the queue's capacity.
-        while let Some(due) = self.commands.try_peek().and_then(|c| self.due_frame(c)) {
+        while let Some(due) = self.commands.try_peek().and_then(|c| self.due_frame(c, now)) {
             if due > now {
                 break;
             }
@@ -283,7 +314,7 @@ impl GrainScheduler {
             self.counters.dropped_commands += 1;
             return;
         }
-        let length = self.jump_length(&corpus, segment_id);
+        let (_, length) = self.jump_window(&corpus, now, at, segment_id);
         let read = segment.start as i64 + (now as i64 - at as i64);
         for voice in self.voices.iter_mut().filter(|voice| voice.active) {
             voice.fade_out(length);
@@ -357,7 +388,7 @@ impl GrainScheduler {
     /// Frames from `now` to the next command, segment boundary or fade event, capped at `max`.
     fn frames_to_next_event(&self, now: u64, max: usize) -> usize {
         let mut span = max.min(MAX_SPAN) as u64;
-        if let Some(due) = self.commands.try_peek().and_then(|c| self.due_frame(c)) {
+        if let Some(due) = self.commands.try_peek().and_then(|c| self.due_frame(c, now)) {
             if due > now {
                 span = span.min(due - now);
             }
@@ -461,8 +492,8 @@ impl GrainScheduler {
             }
             if active.len() > 1 {
                 for i in 0..chunk {
-                    if bound[i] > 1.0 {
-                        let scale = 1.0 / bound[i];
+                    if bound[i] > HEADROOM {
+                        let scale = HEADROOM / bound[i];
                         for gain in gains[..active.len()].iter_mut() {
                             gain[i] *= scale;
                         }

@@ -115,7 +115,9 @@ pub enum CorpusError {
         source_index: usize,
     },
     /// A recording does not have one or two channels.
-    #[error("recording {source_index} has {channels} channels; only mono and stereo are supported")]
+    #[error(
+        "recording {source_index} has {channels} channels; only mono and stereo are supported"
+    )]
     ChannelCount {
         /// Index of the recording.
         source_index: usize,
@@ -129,7 +131,9 @@ pub enum CorpusError {
         source_index: usize,
     },
     /// A recording contains NaN or infinite samples.
-    #[error("recording {source_index} has a non-finite sample at channel {channel}, frame {frame}")]
+    #[error(
+        "recording {source_index} has a non-finite sample at channel {channel}, frame {frame}"
+    )]
     NonFinite {
         /// Index of the recording.
         source_index: usize,
@@ -415,7 +419,11 @@ fn validate(index: usize, recording: &SourceRecording) -> Result<(), CorpusError
         });
     }
     let frames = recording.channels[0].len();
-    if recording.channels.iter().any(|channel| channel.len() != frames) {
+    if recording
+        .channels
+        .iter()
+        .any(|channel| channel.len() != frames)
+    {
         return Err(CorpusError::ChannelLengths {
             source_index: index,
         });
@@ -471,7 +479,9 @@ fn peak_table(channels: &[Vec<f32>]) -> Vec<f32> {
     let mut peaks = vec![0.0f32; frames.div_ceil(PEAK_BLOCK_FRAMES)];
     for channel in channels {
         for (peak, block) in peaks.iter_mut().zip(channel.chunks(PEAK_BLOCK_FRAMES)) {
-            *peak = block.iter().fold(*peak, |acc, sample| acc.max(sample.abs()));
+            *peak = block
+                .iter()
+                .fold(*peak, |acc, sample| acc.max(sample.abs()));
         }
     }
     peaks
@@ -482,10 +492,17 @@ mod tests {
     use super::*;
 
     fn ramp(frames: usize) -> Vec<f32> {
-        (0..frames).map(|n| (n as f32 * 0.001).sin() * 0.5).collect()
+        (0..frames)
+            .map(|n| (n as f32 * 0.001).sin() * 0.5)
+            .collect()
     }
 
-    fn recording(name: &str, rate: u32, channels: Vec<Vec<f32>>, boundaries: Vec<u64>) -> SourceRecording {
+    fn recording(
+        name: &str,
+        rate: u32,
+        channels: Vec<Vec<f32>>,
+        boundaries: Vec<u64>,
+    ) -> SourceRecording {
         let labels = (0..boundaries.len() as u32 - 1).map(|i| i % 3).collect();
         SourceRecording {
             name: name.into(),
@@ -501,7 +518,12 @@ mod tests {
         let audio = ramp(1_000);
         let corpus = CorpusMemory::build(
             48_000,
-            vec![recording("a.wav", 48_000, vec![audio.clone()], vec![0, 300, 700, 1_000])],
+            vec![recording(
+                "a.wav",
+                48_000,
+                vec![audio.clone()],
+                vec![0, 300, 700, 1_000],
+            )],
         )
         .unwrap();
         assert_eq!(corpus.channel(0), &audio[..]);
@@ -518,8 +540,18 @@ mod tests {
 
     #[test]
     fn resampled_boundaries_stay_contiguous_and_sources_do_not_chain() {
-        let a = recording("a", 44_100, vec![ramp(44_100)], vec![0, 15_435, 30_870, 44_100]);
-        let b = recording("b", 48_000, vec![ramp(4_800), ramp(4_800)], vec![100, 2_000, 4_800]);
+        let a = recording(
+            "a",
+            44_100,
+            vec![ramp(44_100)],
+            vec![0, 15_435, 30_870, 44_100],
+        );
+        let b = recording(
+            "b",
+            48_000,
+            vec![ramp(4_800), ramp(4_800)],
+            vec![100, 2_000, 4_800],
+        );
         let corpus = CorpusMemory::build(48_000, vec![a, b]).unwrap();
         assert_eq!(corpus.channel_count(), 2);
         assert_eq!(corpus.frames(), 48_000 + 4_800);
@@ -550,7 +582,12 @@ mod tests {
             Err(CorpusError::Silent { .. })
         ));
         assert!(matches!(
-            build(recording("x", 48_000, vec![ramp(100)], vec![0, 50, 50, 100])),
+            build(recording(
+                "x",
+                48_000,
+                vec![ramp(100)],
+                vec![0, 50, 50, 100]
+            )),
             Err(CorpusError::BoundariesNotIncreasing { index: 2, .. })
         ));
         assert!(matches!(
@@ -562,23 +599,33 @@ mod tests {
             Err(CorpusError::InvalidSampleRate { .. })
         ));
         assert!(matches!(
-            build(recording("x", 48_000, vec![ramp(100), ramp(99)], vec![0, 99])),
+            build(recording(
+                "x",
+                48_000,
+                vec![ramp(100), ramp(99)],
+                vec![0, 99]
+            )),
             Err(CorpusError::ChannelLengths { .. })
         ));
         assert!(matches!(
             build(recording("x", 96_000, vec![ramp(100)], vec![0, 1, 2, 100])),
             Err(CorpusError::SegmentTooShort { segment: 1, .. })
         ));
-        assert!(matches!(CorpusMemory::build(48_000, vec![]), Err(CorpusError::NoSources)));
+        assert!(matches!(
+            CorpusMemory::build(48_000, vec![]),
+            Err(CorpusError::NoSources)
+        ));
     }
 
     #[test]
     fn peaks_bound_the_audio() {
         let mut audio = vec![0.1f32; 1_000];
         audio[500] = -0.9;
-        let corpus =
-            CorpusMemory::build(48_000, vec![recording("a", 48_000, vec![audio], vec![0, 1_000])])
-                .unwrap();
+        let corpus = CorpusMemory::build(
+            48_000,
+            vec![recording("a", 48_000, vec![audio], vec![0, 1_000])],
+        )
+        .unwrap();
         assert_eq!(corpus.peak_between(0, 400), 0.1);
         assert_eq!(corpus.peak_between(450, 520), 0.9);
         assert_eq!(corpus.peak_between(-100, 0), 0.0);

@@ -63,7 +63,10 @@ mod tests {
                 let fade_in = curve.gain(position, length);
                 let fade_out = curve.gain(length - position, length);
                 let power = fade_in * fade_in + fade_out * fade_out;
-                assert!((power - 1.0).abs() < 2e-6, "length {length} position {position}: {power}");
+                assert!(
+                    (power - 1.0).abs() < 2e-6,
+                    "length {length} position {position}: {power}"
+                );
             }
         }
         let midpoint = curve.gain(960, 1_920);

@@ -54,7 +54,7 @@ impl LabelDistances {
         if dimension == 0 || centres.is_empty() {
             return Err(LabelDistanceError::Empty);
         }
-        if centres.len() % dimension != 0 {
+        if !centres.len().is_multiple_of(dimension) {
             return Err(LabelDistanceError::Shape {
                 expected: centres.len().div_ceil(dimension) * dimension,
                 actual: centres.len(),
@@ -112,7 +112,8 @@ mod tests {
     #[test]
     fn centres_give_euclidean_distances_and_nearest_labels() {
         // Four centres on a line: 0, 1, 3, 10.
-        let distances = LabelDistances::from_centres(&[0.0, 0.0, 1.0, 0.0, 3.0, 0.0, 10.0, 0.0], 2).unwrap();
+        let distances =
+            LabelDistances::from_centres(&[0.0, 0.0, 1.0, 0.0, 3.0, 0.0, 10.0, 0.0], 2).unwrap();
         assert_eq!(distances.label_count(), 4);
         assert_eq!(distances.distance(1, 2), Some(2.0));
         assert_eq!(distances.distance(4, 0), None);
@@ -126,12 +127,21 @@ mod tests {
     fn malformed_tables_are_rejected() {
         assert_eq!(
             LabelDistances::from_matrix(2, vec![0.0; 3]),
-            Err(LabelDistanceError::Shape { expected: 4, actual: 3 })
+            Err(LabelDistanceError::Shape {
+                expected: 4,
+                actual: 3
+            })
         );
         assert_eq!(
             LabelDistances::from_matrix(2, vec![0.0, f32::NAN, 1.0, 0.0]),
             Err(LabelDistanceError::BadValue { index: 1 })
         );
-        assert_eq!(LabelDistances::from_centres(&[1.0, 2.0, 3.0], 2).unwrap_err(), LabelDistanceError::Shape { expected: 4, actual: 3 });
+        assert_eq!(
+            LabelDistances::from_centres(&[1.0, 2.0, 3.0], 2).unwrap_err(),
+            LabelDistanceError::Shape {
+                expected: 4,
+                actual: 3
+            }
+        );
     }
 }

@@ -301,7 +301,8 @@ impl Navigator {
         let candidates = corpus.segments_with_label(label);
         if let Some(next) = successor {
             let continuity = self.config.continuity;
-            let take = continuity >= 1.0 || (continuity > 0.0 && self.rng.random::<f32>() < continuity);
+            let take =
+                continuity >= 1.0 || (continuity > 0.0 && self.rng.random::<f32>() < continuity);
             if take || candidates.iter().all(|&id| id == next || self.excluded(id)) {
                 return (next, Route::Successor);
             }
@@ -379,7 +380,9 @@ mod tests {
     /// A corpus with one 100-frame segment per label in `labels`.
     fn corpus(labels: &[Label]) -> Arc<CorpusMemory> {
         let frames = labels.len() * 100;
-        let audio = (0..frames).map(|n| ((n as f32) * 0.05).sin() * 0.5).collect();
+        let audio = (0..frames)
+            .map(|n| ((n as f32) * 0.05).sin() * 0.5)
+            .collect();
         Arc::new(
             CorpusMemory::build(
                 48_000,
@@ -397,7 +400,8 @@ mod tests {
 
     #[test]
     fn successor_is_preferred_at_full_continuity() {
-        let mut navigator = Navigator::new(corpus(&[0, 1, 2, 0, 1, 2]), NavigatorConfig::default()).unwrap();
+        let mut navigator =
+            Navigator::new(corpus(&[0, 1, 2, 0, 1, 2]), NavigatorConfig::default()).unwrap();
         navigator.observe_played(Some(SegmentId(3)));
         let decision = navigator.decide(1).unwrap();
         assert_eq!(decision.segment, Some(SegmentId(4)));
@@ -414,7 +418,14 @@ mod tests {
         navigator.observe_played(Some(SegmentId(3)));
         assert_eq!(navigator.decide(1).unwrap().segment, Some(SegmentId(1)));
         // Only the successor carries label 5: continuity cannot refuse it.
-        let mut navigator = Navigator::new(corpus(&[0, 5, 1]), NavigatorConfig { continuity: 0.0, ..NavigatorConfig::default() }).unwrap();
+        let mut navigator = Navigator::new(
+            corpus(&[0, 5, 1]),
+            NavigatorConfig {
+                continuity: 0.0,
+                ..NavigatorConfig::default()
+            },
+        )
+        .unwrap();
         navigator.observe_played(Some(SegmentId(0)));
         assert_eq!(navigator.decide(5).unwrap().route, Route::Successor);
     }
@@ -452,7 +463,10 @@ mod tests {
         assert_eq!(decision.played, Some(3));
         assert_eq!(decision.segment, Some(SegmentId(2)));
         assert_eq!(nearest.stats().missing_labels, 1);
-        assert!(matches!(nearest.decide(9), Err(NavigatorError::LabelOutsideTable { label: 9, .. })));
+        assert!(matches!(
+            nearest.decide(9),
+            Err(NavigatorError::LabelOutsideTable { label: 9, .. })
+        ));
     }
 
     #[test]
@@ -475,7 +489,10 @@ mod tests {
             continuity: 1.5,
             ..NavigatorConfig::default()
         };
-        assert_eq!(Navigator::new(corpus(&[0]), config).unwrap_err(), NavigatorError::Continuity(1.5));
+        assert_eq!(
+            Navigator::new(corpus(&[0]), config).unwrap_err(),
+            NavigatorError::Continuity(1.5)
+        );
         let table = LabelDistances::from_centres(&[0.0, 1.0], 1).unwrap();
         let config = NavigatorConfig {
             missing_label: MissingLabelPolicy::NearestLabel(table),

@@ -123,7 +123,9 @@ impl GrainScheduler {
             return Err(ScheduleError::Config("the sample rate must be positive"));
         }
         if config.command_capacity == 0 {
-            return Err(ScheduleError::Config("the command queue needs room for one command"));
+            return Err(ScheduleError::Config(
+                "the command queue needs room for one command",
+            ));
         }
         let crossfade = crossfade_frames(config.crossfade_seconds, config.sample_rate)?;
         let (command_tx, command_rx) = HeapRb::new(config.command_capacity).split();
@@ -213,7 +215,13 @@ impl GrainScheduler {
     /// later when the incoming recording has less audio before the segment, and ends earlier
     /// when the outgoing recording runs out, so neither voice ever fades through the abrupt edge
     /// of a recording.
-    fn jump_window(&self, corpus: &CorpusMemory, now: u64, at: u64, segment: SegmentId) -> (u64, u32) {
+    fn jump_window(
+        &self,
+        corpus: &CorpusMemory,
+        now: u64,
+        at: u64,
+        segment: SegmentId,
+    ) -> (u64, u32) {
         let mut length = u64::from(self.jump_length(corpus, segment));
         let mut earliest = 0;
         if let Some(incoming) = corpus.segment(segment) {
@@ -253,7 +261,9 @@ impl GrainScheduler {
                 Some(corpus) => self.jump_window(corpus, now, *at, *segment).0,
                 None => 0,
             }),
-            Command::Silence { at } => Some(at.saturating_sub(u64::from(self.silence_length() / 2))),
+            Command::Silence { at } => {
+                Some(at.saturating_sub(u64::from(self.silence_length() / 2)))
+            }
             Command::Crossfade { .. } => Some(0),
             Command::Corpus { .. } => self.retiring.is_none().then_some(0),
         }
@@ -262,7 +272,11 @@ impl GrainScheduler {
     /// Applies every queued command that is due at frame `now`.
     fn apply_due_commands(&mut self, now: u64) {
         // Each pass pops one command, so the loop ends within the queue's capacity.
-        while let Some(due) = self.commands.try_peek().and_then(|c| self.due_frame(c, now)) {
+        while let Some(due) = self
+            .commands
+            .try_peek()
+            .and_then(|c| self.due_frame(c, now))
+        {
             if due > now {
                 break;
             }
@@ -388,7 +402,11 @@ impl GrainScheduler {
     /// Frames from `now` to the next command, segment boundary or fade event, capped at `max`.
     fn frames_to_next_event(&self, now: u64, max: usize) -> usize {
         let mut span = max.min(MAX_SPAN) as u64;
-        if let Some(due) = self.commands.try_peek().and_then(|c| self.due_frame(c, now)) {
+        if let Some(due) = self
+            .commands
+            .try_peek()
+            .and_then(|c| self.due_frame(c, now))
+        {
             if due > now {
                 span = span.min(due - now);
             }
@@ -507,7 +525,14 @@ impl GrainScheduler {
                 };
                 let mut ahead = *voice;
                 ahead.read += done as i64;
-                add_voice(out, offset + done, chunk, corpus, &ahead, &gains[slot][..chunk]);
+                add_voice(
+                    out,
+                    offset + done,
+                    chunk,
+                    corpus,
+                    &ahead,
+                    &gains[slot][..chunk],
+                );
             }
             done += chunk;
         }
@@ -522,7 +547,13 @@ impl GrainScheduler {
 }
 
 /// Writes a lone full-gain voice: the corpus samples themselves, bit for bit.
-fn copy_voice(out: &mut [&mut [f32]], offset: usize, frames: usize, corpus: &CorpusMemory, voice: &Voice) {
+fn copy_voice(
+    out: &mut [&mut [f32]],
+    offset: usize,
+    frames: usize,
+    corpus: &CorpusMemory,
+    voice: &Voice,
+) {
     let audible = voice.audible(frames);
     if audible.is_empty() {
         return;
@@ -538,7 +569,8 @@ fn copy_voice(out: &mut [&mut [f32]], offset: usize, frames: usize, corpus: &Cor
         }
         (_, 2) => {
             for (index, channel) in out.iter_mut().enumerate() {
-                channel[target.clone()].copy_from_slice(&corpus.channel(index)[source..source + len]);
+                channel[target.clone()]
+                    .copy_from_slice(&corpus.channel(index)[source..source + len]);
             }
         }
         _ => {
@@ -587,7 +619,9 @@ fn add_voice(
         _ => {
             let left = &corpus.channel(0)[source..source + len];
             let right = &corpus.channel(1)[source..source + len];
-            for (((sample, &l), &r), &g) in out[0][target].iter_mut().zip(left).zip(right).zip(gains) {
+            for (((sample, &l), &r), &g) in
+                out[0][target].iter_mut().zip(left).zip(right).zip(gains)
+            {
                 *sample += 0.5 * (l + r) * g;
             }
         }

@@ -78,7 +78,7 @@ impl SchedulerTelemetry {
     /// The segment playing at the end of the last block, if any.
     pub fn now_playing(&self) -> Option<NowPlaying> {
         let packed = self.now_playing.load(Ordering::Relaxed);
-        (packed != NOTHING).then(|| NowPlaying {
+        (packed != NOTHING).then_some(NowPlaying {
             generation: (packed >> 32) as u32,
             segment: SegmentId(packed as u32),
         })
@@ -90,10 +90,14 @@ impl SchedulerTelemetry {
             (u64::from(now.generation) << 32) | u64::from(now.segment.0)
         });
         self.now_playing.store(packed, Ordering::Relaxed);
-        self.late_fallbacks.store(counters.late_fallbacks, Ordering::Relaxed);
-        self.late_commands.store(counters.late_commands, Ordering::Relaxed);
-        self.dropped_commands.store(counters.dropped_commands, Ordering::Relaxed);
-        self.stolen_voices.store(counters.stolen_voices, Ordering::Relaxed);
+        self.late_fallbacks
+            .store(counters.late_fallbacks, Ordering::Relaxed);
+        self.late_commands
+            .store(counters.late_commands, Ordering::Relaxed);
+        self.dropped_commands
+            .store(counters.dropped_commands, Ordering::Relaxed);
+        self.stolen_voices
+            .store(counters.stolen_voices, Ordering::Relaxed);
         self.position.store(counters.position, Ordering::Release);
     }
 }

@@ -72,7 +72,14 @@ impl Voice {
         let length = length.max(1);
         let position = match self.fade {
             Fade::Steady => length,
-            Fade::In { position, length: old } | Fade::Out { position, length: old } => {
+            Fade::In {
+                position,
+                length: old,
+            }
+            | Fade::Out {
+                position,
+                length: old,
+            } => {
                 if old <= length && matches!(self.fade, Fade::Out { .. }) {
                     return;
                 }
@@ -163,7 +170,13 @@ mod tests {
         voice.advance(40);
         let before = voice.gain(&curve, 0);
         voice.fade_out(200);
-        assert_eq!(voice.fade, Fade::Out { position: 80, length: 200 });
+        assert_eq!(
+            voice.fade,
+            Fade::Out {
+                position: 80,
+                length: 200
+            }
+        );
         assert!((voice.gain(&curve, 0) - before).abs() < 1e-6);
         voice.advance(80);
         assert!(!voice.active);

@@ -1,1 +1,28 @@
 //! Action: corpus memory, continuity-aware navigation and the real-time grain scheduler.
+//!
+//! Thread ownership:
+//! - [`CorpusMemory`] is built on a worker thread and shared read-only through an `Arc`;
+//! - the [`Navigator`] runs on the worker and picks a corpus segment for each predicted label;
+//! - the [`GrainScheduler`] runs on the audio thread and renders the chosen segments with
+//!   crossfades; the worker drives it through its [`SchedulerHandle`].
+
+mod corpus;
+mod crossfade;
+mod label_distance;
+mod navigator;
+mod resample;
+mod scheduler;
+
+pub use corpus::{
+    CorpusError, CorpusMemory, Label, Provenance, Segment, SegmentId, SourceInfo, SourceRecording,
+};
+pub use crossfade::EqualPowerCurve;
+pub use label_distance::{LabelDistanceError, LabelDistances};
+pub use navigator::{
+    Decision, MissingLabelPolicy, Navigator, NavigatorConfig, NavigatorError, NavigatorStats, Route,
+};
+pub use resample::{convert_position, ResampleFailure};
+pub use scheduler::{
+    GrainScheduler, NowPlaying, ProcessError, ScheduleError, SchedulerConfig, SchedulerCounters,
+    SchedulerHandle, SchedulerTelemetry, MAX_VOICES,
+};

@@ -8,7 +8,9 @@
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use counterpart_core::decision::model::save_checkpoint;
-use counterpart_core::decision::{DecisionConfig, DecisionModel, DecisionStream, Sampler, SamplerSettings};
+use counterpart_core::decision::{
+    DecisionConfig, DecisionModel, DecisionStream, Sampler, SamplerSettings,
+};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 /// Codebook size used for the figure (the largest the paper sweeps is 1024; 64–256 are typical).
@@ -16,8 +18,13 @@ const VOCAB: usize = 256;
 
 fn loaded_model(cfg: &DecisionConfig) -> DecisionModel {
     let varmap = VarMap::new();
-    DecisionModel::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
-    let dir = std::env::temp_dir().join(format!("counterpart-bench-decision-{}", std::process::id()));
+    DecisionModel::new(
+        cfg,
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
+    let dir =
+        std::env::temp_dir().join(format!("counterpart-bench-decision-{}", std::process::id()));
     save_checkpoint(&dir, cfg, &varmap).unwrap();
     let model = DecisionModel::load(&dir, &Device::Cpu).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
@@ -44,9 +51,10 @@ fn bench_step(c: &mut Criterion) {
         for _ in 0..cfg.context + 8 {
             step(&mut stream, &mut sampler);
         }
-        c.bench_function(&format!("decision_step_default_K{VOCAB}_L{lookahead}"), |bench| {
-            bench.iter(|| step(&mut stream, &mut sampler))
-        });
+        c.bench_function(
+            &format!("decision_step_default_K{VOCAB}_L{lookahead}"),
+            |bench| bench.iter(|| step(&mut stream, &mut sampler)),
+        );
     }
 }
 

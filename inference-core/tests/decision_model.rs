@@ -29,7 +29,8 @@ fn models(cfg: &DecisionConfig, tag: &str) -> (DecisionModel, DecisionModel) {
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let trainable = DecisionModel::new(cfg, vb).unwrap();
-    let dir = std::env::temp_dir().join(format!("counterpart-decision-{tag}-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("counterpart-decision-{tag}-{}", std::process::id()));
     save_checkpoint(&dir, cfg, &varmap).unwrap();
     let loaded = DecisionModel::load(&dir, &Device::Cpu).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
@@ -44,8 +45,14 @@ fn random_tokens(n: usize, k: usize, seed: u64) -> Vec<u32> {
 /// Teacher-forced logits `(t, K)` over the whole stream from its start.
 fn full_logits(model: &DecisionModel, a: &[u32], b: &[u32]) -> Vec<Vec<f32>> {
     let tf: TeacherForcing = model.config().teacher_forcing(a, b, 0, b.len());
-    let guide = Tensor::new(tf.guide.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-    let response = Tensor::new(tf.response.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    let guide = Tensor::new(tf.guide.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let response = Tensor::new(tf.response.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
     model
         .forward(&guide, &response, None)
         .unwrap()
@@ -60,12 +67,12 @@ fn streamed_logits(model: &DecisionModel, a: &[u32], b: &[u32]) -> Vec<Vec<f32>>
     let l = model.config().lookahead;
     let mut stream = DecisionStream::new(model).unwrap();
     let mut out = Vec::new();
-    for t in 0..b.len() {
+    for (t, &b_t) in b.iter().enumerate() {
         while stream.guide_len() < t + l {
             stream.push_guide(a[stream.guide_len()]).unwrap();
         }
         out.push(stream.next_logits().unwrap().to_vec());
-        stream.push_response(b[t]).unwrap();
+        stream.push_response(b_t).unwrap();
     }
     out
 }
@@ -88,11 +95,18 @@ fn stream_equals_full_pass_within_the_context() {
         let full = full_logits(&loaded, &a, &b);
         let full_tracked = full_logits(&trainable, &a, &b);
         let streamed = streamed_logits(&loaded, &a, &b);
-        assert_eq!(streamed[0].len(), 7, "one logit per content label, none for specials");
+        assert_eq!(
+            streamed[0].len(),
+            7,
+            "one logit per content label, none for specials"
+        );
         let d = max_abs_diff(&full, &streamed);
         assert!(d < 1e-4, "L={l}: stream differs from the full pass by {d}");
         let d = max_abs_diff(&full, &full_tracked);
-        assert!(d < 1e-4, "L={l}: fused and differentiable kernels differ by {d}");
+        assert!(
+            d < 1e-4,
+            "L={l}: fused and differentiable kernels differ by {d}"
+        );
         // The logits really depend on the inputs.
         assert!(max_abs_diff(&full[..1], &full[5..6]) > 1e-3);
     }
@@ -108,7 +122,10 @@ fn stream_equals_banded_full_pass_beyond_the_context() {
         let full = full_logits(&model, &a, &b);
         let streamed = streamed_logits(&model, &a, &b);
         let d = max_abs_diff(&full, &streamed);
-        assert!(d < 1e-4, "L={l}: ring-buffer stream differs from the banded pass by {d}");
+        assert!(
+            d < 1e-4,
+            "L={l}: ring-buffer stream differs from the banded pass by {d}"
+        );
     }
 }
 
@@ -129,7 +146,10 @@ fn changing_a_after_t_minus_1_plus_l_leaves_logits_at_t_unchanged() {
             }
             let changed = full_logits(&model, &a2, &b);
             let d = max_abs_diff(&base[..=t], &changed[..=t]);
-            assert!(d < 1e-5, "L={l}, t={t}: future A leaked into the logits ({d})");
+            assert!(
+                d < 1e-5,
+                "L={l}, t={t}: future A leaked into the logits ({d})"
+            );
             if first_hidden < 20 && t + 1 < 20 {
                 // ... while the next position does see a_{t+L}.
                 let d_next = max_abs_diff(&base[t + 1..t + 2], &changed[t + 1..t + 2]);
@@ -151,11 +171,23 @@ fn stream_refuses_out_of_order_calls() {
     let cfg = small_config(1, 8);
     let (_, model) = models(&cfg, "order");
     let mut stream = DecisionStream::new(&model).unwrap();
-    assert!(matches!(stream.next_logits(), Err(DecisionError::OutOfOrder(_))));
-    assert!(matches!(stream.push_response(0), Err(DecisionError::OutOfOrder(_))));
+    assert!(matches!(
+        stream.next_logits(),
+        Err(DecisionError::OutOfOrder(_))
+    ));
+    assert!(matches!(
+        stream.push_response(0),
+        Err(DecisionError::OutOfOrder(_))
+    ));
     stream.push_guide(3).unwrap();
-    assert!(matches!(stream.push_guide(3), Err(DecisionError::OutOfOrder(_))));
-    assert!(matches!(stream.push_guide(99), Err(DecisionError::TokenOutOfRange { .. })));
+    assert!(matches!(
+        stream.push_guide(3),
+        Err(DecisionError::OutOfOrder(_))
+    ));
+    assert!(matches!(
+        stream.push_guide(99),
+        Err(DecisionError::TokenOutOfRange { .. })
+    ));
     let first = stream.next_logits().unwrap().to_vec();
     assert_eq!(stream.next_logits().unwrap(), first.as_slice());
     stream.push_response(2).unwrap();
@@ -185,7 +217,10 @@ fn invalid_configs_are_refused() {
     let mut cfg = small_config(0, 8);
     cfg.num_heads = 3;
     let vb = VarBuilder::zeros(DType::F32, &Device::Cpu);
-    assert!(matches!(DecisionModel::new(&cfg, vb), Err(DecisionError::InvalidConfig(_))));
+    assert!(matches!(
+        DecisionModel::new(&cfg, vb),
+        Err(DecisionError::InvalidConfig(_))
+    ));
     let mut cfg = small_config(0, 8);
     cfg.context = 0;
     assert!(cfg.validate().is_err());

@@ -2,7 +2,13 @@
 
 use counterpart_core::decision::{DecisionError, Sampler, SamplerSettings};
 
-fn settings(temperature: f32, top_p: f32, top_k: usize, freedom: f32, constrain: bool) -> SamplerSettings {
+fn settings(
+    temperature: f32,
+    top_p: f32,
+    top_k: usize,
+    freedom: f32,
+    constrain: bool,
+) -> SamplerSettings {
     SamplerSettings {
         temperature,
         top_p,
@@ -20,7 +26,10 @@ fn logits_of(probs: &[f32]) -> Vec<f32> {
 fn assert_close(got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len());
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() < 1e-5, "label {i}: got {g}, want {w} (all: {got:?})");
+        assert!(
+            (g - w).abs() < 1e-5,
+            "label {i}: got {g}, want {w} (all: {got:?})"
+        );
     }
 }
 
@@ -46,11 +55,17 @@ fn top_k_and_temperature() {
     let counts = [1; 4];
     let logits = logits_of(&[0.1, 0.4, 0.2, 0.3]);
     let mut s = Sampler::new(&counts, settings(1.0, 1.0, 2, 0.0, true), 0).unwrap();
-    assert_close(s.distribution(&logits).unwrap(), &[0.0, 4.0 / 7.0, 0.0, 3.0 / 7.0]);
+    assert_close(
+        s.distribution(&logits).unwrap(),
+        &[0.0, 4.0 / 7.0, 0.0, 3.0 / 7.0],
+    );
     // τ = 0.5 squares the probabilities before renormalising.
     s.set_settings(settings(0.5, 1.0, 0, 0.0, true)).unwrap();
     let z = 0.01 + 0.16 + 0.04 + 0.09;
-    assert_close(s.distribution(&logits).unwrap(), &[0.01 / z, 0.16 / z, 0.04 / z, 0.09 / z]);
+    assert_close(
+        s.distribution(&logits).unwrap(),
+        &[0.01 / z, 0.16 / z, 0.04 / z, 0.09 / z],
+    );
     // τ = 0 is the arg-max, deterministically.
     s.set_settings(settings(0.0, 0.5, 0, 0.0, true)).unwrap();
     assert_close(s.distribution(&logits).unwrap(), &[0.0, 1.0, 0.0, 0.0]);
@@ -67,7 +82,11 @@ fn constraint_masks_absent_labels_and_renormalises() {
     let mut s = Sampler::new(&counts, settings(1.0, 1.0, 0, 0.0, true), 3).unwrap();
     assert_close(s.distribution(&logits).unwrap(), &[0.5, 0.0, 0.25, 0.25]);
     for _ in 0..500 {
-        assert_ne!(s.sample(&logits).unwrap(), 1, "the constraint is never dropped");
+        assert_ne!(
+            s.sample(&logits).unwrap(),
+            1,
+            "the constraint is never dropped"
+        );
     }
     // Even at τ = 0 the arg-max is taken among allowed labels.
     s.set_settings(settings(0.0, 1.0, 0, 0.0, true)).unwrap();
@@ -128,8 +147,14 @@ fn bad_inputs_are_errors() {
         Err(DecisionError::EmptyCorpus)
     ));
     let mut s = Sampler::new(&[1, 1, 1], SamplerSettings::default(), 0).unwrap();
-    assert!(matches!(s.sample(&[0.0, f32::NAN, 0.0]), Err(DecisionError::NonFiniteLogits(1))));
-    assert!(matches!(s.sample(&[0.0, 0.0]), Err(DecisionError::LogitsLength { .. })));
+    assert!(matches!(
+        s.sample(&[0.0, f32::NAN, 0.0]),
+        Err(DecisionError::NonFiniteLogits(1))
+    ));
+    assert!(matches!(
+        s.sample(&[0.0, 0.0]),
+        Err(DecisionError::LogitsLength { .. })
+    ));
     for bad in [
         settings(-1.0, 0.9, 0, 0.0, true),
         settings(1.0, 0.0, 0, 0.0, true),
@@ -137,6 +162,9 @@ fn bad_inputs_are_errors() {
         settings(1.0, 0.9, 0, 1.5, true),
         settings(f32::NAN, 0.9, 0, 0.0, true),
     ] {
-        assert!(matches!(s.set_settings(bad), Err(DecisionError::InvalidSettings(_))));
+        assert!(matches!(
+            s.set_settings(bad),
+            Err(DecisionError::InvalidSettings(_))
+        ));
     }
 }

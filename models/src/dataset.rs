@@ -242,7 +242,11 @@ impl PairedTokenDataset {
                 Pairing::AllOrdered => {
                     let keys: Vec<&String> = piece.tracks.keys().collect();
                     keys.iter()
-                        .flat_map(|a| keys.iter().filter(move |b| a != *b).map(move |b| ((*a).clone(), (*b).clone())))
+                        .flat_map(|a| {
+                            keys.iter()
+                                .filter(move |b| a != *b)
+                                .map(move |b| ((*a).clone(), (*b).clone()))
+                        })
                         .collect()
                 }
                 Pairing::Manifest(m) => m
@@ -254,10 +258,13 @@ impl PairedTokenDataset {
             };
             for (guide, response) in names {
                 let get = |track: &String| {
-                    piece.tracks.get(track).ok_or_else(|| DatasetError::MissingTrack {
-                        piece: piece.id.clone(),
-                        track: track.clone(),
-                    })
+                    piece
+                        .tracks
+                        .get(track)
+                        .ok_or_else(|| DatasetError::MissingTrack {
+                            piece: piece.id.clone(),
+                            track: track.clone(),
+                        })
                 };
                 let (a, b) = (get(&guide)?, get(&response)?);
                 if a.len() != b.len() {
@@ -282,7 +289,10 @@ impl PairedTokenDataset {
             }
         }
         if pairs.is_empty() {
-            return Err(DatasetError::Empty(format!("{} pieces, pairing {pairing:?}", pieces.len())));
+            return Err(DatasetError::Empty(format!(
+                "{} pieces, pairing {pairing:?}",
+                pieces.len()
+            )));
         }
         Ok(Self { vocab_size, pairs })
     }
@@ -295,9 +305,17 @@ impl PairedTokenDataset {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut pairs = Vec::new();
         for p in 0..pieces {
-            let a: Vec<u32> = (0..length).map(|_| rng.random_range(0..vocab_size as u32)).collect();
+            let a: Vec<u32> = (0..length)
+                .map(|_| rng.random_range(0..vocab_size as u32))
+                .collect();
             let b: Vec<u32> = (0..length)
-                .map(|t| if t == 0 { 0 } else { (3 * a[t - 1] + 1) % vocab_size as u32 })
+                .map(|t| {
+                    if t == 0 {
+                        0
+                    } else {
+                        (3 * a[t - 1] + 1) % vocab_size as u32
+                    }
+                })
                 .collect();
             let piece = format!("synthetic-{p}");
             pairs.push(PairedSequence {
@@ -339,9 +357,13 @@ impl PairedTokenDataset {
         let mut ids = self.piece_ids();
         ids.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
         let n = ids.len();
-        let n_val = ((val_fraction * n as f64).round() as usize).clamp(1, n.saturating_sub(1).max(1));
+        let n_val =
+            ((val_fraction * n as f64).round() as usize).clamp(1, n.saturating_sub(1).max(1));
         let val: BTreeSet<&String> = ids[..n_val].iter().collect();
-        (self.filter(|p| !val.contains(&p.piece)), self.filter(|p| val.contains(&p.piece)))
+        (
+            self.filter(|p| !val.contains(&p.piece)),
+            self.filter(|p| val.contains(&p.piece)),
+        )
     }
 
     /// Total number of target tokens (B segments).
@@ -371,7 +393,11 @@ impl PairedTokenDataset {
         self.pairs
             .iter()
             .enumerate()
-            .flat_map(|(i, p)| (0..p.b.len()).step_by(len).map(move |start| Window { pair: i, start }))
+            .flat_map(|(i, p)| {
+                (0..p.b.len())
+                    .step_by(len)
+                    .map(move |start| Window { pair: i, start })
+            })
             .collect()
     }
 

@@ -28,7 +28,11 @@ pub fn lcp_per_position(pred: &[u32], truth: &[u32]) -> Vec<usize> {
     let mut out = vec![0; truth.len()];
     let mut run = 0;
     for i in (0..truth.len()).rev() {
-        run = if pred.get(i) == Some(&truth[i]) { run + 1 } else { 0 };
+        run = if pred.get(i) == Some(&truth[i]) {
+            run + 1
+        } else {
+            0
+        };
         out[i] = run;
     }
     out
@@ -65,7 +69,8 @@ pub fn score<P: AsRef<[u32]>, T: AsRef<[u32]>>(pairs: &[(P, T)]) -> Scores {
         hits += (0..n).filter(|&i| pred.get(i) == Some(&truth[i])).count();
         total += n;
         if n > 0 {
-            per_seq.push((0..n).filter(|&i| pred.get(i) == Some(&truth[i])).count() as f64 / n as f64);
+            per_seq
+                .push((0..n).filter(|&i| pred.get(i) == Some(&truth[i])).count() as f64 / n as f64);
         }
         let lcp = lcp_per_position(pred, truth);
         if pos_sum.len() < n {
@@ -89,7 +94,11 @@ pub fn score<P: AsRef<[u32]>, T: AsRef<[u32]>>(pairs: &[(P, T)]) -> Scores {
         tpp_sequence_mean: mean,
         tpp_sequence_std: var.sqrt(),
         lcp_mean: lcp_sum / total.max(1) as f64,
-        lcp_per_position: pos_sum.iter().zip(&pos_count).map(|(s, &c)| s / c as f64).collect(),
+        lcp_per_position: pos_sum
+            .iter()
+            .zip(&pos_count)
+            .map(|(s, &c)| s / c as f64)
+            .collect(),
         lcp_histogram: hist,
     }
 }
@@ -97,7 +106,14 @@ pub fn score<P: AsRef<[u32]>, T: AsRef<[u32]>>(pairs: &[(P, T)]) -> Scores {
 /// Expected TPP and mean LCP when every position matches independently with probability `q`:
 /// `(q, q / (1 − q))`, ignoring the end of the sequence.
 pub fn expected_iid_scores(q: f64) -> (f64, f64) {
-    (q, if q < 1.0 { q / (1.0 - q) } else { f64::INFINITY })
+    (
+        q,
+        if q < 1.0 {
+            q / (1.0 - q)
+        } else {
+            f64::INFINITY
+        },
+    )
 }
 
 /// Baselines predicting B without the model (§6.4 and the structural controls).
@@ -125,7 +141,9 @@ impl Baseline {
         match self {
             Baseline::UniformK => Some(1.0 / vocab_size as f64),
             Baseline::LabelHistogram => Some(counts.iter().map(|&c| (c as f64 / n).powi(2)).sum()),
-            Baseline::UniformPresent => Some(1.0 / counts.iter().filter(|&&c| c > 0).count() as f64),
+            Baseline::UniformPresent => {
+                Some(1.0 / counts.iter().filter(|&&c| c > 0).count() as f64)
+            }
             Baseline::CopyA => None,
         }
     }
@@ -138,12 +156,16 @@ impl Baseline {
             .iter()
             .map(|p| match self {
                 Baseline::UniformK => (0..p.b.len()).map(|_| rng.random_range(0..k)).collect(),
-                Baseline::LabelHistogram => (0..p.b.len()).map(|_| p.b[rng.random_range(0..p.b.len())]).collect(),
+                Baseline::LabelHistogram => (0..p.b.len())
+                    .map(|_| p.b[rng.random_range(0..p.b.len())])
+                    .collect(),
                 Baseline::UniformPresent => {
                     let mut present: Vec<u32> = p.b.clone();
                     present.sort_unstable();
                     present.dedup();
-                    (0..p.b.len()).map(|_| *present.choose(&mut rng).expect("B is not empty")).collect()
+                    (0..p.b.len())
+                        .map(|_| *present.choose(&mut rng).expect("B is not empty"))
+                        .collect()
                 }
                 Baseline::CopyA => p.a.clone(),
             })
@@ -175,7 +197,12 @@ pub fn shuffled_guides(data: &PairedTokenDataset, seed: u64) -> Option<Vec<Vec<u
 /// Generates `len` labels of B from guide `a` with the streaming model and `sampler`, in the
 /// live timing of the model's look-ahead (A is padded with nothing: `a` must hold at least
 /// `len − 1 + L` tokens).
-pub fn generate(model: &DecisionModel, a: &[u32], len: usize, sampler: &mut Sampler) -> Result<Vec<u32>, DecisionError> {
+pub fn generate(
+    model: &DecisionModel,
+    a: &[u32],
+    len: usize,
+    sampler: &mut Sampler,
+) -> Result<Vec<u32>, DecisionError> {
     let l = model.config().lookahead;
     let needed = (len + l).saturating_sub(1);
     if a.len() < needed {

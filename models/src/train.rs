@@ -150,7 +150,14 @@ struct SeededInit {
 }
 
 impl candle_nn::var_builder::SimpleBackend for SeededInit {
-    fn get(&self, s: Shape, name: &str, init: Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+    fn get(
+        &self,
+        s: Shape,
+        name: &str,
+        init: Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
         if let Some(var) = self.varmap.data().lock().unwrap().get(name) {
             return Ok(var.as_tensor().clone());
         }
@@ -158,26 +165,47 @@ impl candle_nn::var_builder::SimpleBackend for SeededInit {
         let mut rng = self.rng.lock().unwrap();
         let values: Vec<f32> = match init {
             Init::Const(c) => vec![c as f32; n],
-            Init::Uniform { lo, up } => (0..n).map(|_| rand::Rng::random_range(&mut *rng, lo..up) as f32).collect(),
-            Init::Randn { mean, stdev } => (0..n).map(|_| (mean + stdev * normal(&mut *rng)) as f32).collect(),
-            Init::Kaiming { dist, fan, non_linearity } => {
+            Init::Uniform { lo, up } => (0..n)
+                .map(|_| rand::Rng::random_range(&mut *rng, lo..up) as f32)
+                .collect(),
+            Init::Randn { mean, stdev } => (0..n)
+                .map(|_| (mean + stdev * normal(&mut rng)) as f32)
+                .collect(),
+            Init::Kaiming {
+                dist,
+                fan,
+                non_linearity,
+            } => {
                 let std = non_linearity.gain() / (fan.for_shape(&s) as f64).sqrt();
                 match dist {
-                    candle_nn::init::NormalOrUniform::Normal => (0..n).map(|_| (std * normal(&mut *rng)) as f32).collect(),
+                    candle_nn::init::NormalOrUniform::Normal => {
+                        (0..n).map(|_| (std * normal(&mut rng)) as f32).collect()
+                    }
                     candle_nn::init::NormalOrUniform::Uniform => {
                         let b = 3f64.sqrt() * std;
-                        (0..n).map(|_| rand::Rng::random_range(&mut *rng, -b..b) as f32).collect()
+                        (0..n)
+                            .map(|_| rand::Rng::random_range(&mut *rng, -b..b) as f32)
+                            .collect()
                     }
                 }
             }
         };
         let var = Var::from_tensor(&Tensor::from_vec(values, s, dev)?.to_dtype(dtype)?)?;
         let tensor = var.as_tensor().clone();
-        self.varmap.data().lock().unwrap().insert(name.to_string(), var);
+        self.varmap
+            .data()
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), var);
         Ok(tensor)
     }
 
-    fn get_unchecked(&self, name: &str, _dtype: DType, _dev: &Device) -> candle_core::Result<Tensor> {
+    fn get_unchecked(
+        &self,
+        name: &str,
+        _dtype: DType,
+        _dev: &Device,
+    ) -> candle_core::Result<Tensor> {
         candle_core::bail!("SeededInit has no tensor {name} without a shape")
     }
 
@@ -187,7 +215,11 @@ impl candle_nn::var_builder::SimpleBackend for SeededInit {
 }
 
 /// A freshly initialised, trainable model from a seed; returns the model and its variables.
-pub fn init_model(config: &DecisionConfig, seed: u64, device: &Device) -> Result<(DecisionModel, VarMap), TrainError> {
+pub fn init_model(
+    config: &DecisionConfig,
+    seed: u64,
+    device: &Device,
+) -> Result<(DecisionModel, VarMap), TrainError> {
     let backend = SeededInit {
         varmap: VarMap::new(),
         rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
@@ -256,12 +288,20 @@ pub fn loss_and_hits(
     let k = logits.dim(D::Minus1)?;
     let logits = logits.reshape(((), k))?;
     let targets: Vec<u32> = targets.flatten_all()?.to_vec1()?;
-    let mask: Vec<f32> = targets.iter().map(|&t| f32::from(u8::from(t != pad))).collect();
+    let mask: Vec<f32> = targets
+        .iter()
+        .map(|&t| f32::from(u8::from(t != pad)))
+        .collect();
     let counted = mask.iter().filter(|&&m| m > 0.0).count();
     if counted == 0 {
-        return Err(TrainError::Invalid("a batch with no target to learn".into()));
+        return Err(TrainError::Invalid(
+            "a batch with no target to learn".into(),
+        ));
     }
-    let safe: Vec<u32> = targets.iter().map(|&t| if t == pad { 0 } else { t }).collect();
+    let safe: Vec<u32> = targets
+        .iter()
+        .map(|&t| if t == pad { 0 } else { t })
+        .collect();
     let device = logits.device();
     let n = safe.len();
     let safe_t = Tensor::from_vec(safe.clone(), (n, 1), device)?;
@@ -315,7 +355,11 @@ pub fn learning_rate(cfg: &TrainConfig, step: usize, total: usize) -> f64 {
 
 /// Scales the gradients in place so that their global norm is at most `max_norm`; returns the
 /// norm before clipping.
-fn clip_gradients(grads: &mut candle_core::backprop::GradStore, vars: &[(String, Var)], max_norm: f64) -> Result<f64, TrainError> {
+fn clip_gradients(
+    grads: &mut candle_core::backprop::GradStore,
+    vars: &[(String, Var)],
+    max_norm: f64,
+) -> Result<f64, TrainError> {
     let mut total = 0.0f64;
     for (_, var) in vars {
         if let Some(g) = grads.get(var.as_tensor()) {
@@ -352,10 +396,14 @@ pub fn train(
         )));
     }
     if train.pairs.is_empty() || val.pairs.is_empty() {
-        return Err(TrainError::Invalid("empty training or validation set".into()));
+        return Err(TrainError::Invalid(
+            "empty training or validation set".into(),
+        ));
     }
     if cfg.batch_size == 0 || cfg.max_epochs == 0 || cfg.warmup_steps == 0 {
-        return Err(TrainError::Invalid("batch_size, max_epochs and warmup_steps must be ≥ 1".into()));
+        return Err(TrainError::Invalid(
+            "batch_size, max_epochs and warmup_steps must be ≥ 1".into(),
+        ));
     }
     let len = cfg.window.unwrap_or(model_config.context);
     if len == 0 {
@@ -377,7 +425,7 @@ pub fn train(
             ..Default::default()
         },
     )?;
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_0f_d3c1_5104);
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005e_ed0f_d3c1_5104);
 
     std::fs::create_dir_all(out_dir).map_err(|source| TrainError::Io {
         path: out_dir.to_path_buf(),
@@ -389,7 +437,11 @@ pub fn train(
         source,
     };
     let mut log = std::fs::File::create(&log_path).map_err(io_err)?;
-    writeln!(log, "epoch,step,train_loss,val_loss,val_accuracy,learning_rate,elapsed_s").map_err(io_err)?;
+    writeln!(
+        log,
+        "epoch,step,train_loss,val_loss,val_accuracy,learning_rate,elapsed_s"
+    )
+    .map_err(io_err)?;
 
     let bar = if cfg.show_progress {
         ProgressBar::new(total_steps as u64)
@@ -412,10 +464,17 @@ pub fn train(
     'epochs: for epoch in 1..=cfg.max_epochs {
         let mut loss_sum = 0.0;
         for _ in 0..steps_per_epoch {
-            let windows: Vec<Window> = (0..cfg.batch_size).map(|_| train.random_window(len, &mut rng)).collect();
+            let windows: Vec<Window> = (0..cfg.batch_size)
+                .map(|_| train.random_window(len, &mut rng))
+                .collect();
             let batch = make_batch(model_config, train, &windows, len, device)?;
             let logits = model.forward(&batch.guide, &batch.response, Some(&mut rng))?;
-            let (loss, _, counted) = loss_and_hits(&logits, &batch.targets, model_config.pad(), cfg.label_smoothing)?;
+            let (loss, _, counted) = loss_and_hits(
+                &logits,
+                &batch.targets,
+                model_config.pad(),
+                cfg.label_smoothing,
+            )?;
             let loss_value = loss.to_scalar::<f32>()? as f64;
             if !loss_value.is_finite() {
                 return Err(TrainError::Diverged(step));
@@ -431,7 +490,18 @@ pub fn train(
             bar.set_message(format!("epoch {epoch} loss {loss_value:.3}"));
             if cfg.time_budget.is_some_and(|b| start.elapsed() >= b) {
                 tracing::info!("time budget reached at step {step}");
-                let entry = finish_epoch(&model, val, len, cfg, epoch, step, loss_sum, steps_per_epoch, &opt, start)?;
+                let entry = finish_epoch(
+                    &model,
+                    val,
+                    len,
+                    cfg,
+                    epoch,
+                    step,
+                    loss_sum,
+                    steps_per_epoch,
+                    &opt,
+                    start,
+                )?;
                 record(&mut log, &log_path, &entry)?;
                 if best.as_ref().is_none_or(|b| entry.val_loss < b.val_loss) {
                     save_checkpoint(&checkpoint, model_config, &varmap)?;
@@ -441,7 +511,18 @@ pub fn train(
                 break 'epochs;
             }
         }
-        let entry = finish_epoch(&model, val, len, cfg, epoch, step, loss_sum, steps_per_epoch, &opt, start)?;
+        let entry = finish_epoch(
+            &model,
+            val,
+            len,
+            cfg,
+            epoch,
+            step,
+            loss_sum,
+            steps_per_epoch,
+            &opt,
+            start,
+        )?;
         record(&mut log, &log_path, &entry)?;
         tracing::info!(
             epoch,

@@ -5,7 +5,8 @@ use counterpart_core::decision::{DecisionConfig, DecisionModel, Sampler, Sampler
 use counterpart_models::dataset::PairedTokenDataset;
 use counterpart_models::metrics::{generate, score};
 use counterpart_models::train::{
-    evaluate, init_model, learning_rate, loss_and_hits, make_batch, sorted_vars, train, TrainConfig, LOSS_LOG_FILE,
+    evaluate, init_model, learning_rate, loss_and_hits, make_batch, sorted_vars, train,
+    TrainConfig, LOSS_LOG_FILE,
 };
 use rand::SeedableRng;
 
@@ -52,11 +53,23 @@ fn loss_falls_and_accuracy_rises_well_above_chance() {
     let (train_set, val_set) = data.split_by_piece(0.25, 3);
     let cfg = tiny(k, 0);
     let dir = out_dir("learn");
-    let report = train(&cfg, &train_set, &val_set, &options(12, 25, 5), &dir, &Device::Cpu).unwrap();
+    let report = train(
+        &cfg,
+        &train_set,
+        &val_set,
+        &options(12, 25, 5),
+        &dir,
+        &Device::Cpu,
+    )
+    .unwrap();
     let first = &report.epochs[0];
     let last = report.epochs.last().unwrap();
     // Half the pairs (follow → lead) are unpredictable, so the loss floor is about ln 8 / 2 ≈ 1.1.
-    assert!(last.train_loss < 0.7 * first.train_loss, "{:?}", report.epochs);
+    assert!(
+        last.train_loss < 0.7 * first.train_loss,
+        "{:?}",
+        report.epochs
+    );
     assert!(last.val_loss < first.val_loss);
 
     // The learnable direction (lead → follow) is predicted almost perfectly; chance is 1/8.
@@ -66,11 +79,24 @@ fn loss_falls_and_accuracy_rises_well_above_chance() {
     assert!(acc > 0.8, "teacher-forced accuracy {acc}");
     // Free-running generation with the stream and an arg-max sampler scores the same way.
     let counts = follow.response_label_counts();
-    let mut sampler = Sampler::new(&counts, SamplerSettings { temperature: 0.0, ..Default::default() }, 1).unwrap();
+    let mut sampler = Sampler::new(
+        &counts,
+        SamplerSettings {
+            temperature: 0.0,
+            ..Default::default()
+        },
+        1,
+    )
+    .unwrap();
     let pairs: Vec<(Vec<u32>, Vec<u32>)> = follow
         .pairs
         .iter()
-        .map(|p| (generate(&model, &p.a, p.b.len(), &mut sampler).unwrap(), p.b.clone()))
+        .map(|p| {
+            (
+                generate(&model, &p.a, p.b.len(), &mut sampler).unwrap(),
+                p.b.clone(),
+            )
+        })
         .collect();
     let s = score(&pairs);
     assert!(s.tpp > 0.8, "generated TPP {}", s.tpp);
@@ -91,7 +117,15 @@ fn training_is_reproducible_from_its_seed() {
     let (tr, va) = data.split_by_piece(0.34, 0);
     let run = |tag: &str, seed: u64| {
         let dir = out_dir(tag);
-        let r = train(&tiny(6, 1), &tr, &va, &options(2, 4, seed), &dir, &Device::Cpu).unwrap();
+        let r = train(
+            &tiny(6, 1),
+            &tr,
+            &va,
+            &options(2, 4, seed),
+            &dir,
+            &Device::Cpu,
+        )
+        .unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         r.epochs
             .iter()
@@ -111,14 +145,24 @@ fn every_variable_gets_a_gradient() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let windows: Vec<_> = (0..4).map(|_| data.random_window(16, &mut rng)).collect();
     let batch = make_batch(&cfg, &data, &windows, 16, &Device::Cpu).unwrap();
-    let logits = model.forward(&batch.guide, &batch.response, Some(&mut rng)).unwrap();
+    let logits = model
+        .forward(&batch.guide, &batch.response, Some(&mut rng))
+        .unwrap();
     let (loss, _, _) = loss_and_hits(&logits, &batch.targets, cfg.pad(), 0.1).unwrap();
     let grads = loss.backward().unwrap();
     let vars = sorted_vars(&varmap);
     assert!(vars.len() > 20);
     for (name, var) in vars {
-        let g = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{name} has no gradient"));
-        let norm = g.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("{name} has no gradient"));
+        let norm = g
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(norm > 0.0, "{name} has a zero gradient");
     }
 }
@@ -126,7 +170,8 @@ fn every_variable_gets_a_gradient() {
 #[test]
 fn label_smoothed_loss_matches_hand_computation() {
     // Two classes, logits (0, ln 3): p = (1/4, 3/4). Target 1; the second row is PAD (ignored).
-    let logits = candle_core::Tensor::new(&[[[0.0f32, 3f32.ln()], [5.0, 0.0]]], &Device::Cpu).unwrap();
+    let logits =
+        candle_core::Tensor::new(&[[[0.0f32, 3f32.ln()], [5.0, 0.0]]], &Device::Cpu).unwrap();
     let pad = 2;
     let targets = candle_core::Tensor::new(&[[1u32, pad]], &Device::Cpu).unwrap();
     let (loss, hits, counted) = loss_and_hits(&logits, &targets, pad, 0.1).unwrap();

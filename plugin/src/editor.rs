@@ -30,7 +30,10 @@ impl NiceEguiApp for CounterpartUi {
         let setter = nice_plug::prelude::ParamSetter::new(gui.as_ref());
         ui.heading("Counterpart");
         ui.label("Dry/Wet");
-        ui.add(widgets::ParamSlider::for_param(&self.params.dry_wet, &setter));
+        ui.add(widgets::ParamSlider::for_param(
+            &self.params.dry_wet,
+            &setter,
+        ));
         ui.label("Output Gain");
         ui.add(widgets::ParamSlider::for_param(
             &self.params.output_gain,

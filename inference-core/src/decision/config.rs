@@ -85,10 +85,11 @@ impl DecisionConfig {
         if self.vocab_size + NUM_SPECIAL_TOKENS > u32::MAX as usize {
             return bad("vocab_size does not fit in u32 token ids");
         }
-        if self.num_heads == 0 || self.d_model == 0 || self.d_model % self.num_heads != 0 {
+        if self.num_heads == 0 || self.d_model == 0 || !self.d_model.is_multiple_of(self.num_heads)
+        {
             return bad("d_model must be a positive multiple of num_heads");
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             return bad("the head width d_model / num_heads must be even (rotary positions)");
         }
         if self.encoder_layers == 0 || self.decoder_layers == 0 {

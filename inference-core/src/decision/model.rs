@@ -38,7 +38,13 @@ pub struct TeacherForcing {
 impl DecisionConfig {
     /// The teacher-forcing window of decoder positions `start .. start + len` over a pair of
     /// token sequences `a` (guide) and `b` (response) of one piece.
-    pub fn teacher_forcing(&self, a: &[u32], b: &[u32], start: usize, len: usize) -> TeacherForcing {
+    pub fn teacher_forcing(
+        &self,
+        a: &[u32],
+        b: &[u32],
+        start: usize,
+        len: usize,
+    ) -> TeacherForcing {
         let shifted = |seq: &[u32], pos: usize| -> u32 {
             if pos == 0 {
                 self.bos()
@@ -120,7 +126,12 @@ impl Rotary {
 
     /// `(cos, sin)` tables of shape `(len, head_dim / 2)` for positions `start .. start + len`.
     /// Angles are computed in f64 so that large stream positions keep their precision.
-    pub(crate) fn tables(&self, start: usize, len: usize, device: &Device) -> Result<(Tensor, Tensor)> {
+    pub(crate) fn tables(
+        &self,
+        start: usize,
+        len: usize,
+        device: &Device,
+    ) -> Result<(Tensor, Tensor)> {
         let half = self.inv_freq.len();
         let mut cos = Vec::with_capacity(len * half);
         let mut sin = Vec::with_capacity(len * half);
@@ -204,7 +215,12 @@ impl Attention {
     }
 
     /// Rotated keys and plain values of `x` at the rotary tables `(cos, sin)`.
-    pub(crate) fn keys_values(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<(Tensor, Tensor)> {
+    pub(crate) fn keys_values(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
         let k = self.split_heads(&self.k_proj.forward(x)?)?;
         let k = Rotary::apply(&k, cos, sin)?;
         let v = self.split_heads(&self.v_proj.forward(x)?)?;
@@ -213,7 +229,13 @@ impl Attention {
 
     /// Attention of queries `(b, h, tq, dh)` over keys and values `(b, h, tk, dh)` with an optional
     /// additive mask `(tq, tk)`, followed by the output projection: `(b, tq, d_model)`.
-    pub(crate) fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    pub(crate) fn attend(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
         let scores = q.matmul(&k.t()?)?;
         let scores = match mask {
             Some(m) => scores.broadcast_add(m)?,
@@ -374,7 +396,12 @@ impl DecisionModel {
     /// logits over the K content labels, `(batch, t, K)`. Attention is causal and banded to the
     /// config's context. With `rng`, dropout is applied (training); without, the pass is
     /// deterministic.
-    pub fn forward(&self, guide: &Tensor, response: &Tensor, mut rng: Option<&mut ChaCha8Rng>) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        guide: &Tensor,
+        response: &Tensor,
+        mut rng: Option<&mut ChaCha8Rng>,
+    ) -> Result<Tensor> {
         let cfg = &self.config;
         let (b, tg) = guide.dims2()?;
         let (b2, t) = response.dims2()?;
@@ -428,7 +455,13 @@ impl DecisionModel {
 }
 
 /// Additive mask `(tq, tk)`: query `i` may see key `j` iff `i + shift − context < j ≤ i + shift`.
-fn band_mask(tq: usize, tk: usize, shift: usize, context: usize, device: &Device) -> Result<Tensor> {
+fn band_mask(
+    tq: usize,
+    tk: usize,
+    shift: usize,
+    context: usize,
+    device: &Device,
+) -> Result<Tensor> {
     let mask: Vec<f32> = (0..tq)
         .flat_map(|i| {
             let last = i + shift;

@@ -86,7 +86,11 @@ pub struct Sampler {
 impl Sampler {
     /// A sampler for a corpus whose label `i` occurs `corpus_counts[i]` times (K =
     /// `corpus_counts.len()`), with a seeded generator.
-    pub fn new(corpus_counts: &[u32], settings: SamplerSettings, seed: u64) -> Result<Self, DecisionError> {
+    pub fn new(
+        corpus_counts: &[u32],
+        settings: SamplerSettings,
+        seed: u64,
+    ) -> Result<Self, DecisionError> {
         if corpus_counts.iter().all(|&c| c == 0) {
             return Err(DecisionError::EmptyCorpus);
         }
@@ -178,9 +182,9 @@ impl Sampler {
             let max = logits[best];
             let inv_t = 1.0 / s.temperature;
             let mut total = 0.0;
-            for i in 0..k {
+            for (i, &logit) in logits.iter().enumerate() {
                 let p = if self.allowed(i) {
-                    ((logits[i] - max) * inv_t).exp()
+                    ((logit - max) * inv_t).exp()
                 } else {
                     0.0
                 };
@@ -202,10 +206,21 @@ impl Sampler {
 
         // 4: top-k, then top-p, on labels sorted by decreasing probability (lowest id on ties).
         let probs = &self.probs;
-        self.order
-            .sort_unstable_by(|&a, &b| probs[b as usize].total_cmp(&probs[a as usize]).then(a.cmp(&b)));
-        let nonzero = self.order.iter().take_while(|&&i| probs[i as usize] > 0.0).count();
-        let mut keep = if s.top_k > 0 { nonzero.min(s.top_k) } else { nonzero };
+        self.order.sort_unstable_by(|&a, &b| {
+            probs[b as usize]
+                .total_cmp(&probs[a as usize])
+                .then(a.cmp(&b))
+        });
+        let nonzero = self
+            .order
+            .iter()
+            .take_while(|&&i| probs[i as usize] > 0.0)
+            .count();
+        let mut keep = if s.top_k > 0 {
+            nonzero.min(s.top_k)
+        } else {
+            nonzero
+        };
         if s.top_p < 1.0 {
             let top_k_mass: f32 = self.order[..keep].iter().map(|&i| probs[i as usize]).sum();
             let target = s.top_p * top_k_mass;
@@ -218,7 +233,10 @@ impl Sampler {
                 }
             }
         }
-        let kept_mass: f32 = self.order[..keep].iter().map(|&i| self.probs[i as usize]).sum();
+        let kept_mass: f32 = self.order[..keep]
+            .iter()
+            .map(|&i| self.probs[i as usize])
+            .sum();
         for &i in &self.order[keep..] {
             self.probs[i as usize] = 0.0;
         }

@@ -89,7 +89,11 @@ impl DecisionStream {
     /// A fresh stream over `model` (weights are shared, caches are allocated here).
     pub fn new(model: &DecisionModel) -> Result<Self> {
         let cfg = model.config();
-        let rings = |n: usize| (0..n).map(|_| RingKv::new(model)).collect::<Result<Vec<_>>>();
+        let rings = |n: usize| {
+            (0..n)
+                .map(|_| RingKv::new(model))
+                .collect::<Result<Vec<_>>>()
+        };
         let mut stream = Self {
             model: model.clone(),
             encoder_self: rings(cfg.encoder_layers)?,
@@ -167,7 +171,8 @@ impl DecisionStream {
             )));
         }
         let logits = self.decode(self.last_response, self.response_len)?;
-        self.logits.copy_from_slice(&logits.flatten_all()?.to_vec1::<f32>()?);
+        self.logits
+            .copy_from_slice(&logits.flatten_all()?.to_vec1::<f32>()?);
         self.logits_ready = true;
         Ok(&self.logits)
     }

@@ -1,0 +1,414 @@
+//! Paired-token datasets: sequences of A tokens and B tokens per (piece, guide, response) pair,
+//! built from tokenised pieces, split by piece, cut into training windows, or made synthetically.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// What can go wrong while building or loading a dataset.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A JSON file is malformed.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: serde_json::Error,
+    },
+    /// A pair names a track that the piece does not have.
+    #[error("piece {piece}: no tokens for track {track}")]
+    MissingTrack {
+        /// Piece id.
+        piece: String,
+        /// Track key (stem name, or stem names joined by `+`).
+        track: String,
+    },
+    /// The two tracks of a pair have different lengths (they must be segmented alike).
+    #[error("piece {piece}: {guide} has {a} segments but {response} has {b}")]
+    LengthMismatch {
+        /// Piece id.
+        piece: String,
+        /// Guide track key.
+        guide: String,
+        /// Response track key.
+        response: String,
+        /// Guide length.
+        a: usize,
+        /// Response length.
+        b: usize,
+    },
+    /// A token is not a content label `0..vocab_size`.
+    #[error("piece {piece}, track {track}: token {token} ≥ vocab_size {vocab_size}")]
+    TokenOutOfRange {
+        /// Piece id.
+        piece: String,
+        /// Track key.
+        track: String,
+        /// The token.
+        token: u32,
+        /// Number of content labels.
+        vocab_size: usize,
+    },
+    /// The dataset would hold no pair.
+    #[error("no pair of non-empty tracks: {0}")]
+    Empty(String),
+}
+
+/// The key of a track made of several stems summed, as used in [`TokenisedPiece::tracks`].
+pub fn track_key(stems: &[String]) -> String {
+    stems.join("+")
+}
+
+/// The token sequences of one piece: one per track (a stem, or a sum of stems keyed by
+/// [`track_key`]). All tracks of a piece are segmented on the same grid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenisedPiece {
+    /// Piece id (folder name in a stems set).
+    pub id: String,
+    /// Tokens per track key.
+    pub tracks: BTreeMap<String, Vec<u32>>,
+}
+
+/// A file of tokenised pieces, as written by perception: the loader's input format.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenCorpus {
+    /// Number of content labels K (codebook size).
+    pub vocab_size: usize,
+    /// The pieces.
+    pub pieces: Vec<TokenisedPiece>,
+}
+
+impl TokenCorpus {
+    /// Reads a token corpus from JSON.
+    pub fn load(path: &Path) -> Result<Self, DatasetError> {
+        let bytes = std::fs::read(path).map_err(|source| DatasetError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| DatasetError::Json {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Writes the token corpus as JSON.
+    pub fn save(&self, path: &Path) -> Result<(), DatasetError> {
+        let bytes = serde_json::to_vec(self).map_err(|source| DatasetError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        std::fs::write(path, bytes).map_err(|source| DatasetError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// One side of a manifest pair: a stem or a list of stems to sum.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum StemSet {
+    /// A single stem.
+    One(String),
+    /// The sum of several stems.
+    Many(Vec<String>),
+}
+
+impl StemSet {
+    /// The track key of this stem set.
+    pub fn key(&self) -> String {
+        match self {
+            StemSet::One(s) => s.clone(),
+            StemSet::Many(v) => track_key(v),
+        }
+    }
+}
+
+/// A natural (A → B) pair named by a stems set's `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ManifestPair {
+    /// The guide.
+    pub a: StemSet,
+    /// The response.
+    pub b: StemSet,
+}
+
+/// The part of a stems set's `manifest.json` that pairing needs.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Manifest {
+    /// The pieces.
+    pub pieces: Vec<ManifestPiece>,
+}
+
+/// One piece of a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ManifestPiece {
+    /// Folder name.
+    pub id: String,
+    /// The natural pairs.
+    #[serde(default)]
+    pub pairs: Vec<ManifestPair>,
+}
+
+impl Manifest {
+    /// Reads `manifest.json`.
+    pub fn load(path: &Path) -> Result<Self, DatasetError> {
+        let bytes = std::fs::read(path).map_err(|source| DatasetError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| DatasetError::Json {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Which (A, B) pairs of a piece become training pairs.
+#[derive(Clone, Debug)]
+pub enum Pairing {
+    /// Every ordered pair of distinct tracks of the piece.
+    AllOrdered,
+    /// Only the pairs the manifest names (pieces it does not list give none).
+    Manifest(Manifest),
+}
+
+/// The aligned token sequences of one guide → response pair.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PairedSequence {
+    /// Piece id.
+    pub piece: String,
+    /// Guide track key.
+    pub guide: String,
+    /// Response track key.
+    pub response: String,
+    /// Guide tokens A.
+    pub a: Vec<u32>,
+    /// Response tokens B (same length as A).
+    pub b: Vec<u32>,
+}
+
+/// A set of paired token sequences over K content labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PairedTokenDataset {
+    /// Number of content labels K.
+    pub vocab_size: usize,
+    /// The pairs.
+    pub pairs: Vec<PairedSequence>,
+}
+
+/// A training window: decoder positions `start .. start + len` of pair `pair`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Index into [`PairedTokenDataset::pairs`].
+    pub pair: usize,
+    /// First decoder position (segment index of the first target).
+    pub start: usize,
+}
+
+impl PairedTokenDataset {
+    /// Pairs the tracks of tokenised pieces.
+    pub fn from_pieces(
+        vocab_size: usize,
+        pieces: &[TokenisedPiece],
+        pairing: &Pairing,
+    ) -> Result<Self, DatasetError> {
+        let mut pairs = Vec::new();
+        for piece in pieces {
+            for (key, tokens) in &piece.tracks {
+                if let Some(&token) = tokens.iter().find(|&&t| t as usize >= vocab_size) {
+                    return Err(DatasetError::TokenOutOfRange {
+                        piece: piece.id.clone(),
+                        track: key.clone(),
+                        token,
+                        vocab_size,
+                    });
+                }
+            }
+            let names: Vec<(String, String)> = match pairing {
+                Pairing::AllOrdered => {
+                    let keys: Vec<&String> = piece.tracks.keys().collect();
+                    keys.iter()
+                        .flat_map(|a| {
+                            keys.iter()
+                                .filter(move |b| a != *b)
+                                .map(move |b| ((*a).clone(), (*b).clone()))
+                        })
+                        .collect()
+                }
+                Pairing::Manifest(m) => m
+                    .pieces
+                    .iter()
+                    .filter(|p| p.id == piece.id)
+                    .flat_map(|p| p.pairs.iter().map(|pair| (pair.a.key(), pair.b.key())))
+                    .collect(),
+            };
+            for (guide, response) in names {
+                let get = |track: &String| {
+                    piece
+                        .tracks
+                        .get(track)
+                        .ok_or_else(|| DatasetError::MissingTrack {
+                            piece: piece.id.clone(),
+                            track: track.clone(),
+                        })
+                };
+                let (a, b) = (get(&guide)?, get(&response)?);
+                if a.len() != b.len() {
+                    return Err(DatasetError::LengthMismatch {
+                        piece: piece.id.clone(),
+                        guide,
+                        response,
+                        a: a.len(),
+                        b: b.len(),
+                    });
+                }
+                if a.is_empty() {
+                    continue;
+                }
+                pairs.push(PairedSequence {
+                    piece: piece.id.clone(),
+                    guide,
+                    response,
+                    a: a.clone(),
+                    b: b.clone(),
+                });
+            }
+        }
+        if pairs.is_empty() {
+            return Err(DatasetError::Empty(format!(
+                "{} pieces, pairing {pairing:?}",
+                pieces.len()
+            )));
+        }
+        Ok(Self { vocab_size, pairs })
+    }
+
+    /// A synthetic dataset with a learnable rule, for tests: in each of `pieces` pieces, A is an
+    /// i.i.d. uniform sequence of `length` labels and B follows it one segment late,
+    /// `b_t = (3·a_{t−1} + 1) mod K` (`b_0 = 0`). Both directions are included, so B → A pairs
+    /// carry no learnable rule beyond B's own statistics.
+    pub fn synthetic(vocab_size: usize, pieces: usize, length: usize, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut pairs = Vec::new();
+        for p in 0..pieces {
+            let a: Vec<u32> = (0..length)
+                .map(|_| rng.random_range(0..vocab_size as u32))
+                .collect();
+            let b: Vec<u32> = (0..length)
+                .map(|t| {
+                    if t == 0 {
+                        0
+                    } else {
+                        (3 * a[t - 1] + 1) % vocab_size as u32
+                    }
+                })
+                .collect();
+            let piece = format!("synthetic-{p}");
+            pairs.push(PairedSequence {
+                piece: piece.clone(),
+                guide: "lead".into(),
+                response: "follow".into(),
+                a: a.clone(),
+                b: b.clone(),
+            });
+            pairs.push(PairedSequence {
+                piece,
+                guide: "follow".into(),
+                response: "lead".into(),
+                a: b,
+                b: a,
+            });
+        }
+        Self { vocab_size, pairs }
+    }
+
+    /// Keeps only the pairs for which `keep` is true.
+    pub fn filter(&self, keep: impl Fn(&PairedSequence) -> bool) -> Self {
+        Self {
+            vocab_size: self.vocab_size,
+            pairs: self.pairs.iter().filter(|p| keep(p)).cloned().collect(),
+        }
+    }
+
+    /// The distinct piece ids, sorted.
+    pub fn piece_ids(&self) -> Vec<String> {
+        let set: BTreeSet<&String> = self.pairs.iter().map(|p| &p.piece).collect();
+        set.into_iter().cloned().collect()
+    }
+
+    /// Splits by piece: a seeded shuffle of the piece ids puts `round(val_fraction · pieces)`
+    /// of them (at least one, and at least one left for training when there are two or more)
+    /// in the validation set. Returns `(train, validation)`.
+    pub fn split_by_piece(&self, val_fraction: f64, seed: u64) -> (Self, Self) {
+        let mut ids = self.piece_ids();
+        ids.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        let n = ids.len();
+        let n_val =
+            ((val_fraction * n as f64).round() as usize).clamp(1, n.saturating_sub(1).max(1));
+        let val: BTreeSet<&String> = ids[..n_val].iter().collect();
+        (
+            self.filter(|p| !val.contains(&p.piece)),
+            self.filter(|p| val.contains(&p.piece)),
+        )
+    }
+
+    /// Total number of target tokens (B segments).
+    pub fn num_tokens(&self) -> usize {
+        self.pairs.iter().map(|p| p.b.len()).sum()
+    }
+
+    /// A window of `len` segments at a random offset: the pair is drawn with probability
+    /// proportional to its number of possible offsets, so every segment is equally likely.
+    pub fn random_window(&self, len: usize, rng: &mut impl Rng) -> Window {
+        let offsets = |p: &PairedSequence| p.b.len().saturating_sub(len) + 1;
+        let total: usize = self.pairs.iter().map(offsets).sum();
+        let mut r = rng.random_range(0..total);
+        for (i, p) in self.pairs.iter().enumerate() {
+            let n = offsets(p);
+            if r < n {
+                return Window { pair: i, start: r };
+            }
+            r -= n;
+        }
+        unreachable!("r < total = Σ offsets")
+    }
+
+    /// Non-overlapping windows of `len` segments tiling every pair from its start (the last one
+    /// may run past the end and is then padded).
+    pub fn tiled_windows(&self, len: usize) -> Vec<Window> {
+        self.pairs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                (0..p.b.len())
+                    .step_by(len)
+                    .map(move |start| Window { pair: i, start })
+            })
+            .collect()
+    }
+
+    /// Count of each label over all B sequences (length K).
+    pub fn response_label_counts(&self) -> Vec<u32> {
+        let mut counts = vec![0u32; self.vocab_size];
+        for p in &self.pairs {
+            for &t in &p.b {
+                counts[t as usize] += 1;
+            }
+        }
+        counts
+    }
+}

@@ -59,6 +59,11 @@ impl HostedPlugin {
         // SAFETY: loading a dynamic library runs its initialisers; the file is our own plugin.
         let entry = unsafe { PluginEntry::load(path) }
             .unwrap_or_else(|e| panic!("loading {}: {e:?}", path.display()));
+        // Keep the library loaded for the life of the process, as DAWs do: a thread that called
+        // into the plugin runs the plugin's thread-local destructors when it exits, so unloading
+        // the library (when the last entry of a parallel test is dropped) before every such
+        // thread has exited makes that thread jump into unmapped code.
+        std::mem::forget(entry.clone());
         let factory = entry
             .get_plugin_factory()
             .expect("the entry has a plugin factory");

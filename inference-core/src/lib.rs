@@ -2,10 +2,12 @@
 //!
 //! Everything that turns a live guide track **A** into a companion track **B** lives here, with no
 //! plugin or GUI dependency: ONNX Runtime discovery, perception (segmentation, encoder, codebook),
-//! decision (the causal Transformer and its sampler), and action (corpus memory, navigator and the
-//! real-time grain scheduler).
+//! decision (the causal Transformer and its sampler), action (corpus memory, navigator and the
+//! real-time grain scheduler), and the corpus preset file that carries a trained setup from the
+//! offline tools to the plugin.
 
 pub mod action;
 pub mod decision;
 pub mod onnx_runtime;
 pub mod perception;
+pub mod preset;

@@ -221,7 +221,11 @@ pub fn locate(config: &RuntimeConfig) -> Result<(PathBuf, LibrarySource), Runtim
 /// `$COUNTERPART_HOME/onnxruntime`, else `$XDG_DATA_HOME/counterpart/onnxruntime`, else
 /// `~/.local/share/counterpart/onnxruntime`.
 pub fn setup_dir() -> Option<PathBuf> {
-    let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let nonempty = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(home) = nonempty("COUNTERPART_HOME") {
         return Some(home.join("onnxruntime"));
     }
@@ -240,10 +244,14 @@ fn binary_dir() -> Option<PathBuf> {
         let addr = binary_dir as *const libc::c_void;
         if unsafe { libc::dladdr(addr, &mut info) } != 0 && !info.dli_fname.is_null() {
             let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
-            let path = PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(
-                name.to_bytes(),
-            ));
-            if let Some(dir) = path.canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
+            let path = PathBuf::from(
+                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name.to_bytes()),
+            );
+            if let Some(dir) = path
+                .canonicalize()
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+            {
                 return Some(dir);
             }
         }
@@ -264,7 +272,10 @@ mod tests {
         };
         let err = locate(&config).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("/nonexistent/libonnxruntime.so.1.31.1"), "{msg}");
+        assert!(
+            msg.contains("/nonexistent/libonnxruntime.so.1.31.1"),
+            "{msg}"
+        );
         assert!(msg.contains("install-onnxruntime.sh"), "{msg}");
     }
 

@@ -127,9 +127,8 @@ impl MfccChroma {
                 let e: f32 = bank.iter().map(|&(b, w)| power[b] * w).sum();
                 *lm = (e + 1e-10).ln();
             }
-            for k in 0..N_MFCC {
-                let row = &self.dct[k * N_MELS..(k + 1) * N_MELS];
-                out[k] += row.iter().zip(&log_mel).map(|(a, b)| a * b).sum::<f32>();
+            for (o, row) in out[..N_MFCC].iter_mut().zip(self.dct.chunks_exact(N_MELS)) {
+                *o += row.iter().zip(&log_mel).map(|(a, b)| a * b).sum::<f32>();
             }
             let mut chroma = [0f32; 12];
             for (&p, class) in power.iter().zip(&self.bin_class) {

@@ -77,7 +77,7 @@ pub fn fit(data: &[f32], dim: usize, config: &KMeansConfig) -> Result<KMeansFit,
             "K = {k} is not one of {ALLOWED_K:?}"
         )));
     }
-    if dim == 0 || data.len() % dim != 0 {
+    if dim == 0 || !data.len().is_multiple_of(dim) {
         return Err(KMeansError::Invalid(format!(
             "{} values are not vectors of size {dim}",
             data.len()
@@ -100,7 +100,7 @@ pub fn fit(data: &[f32], dim: usize, config: &KMeansConfig) -> Result<KMeansFit,
             "restarts and max_iter must be at least 1".into(),
         ));
     }
-    let mut best: Option<(Vec<f32>, Vec<u32>, f64, usize, usize)> = None;
+    let mut best: Option<Run> = None;
     for restart in 0..config.restarts {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(restart as u64));
         let mut centres = init_plus_plus(data, dim, k, &mut rng);
@@ -118,12 +118,23 @@ pub fn fit(data: &[f32], dim: usize, config: &KMeansConfig) -> Result<KMeansFit,
                 break;
             }
         }
-        if best.as_ref().is_none_or(|b| inertia < b.2) {
-            best = Some((centres, assign, inertia, restart, iterations));
+        if best.as_ref().is_none_or(|b| inertia < b.inertia) {
+            best = Some(Run {
+                centres,
+                assignments: assign,
+                inertia,
+                restart,
+                iterations,
+            });
         }
     }
-    let (centres, assignments, inertia, restart, iterations) =
-        best.expect("at least one restart ran");
+    let Run {
+        centres,
+        assignments,
+        inertia,
+        restart,
+        iterations,
+    } = best.expect("at least one restart ran");
     Ok(KMeansFit {
         codebook: Codebook::new(k, dim, centres)?,
         inertia,
@@ -131,6 +142,15 @@ pub fn fit(data: &[f32], dim: usize, config: &KMeansConfig) -> Result<KMeansFit,
         restart,
         iterations,
     })
+}
+
+/// The outcome of one restart.
+struct Run {
+    centres: Vec<f32>,
+    assignments: Vec<u32>,
+    inertia: f64,
+    restart: usize,
+    iterations: usize,
 }
 
 fn sq_dist(a: &[f32], b: &[f32]) -> f32 {

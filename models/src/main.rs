@@ -1,10 +1,14 @@
 //! The `counterpart` command-line tool.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use counterpart_core::perception::{SegmentEncoderConfig, SegmentLength, SegmentationConfig};
+use counterpart_core::perception::{
+    EncoderOptions, OnnxEncoder, SegmentEncoderConfig, SegmentLength, SegmentationConfig,
+};
 use counterpart_models::eval_perception::{evaluate, held_out_pieces, EvalOptions};
+use counterpart_models::fit_codebook::fit_codebook;
+use counterpart_models::kmeans::KMeansConfig;
 
 /// Counterpart: learn how a companion track follows a guide track, and play it from a corpus.
 #[derive(Parser)]
@@ -48,6 +52,46 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         restarts: usize,
     },
+    /// Fit a k-means codebook on the pooled segment vectors of a stems set, computed exactly as at
+    /// run time, and save it (safetensors).
+    FitCodebook {
+        /// A stems set (manifest.json, <piece>/<stem>.flac).
+        stems_dir: PathBuf,
+        /// Alphabet size: 16, 32, 64, 128, 256, 512 or 1024.
+        #[arg(long, default_value_t = 64)]
+        k: usize,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// The encoder.
+        #[arg(long, default_value = DEFAULT_ENCODER)]
+        encoder: PathBuf,
+        /// Encoder layer (the encoder's default when left out).
+        #[arg(long)]
+        layer: Option<usize>,
+        /// Segment length in seconds.
+        #[arg(long, default_value_t = 0.5)]
+        segment: f64,
+        /// Past context in seconds.
+        #[arg(long, default_value_t = 1.5)]
+        context: f64,
+        /// k-means restarts.
+        #[arg(long, default_value_t = 4)]
+        restarts: usize,
+        /// k-means seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+fn segment_config(segment: f64, context: f64) -> SegmentEncoderConfig {
+    SegmentEncoderConfig {
+        segmentation: SegmentationConfig {
+            length: SegmentLength::Seconds(segment),
+            onset_snap: None,
+        },
+        context_s: context,
+    }
 }
 
 /// The committed default encoder (in this source tree).
@@ -60,6 +104,33 @@ const RANDOM_ENCODER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/encoders/counterpart-random-init.onnx"
 );
+
+fn fit_codebook_command(
+    stems_dir: &Path,
+    out: &Path,
+    encoder: &Path,
+    layer: Option<usize>,
+    config: &SegmentEncoderConfig,
+    kmeans: &KMeansConfig,
+) -> Result<(), String> {
+    let options = EncoderOptions {
+        layer,
+        intra_threads: 1,
+    };
+    let mut enc = OnnxEncoder::load(encoder, &options).map_err(|e| e.to_string())?;
+    let fitted =
+        fit_codebook(stems_dir, None, config, &mut enc, kmeans).map_err(|e| e.to_string())?;
+    fitted.codebook.save(out).map_err(|e| e.to_string())?;
+    println!(
+        "wrote {}: K = {}, {} vectors, inertia {:.4e}, usage (perplexity / K) {:.3}",
+        out.display(),
+        fitted.codebook.k(),
+        fitted.assignments.len(),
+        fitted.inertia,
+        fitted.usage()
+    );
+    Ok(())
+}
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
@@ -99,13 +170,7 @@ fn main() -> std::process::ExitCode {
             }
             let options = EvalOptions {
                 ks: k,
-                config: SegmentEncoderConfig {
-                    segmentation: SegmentationConfig {
-                        length: SegmentLength::Seconds(segment),
-                        onset_snap: None,
-                    },
-                    context_s: context,
-                },
+                config: segment_config(segment, context),
                 default_encoder: encoder,
                 random_encoder,
                 pieces,
@@ -136,6 +201,28 @@ fn main() -> std::process::ExitCode {
                 })
                 .map_err(|e| e.to_string())
         }
+        Command::FitCodebook {
+            stems_dir,
+            k,
+            out,
+            encoder,
+            layer,
+            segment,
+            context,
+            restarts,
+            seed,
+        } => fit_codebook_command(
+            &stems_dir,
+            &out,
+            &encoder,
+            layer,
+            &segment_config(segment, context),
+            &KMeansConfig {
+                restarts,
+                seed,
+                ..KMeansConfig::new(k)
+            },
+        ),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

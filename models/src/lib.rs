@@ -4,6 +4,13 @@
 //! * [`train`]: training the decision model (AdamW, warm-up + cosine, clipping, early stopping).
 //! * [`metrics`]: TPP, LCP, baselines and generation for evaluation.
 
+pub mod audio_file;
 pub mod dataset;
+pub mod eval_perception;
+pub mod features;
+pub mod fit_codebook;
+pub mod kmeans;
 pub mod metrics;
+pub mod nmi;
+pub mod stems;
 pub mod train;

@@ -1,0 +1,163 @@
+//! The streaming segment encoder with a transparent test encoder: frame `j` is the peak of its
+//! 400 input samples, so a click shows exactly which segment its frames were pooled into.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use counterpart_core::perception::encoder::{frame_count, FRAME_HOP, RECEPTIVE_FIELD};
+use counterpart_core::perception::{
+    encode_clip, Codebook, FrameEncoder, Frames, SegmentEncoder, SegmentEncoderConfig,
+    SegmentEncoderCore, SegmentLength, SegmentationConfig,
+};
+
+/// Frame = [peak |x|, mean x] over the frame's 400 samples.
+struct PeakEncoder;
+
+impl FrameEncoder for PeakEncoder {
+    fn hidden_size(&self) -> usize {
+        2
+    }
+
+    fn encode(&mut self, audio: &[f32]) -> counterpart_core::perception::Result<Frames> {
+        let n = frame_count(audio.len());
+        let data = (0..n)
+            .flat_map(|j| {
+                let span = &audio[j * FRAME_HOP..j * FRAME_HOP + RECEPTIVE_FIELD];
+                let peak = span.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+                let mean = span.iter().sum::<f32>() / span.len() as f32;
+                [peak, mean]
+            })
+            .collect();
+        Frames::new(data, n, 2)
+    }
+}
+
+fn config(seconds: f64) -> SegmentEncoderConfig {
+    SegmentEncoderConfig {
+        segmentation: SegmentationConfig {
+            length: SegmentLength::Seconds(seconds),
+            onset_snap: None,
+        },
+        context_s: 1.5,
+    }
+}
+
+/// Low noise with single-sample clicks at the given positions.
+fn clicks(len: usize, at: &[usize]) -> Vec<f32> {
+    let mut x: Vec<f32> = (0..len)
+        .map(|i| 1e-3 * ((i as f32 * 12.9898).sin() * 43_758.547).fract())
+        .collect();
+    for &p in at {
+        x[p] = 0.9;
+    }
+    x
+}
+
+#[test]
+fn a_click_lands_in_the_segment_that_contains_it_even_after_a_minute() {
+    // 0.35 s segments at 44.1 kHz: 15435 samples, 5600 at 16 kHz, not a whole number of frames.
+    let rate = 44_100u32;
+    let seg = 15_435usize;
+    // Clicks 30 ms inside segments spread over a minute, early and late in their segment. Every
+    // window is z-scored: the noise alone peaks below 1.8, a click far higher.
+    let click_segments = [0usize, 3, 7, 50, 51, 120, 171];
+    let at: Vec<usize> = click_segments
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| {
+            if i % 2 == 0 {
+                k * seg + 1323
+            } else {
+                (k + 1) * seg - 1323
+            }
+        })
+        .collect();
+    let audio = clicks(rate as usize * 61, &at);
+    let (segments, _) = encode_clip(&audio, rate, &config(0.35), PeakEncoder, None).unwrap();
+    assert_eq!(segments.len(), audio.len() / seg);
+    let mut quiet_max = 0.0f32;
+    let mut click_min = f32::INFINITY;
+    for s in &segments {
+        assert_eq!(s.segment.end, (s.segment.index + 1) * seg as u64);
+        // The mean over the segment's 17 frames of each frame's peak.
+        let peak = s.vector[0];
+        if click_segments.contains(&(s.segment.index as usize)) {
+            click_min = click_min.min(peak);
+        } else {
+            quiet_max = quiet_max.max(peak);
+        }
+    }
+    assert!(quiet_max < 2.0, "a quiet segment got a click: {quiet_max}");
+    assert!(click_min > 4.0, "a click was missed: {click_min}");
+}
+
+#[test]
+fn streaming_in_odd_blocks_gives_the_offline_vectors() {
+    let rate = 48_000u32;
+    let audio = clicks(rate as usize * 8, &[10_000, 100_000, 200_001, 333_333]);
+    let (offline, _) = encode_clip(&audio, rate, &config(0.25), PeakEncoder, None).unwrap();
+    let mut core = SegmentEncoderCore::new(&config(0.25), rate, PeakEncoder, None).unwrap();
+    let mut live = Vec::new();
+    let mut i = 0;
+    let mut step = 1;
+    while i < audio.len() {
+        let end = (i + step).min(audio.len());
+        core.push(&audio[i..end], &mut live).unwrap();
+        i = end;
+        step = step * 13 % 3001 + 1;
+    }
+    core.finish(&mut live).unwrap();
+    assert_eq!(live, offline);
+    assert_eq!(live.len(), 32);
+}
+
+#[test]
+fn the_worker_thread_encodes_what_the_audio_thread_captures() {
+    let rate = 44_100u32;
+    let audio = clicks(rate as usize * 4, &[30_000, 90_000]);
+    let (offline, _) = encode_clip(&audio, rate, &config(0.5), PeakEncoder, None).unwrap();
+    let centres: Vec<f32> = (0..16).flat_map(|i| [i as f32 * 0.4, 0.0]).collect();
+    let codebook = Arc::new(Codebook::new(16, 2, centres).unwrap());
+    let (mut capture, worker) =
+        SegmentEncoder::spawn(config(0.5), rate, 10.0, Some(codebook.clone()), || {
+            Ok(PeakEncoder)
+        })
+        .unwrap();
+    // Host-sized blocks, as the audio thread would deliver them, faster than real time (the ring
+    // holds all of it, so nothing is dropped).
+    for block in audio.chunks(256) {
+        capture.push(block);
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.len() < offline.len() - 1 && Instant::now() < deadline {
+        if let Ok(r) = worker.results().recv_timeout(Duration::from_millis(100)) {
+            got.push(r.unwrap());
+        }
+    }
+    // Live, the last segment waits for the resampler's next chunk; all the others are there.
+    assert!(
+        got.len() >= offline.len() - 1,
+        "{} of {}",
+        got.len(),
+        offline.len()
+    );
+    for (g, o) in got.iter().zip(&offline) {
+        assert_eq!(g.segment, o.segment);
+        assert_eq!(g.vector, o.vector);
+        assert_eq!(g.token, Some(codebook.quantise(&o.vector).unwrap()));
+    }
+}
+
+#[test]
+fn bad_settings_are_errors() {
+    let mut bad = config(0.5);
+    bad.context_s = -1.0;
+    assert!(SegmentEncoderCore::new(&bad, 44_100, PeakEncoder, None).is_err());
+    assert!(SegmentEncoderCore::new(&config(0.5), 44_101, PeakEncoder, None).is_err());
+    let cb = Arc::new(Codebook::new(16, 3, vec![0.0; 48]).unwrap());
+    assert!(SegmentEncoderCore::new(&config(0.5), 44_100, PeakEncoder, Some(cb)).is_err());
+    let mut core = SegmentEncoderCore::new(&config(0.5), 44_100, PeakEncoder, None).unwrap();
+    assert!(core.push(&[0.0, f32::NAN], &mut Vec::new()).is_err());
+}

@@ -1,0 +1,145 @@
+//! Reading a stems set (`manifest.json`, `<piece>/<stem>.flac`, `<stem>.notes.json`), the layout
+//! of `stems-dev` and of what `render-stems` writes.
+
+use std::path::{Path, PathBuf};
+
+/// Why a stems set could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StemsError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The system error.
+        source: std::io::Error,
+    },
+    /// A JSON file is malformed.
+    #[error("bad JSON in {path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+}
+
+/// The manifest of a stems set.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Manifest {
+    /// The pieces.
+    pub pieces: Vec<Piece>,
+}
+
+/// One piece: sample-aligned stems.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Piece {
+    /// Folder name.
+    pub id: String,
+    /// The stems.
+    pub stems: Vec<Stem>,
+}
+
+/// One stem of a piece.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Stem {
+    /// Part name, e.g. `soprano`.
+    pub name: String,
+    /// Audio file name inside the piece folder.
+    pub file: String,
+    /// Note list file name inside the piece folder.
+    pub notes_file: String,
+    /// Instrument name.
+    pub instrument: String,
+    /// General MIDI program, 0-based.
+    pub gm_program: u32,
+}
+
+/// One annotated note.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+pub struct Note {
+    /// Start, seconds from the first sample.
+    pub onset_s: f64,
+    /// Release, seconds from the first sample.
+    pub offset_s: f64,
+    /// Sounding MIDI pitch.
+    pub midi_pitch: u8,
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, StemsError> {
+    let bytes = std::fs::read(path).map_err(|source| StemsError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| StemsError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl Manifest {
+    /// Reads `<root>/manifest.json`.
+    pub fn read(root: &Path) -> Result<Self, StemsError> {
+        read_json(&root.join("manifest.json"))
+    }
+}
+
+/// Reads the notes of `stem` in `piece` under `root`.
+pub fn read_notes(root: &Path, piece: &Piece, stem: &Stem) -> Result<Vec<Note>, StemsError> {
+    read_json(&root.join(&piece.id).join(&stem.notes_file))
+}
+
+/// The pitch class sounding longest within `[start_s, end_s)`, if notes sound for at least
+/// `min_fraction` of the span.
+pub fn dominant_pitch_class(
+    notes: &[Note],
+    start_s: f64,
+    end_s: f64,
+    min_fraction: f64,
+) -> Option<u32> {
+    let mut time = [0f64; 12];
+    for n in notes {
+        let overlap = n.offset_s.min(end_s) - n.onset_s.max(start_s);
+        if overlap > 0.0 {
+            time[(n.midi_pitch % 12) as usize] += overlap;
+        }
+    }
+    let total: f64 = time.iter().sum();
+    if total < min_fraction * (end_s - start_s) {
+        return None;
+    }
+    (0..12u32).max_by(|&a, &b| {
+        time[a as usize]
+            .total_cmp(&time[b as usize])
+            .then(b.cmp(&a))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dominant_pitch_class_weighs_time() {
+        let notes = [
+            Note {
+                onset_s: 0.0,
+                offset_s: 0.2,
+                midi_pitch: 60,
+            },
+            Note {
+                onset_s: 0.2,
+                offset_s: 0.5,
+                midi_pitch: 67,
+            },
+            Note {
+                onset_s: 0.5,
+                offset_s: 0.6,
+                midi_pitch: 72,
+            },
+        ];
+        assert_eq!(dominant_pitch_class(&notes, 0.0, 0.5, 0.5), Some(7));
+        assert_eq!(dominant_pitch_class(&notes, 0.0, 0.25, 0.5), Some(0));
+        assert_eq!(dominant_pitch_class(&notes, 0.55, 1.55, 0.5), None);
+    }
+}

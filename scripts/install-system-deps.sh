@@ -3,10 +3,10 @@
 #   pkg-config, libx11-dev, libxcb1-dev, libgl-dev: the plugin's editor (X11 + OpenGL, loaded at run time)
 #   libasound2-dev, libjack-jackd2-dev: the standalone app (ALSA and JACK)
 #   python3, python3-pip: fetching the ONNX Runtime wheel from PyPI
-#   xvfb, xauth: rendering the editor to a PNG without a display (cargo xtask screenshot)
+#   xvfb, xauth, x11-utils, imagemagick: rendering the editor to a PNG without a display (cargo xtask screenshot)
 set -euo pipefail
 packages=(build-essential pkg-config libx11-dev libxcb1-dev libgl-dev libasound2-dev
-  libjack-jackd2-dev python3 python3-pip xvfb xauth)
+  libjack-jackd2-dev python3 python3-pip xvfb xauth x11-utils imagemagick)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

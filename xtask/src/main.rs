@@ -4,10 +4,14 @@
 //!   nice-plug-xtask into `target/bundled/Counterpart.clap` and `Counterpart.vst3`, then copies the
 //!   ONNX Runtime library into the VST3 bundle and beside the CLAP file, so the bundles work on a
 //!   machine without the setup step.
+//! - `cargo xtask screenshot [--out FILE.png] [--release]`: builds the standalone app, opens its
+//!   editor under a private Xvfb display and saves the editor window as a PNG (default
+//!   `target/screenshots/editor.png`), so a GUI change can be looked at without a screen.
 //! - Any other nice-plug-xtask command is passed through.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The plugin package and its bundle name (see `bundler.toml`).
 const PLUGIN_PACKAGE: &str = "counterpart";
@@ -18,6 +22,9 @@ const STANDALONE_BIN: &str = "counterpart-standalone";
 
 fn main() -> nice_plug_xtask::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("screenshot") {
+        return screenshot(&args[1..]);
+    }
     nice_plug_xtask::main_with_args("cargo xtask", args.iter().cloned())?;
     if args.first().map(String::as_str) == Some("bundle") && bundles_plugin(&args[1..]) {
         finish_plugin_bundle(&args[1..])?;
@@ -132,4 +139,114 @@ fn vst3_arch_dir() -> &'static str {
     } else {
         "x86_64-linux"
     }
+}
+
+/// Kills and reaps a child process when dropped, so nothing outlives the task.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Renders the editor of the standalone app under Xvfb and saves it as a PNG.
+fn screenshot(args: &[String]) -> nice_plug_xtask::Result<()> {
+    nice_plug_xtask::chdir_workspace_root()?;
+    let mut out = PathBuf::from("target/screenshots/editor.png");
+    let mut release = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => {
+                out = PathBuf::from(
+                    it.next()
+                        .ok_or_else(|| anyhow::anyhow!("--out needs a path"))?,
+                )
+            }
+            "--release" => release = true,
+            other => {
+                anyhow::bail!("unknown screenshot option {other}; use --out FILE.png and --release")
+            }
+        }
+    }
+    for tool in ["Xvfb", "xwininfo", "import"] {
+        anyhow::ensure!(
+            Command::new("sh").args(["-c", &format!("command -v {tool}")]).stdout(Stdio::null()).status()?.success(),
+            "{tool} is missing: run `bash scripts/install-system-deps.sh` (packages xvfb, x11-utils, imagemagick)"
+        );
+    }
+    let mut build = Command::new("cargo");
+    build.args(["build", "-p", PLUGIN_PACKAGE, "--features", "standalone"]);
+    if release {
+        build.arg("--release");
+    }
+    anyhow::ensure!(
+        build.status()?.success(),
+        "building the standalone app failed"
+    );
+    let binary = target_dir()
+        .join(if release { "release" } else { "debug" })
+        .join(STANDALONE_BIN);
+
+    // A display number nobody uses.
+    let display = (90..190)
+        .find(|n| {
+            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        })
+        .ok_or_else(|| anyhow::anyhow!("no free X display number between :90 and :189"))?;
+    let display = format!(":{display}");
+    let _xvfb = KillOnDrop(
+        Command::new("Xvfb")
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "1280x900x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let _app = KillOnDrop(
+        Command::new(&binary)
+            .args(["--backend", "dummy"])
+            .env("DISPLAY", &display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    // Wait for the window (asking `import` for a window that does not exist yet would make it
+    // wait for a mouse click), then give egui a moment to draw a few frames.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !Command::new("xwininfo")
+        .args(["-display", &display, "-name", BUNDLE_NAME])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?
+        .success()
+    {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the editor window did not appear within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_millis(2000));
+    let grabbed = Command::new("import")
+        .args(["-display", &display, "-window", BUNDLE_NAME])
+        .arg(&out)
+        .status()?
+        .success();
+    anyhow::ensure!(grabbed, "capturing the editor window failed");
+    println!("{}", out.display());
+    Ok(())
 }

@@ -161,3 +161,29 @@ fn bad_settings_are_errors() {
     let mut core = SegmentEncoderCore::new(&config(0.5), 44_100, PeakEncoder, None).unwrap();
     assert!(core.push(&[0.0, f32::NAN], &mut Vec::new()).is_err());
 }
+
+#[test]
+fn an_overrun_ring_keeps_segments_on_the_host_timeline() {
+    let rate = 44_100u32;
+    let audio = clicks(rate as usize * 4, &[30_000]);
+    let (offline, _) = encode_clip(&audio, rate, &config(0.5), PeakEncoder, None).unwrap();
+    // A 50 ms ring written as fast as possible: most of the audio does not fit.
+    let (mut capture, worker) =
+        SegmentEncoder::spawn(config(0.5), rate, 0.05, None, || Ok(PeakEncoder)).unwrap();
+    for block in audio.chunks(256) {
+        capture.push(block);
+    }
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.len() < offline.len() - 1 && Instant::now() < deadline {
+        if let Ok(r) = worker.results().recv_timeout(Duration::from_millis(100)) {
+            got.push(r.unwrap());
+        }
+    }
+    // Lost samples come back as silence, so segment boundaries stay where the host put them.
+    assert!(got.len() >= offline.len() - 1);
+    for (g, o) in got.iter().zip(&offline) {
+        assert_eq!(g.segment, o.segment);
+    }
+    assert!(got.iter().zip(&offline).any(|(g, o)| g.vector != o.vector));
+}

@@ -1,25 +1,26 @@
 //! Normalised mutual information between two labelings.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// `I(A; B) / ((H(A) + H(B)) / 2)` (arithmetic normalisation, as scikit-learn's default), in
 /// [0, 1]. Two constant labelings score 1; one constant labeling against a varied one scores 0.
+/// Sums run in label order, so the result is bit-for-bit reproducible.
 pub fn normalized_mutual_information(a: &[u32], b: &[u32]) -> f64 {
     assert_eq!(a.len(), b.len(), "labelings of different lengths");
     if a.is_empty() {
         return 0.0;
     }
     let n = a.len() as f64;
-    let mut ca: HashMap<u32, f64> = HashMap::new();
-    let mut cb: HashMap<u32, f64> = HashMap::new();
-    let mut cab: HashMap<(u32, u32), f64> = HashMap::new();
+    let mut ca: BTreeMap<u32, f64> = BTreeMap::new();
+    let mut cb: BTreeMap<u32, f64> = BTreeMap::new();
+    let mut cab: BTreeMap<(u32, u32), f64> = BTreeMap::new();
     for (&x, &y) in a.iter().zip(b) {
         *ca.entry(x).or_default() += 1.0;
         *cb.entry(y).or_default() += 1.0;
         *cab.entry((x, y)).or_default() += 1.0;
     }
     let entropy =
-        |c: &HashMap<u32, f64>| -> f64 { c.values().map(|&v| -(v / n) * (v / n).ln()).sum() };
+        |c: &BTreeMap<u32, f64>| -> f64 { c.values().map(|&v| -(v / n) * (v / n).ln()).sum() };
     let (ha, hb) = (entropy(&ca), entropy(&cb));
     if ha == 0.0 && hb == 0.0 {
         return 1.0;

@@ -32,9 +32,10 @@ pub const ENCODER_NAME: &str = "tiny_wav2vec2";
 /// Encoder context of the synthetic preset, in seconds.
 pub const CONTEXT_S: f64 = 1.0;
 
-/// The folder holding the committed tiny encoder.
+/// The folder holding the committed tiny encoder (this module is shared by the engine's and the
+/// CLI's tests, whose crates both sit beside `inference-core`).
 pub fn encoder_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../inference-core/tests/data")
 }
 
 /// A melody of plucked tones, one note every `note_s` seconds, pitches drawn with `seed`.

@@ -40,9 +40,13 @@ fn bench_encoder(c: &mut Criterion, name: &str, path: PathBuf) {
     let dim = encoder.spec().hidden_size;
     let centres = (0..64 * dim).map(|i| (i as f32 * 0.37).sin()).collect();
     let codebook = Arc::new(Codebook::new(64, dim, centres).unwrap());
-    let mut core =
-        SegmentEncoderCore::new(&SegmentEncoderConfig::default(), RATE, encoder, Some(codebook))
-            .unwrap();
+    let mut core = SegmentEncoderCore::new(
+        &SegmentEncoderConfig::default(),
+        RATE,
+        encoder,
+        Some(codebook),
+    )
+    .unwrap();
     let audio = signal(HOP);
     let mut out = Vec::new();
     // Fill the context first so that every measured hop encodes a full 2 s window.

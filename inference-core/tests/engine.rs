@@ -93,7 +93,10 @@ fn the_engine_plays_finite_unclipped_corpus_segments_with_the_chosen_labels() {
         // would repeat the segment just played.
         if segment.label != slot.requested {
             let previous = r.slots[i - 1].segment;
-            assert_eq!(previous.map(|p| r.corpus.segments()[p.index()].label), Some(slot.requested));
+            assert_eq!(
+                previous.map(|p| r.corpus.segments()[p.index()].label),
+                Some(slot.requested)
+            );
         }
         // A continuation of the previous segment plays the corpus audio bit for bit (the read
         // head runs on from the previous segment, so it may be a sample or two off the grid:
@@ -114,7 +117,9 @@ fn the_engine_plays_finite_unclipped_corpus_segments_with_the_chosen_labels() {
     }
     assert!(labels.len() >= 4, "labels played: {labels:?}");
     // Before the first slot starts, B is silent.
-    assert!(r.out[..r.slots[0].at as usize - 2000].iter().all(|&x| x == 0.0));
+    assert!(r.out[..r.slots[0].at as usize - 2000]
+        .iter()
+        .all(|&x| x == 0.0));
     eprintln!("{contiguous_checked} contiguous slots checked bit for bit");
 }
 
@@ -129,15 +134,22 @@ fn freezing_plays_the_corpus_on_contiguously() {
     let guide = melody(RATE, 5.0, 0.25, 2);
     let mut out = vec![0.0f32; guide.len()];
     let half = RATE as usize;
-    renderer.process(&[&guide[..half]], &mut [&mut out[..half]]).unwrap();
+    renderer
+        .process(&[&guide[..half]], &mut [&mut out[..half]])
+        .unwrap();
     let frozen = EngineSettings {
         freeze: true,
         ..*renderer.worker_mut().settings()
     };
     renderer.worker_mut().apply_settings(frozen).unwrap();
-    renderer.process(&[&guide[half..]], &mut [&mut out[half..]]).unwrap();
+    renderer
+        .process(&[&guide[half..]], &mut [&mut out[half..]])
+        .unwrap();
     let slots = renderer.worker_mut().take_played();
-    let first_frozen = slots.iter().position(|s| s.at > half as u64 + 20_000).unwrap();
+    let first_frozen = slots
+        .iter()
+        .position(|s| s.at > half as u64 + 20_000)
+        .unwrap();
     let mut checked = 0;
     for pair in slots[first_frozen..].windows(2) {
         let (previous, slot) = (&pair[0], &pair[1]);
@@ -152,7 +164,11 @@ fn freezing_plays_the_corpus_on_contiguously() {
                 let f = (from + d) as usize;
                 out[at..at + 4000] == corpus.channel(0)[f..f + 4000]
             });
-            assert!(exact, "slot {}: not the corpus audio bit for bit", slot.slot);
+            assert!(
+                exact,
+                "slot {}: not the corpus audio bit for bit",
+                slot.slot
+            );
             checked += 1;
         }
     }
@@ -168,7 +184,14 @@ fn offline_rendering_is_deterministic_and_independent_of_the_block_size() {
     assert_eq!(a.out, b.out);
     assert_eq!(a.slots, b.slots);
     for block in [1usize, 1000, 4096, 10_000] {
-        let c = render(&preset, &sampling(11), &guide[..guide.len().min(if block == 1 { 44_100 } else { usize::MAX })], block);
+        let c = render(
+            &preset,
+            &sampling(11),
+            &guide[..guide
+                .len()
+                .min(if block == 1 { 44_100 } else { usize::MAX })],
+            block,
+        );
         let n = c.out.len();
         assert_eq!(c.out, a.out[..n], "block {block}");
         assert_eq!(c.slots, a.slots[..c.slots.len()], "block {block}");
@@ -210,7 +233,10 @@ fn reported_latency_is_zero_live_and_one_segment_plus_margin_aligned() {
     let live = render(&synthetic_preset(0, true), &config, &silence, 4096);
     assert_eq!(live.latency, 0);
     let aligned = render(&synthetic_preset(1, true), &config, &silence, 4096);
-    assert_eq!(aligned.latency, (SEGMENT_S * f64::from(RATE)) as u32 + margin);
+    assert_eq!(
+        aligned.latency,
+        (SEGMENT_S * f64::from(RATE)) as u32 + margin
+    );
     // Asking for a look-ahead the model was not trained for is refused.
     let loaded = LoadedPreset::load(&synthetic_preset(0, true), RATE, &search()).unwrap();
     let wrong = EngineConfig {
@@ -228,20 +254,31 @@ fn encoders_are_found_by_name_and_verified_by_hash() {
 
     let empty = std::env::temp_dir().join(format!("cp-engine-empty-{}", std::process::id()));
     std::fs::create_dir_all(&empty).unwrap();
-    let err = LoadedPreset::load(&preset, RATE, &EncoderSearch::in_dirs([empty.clone()])).unwrap_err();
+    let err =
+        LoadedPreset::load(&preset, RATE, &EncoderSearch::in_dirs([empty.clone()])).unwrap_err();
     assert!(matches!(err, LoadError::EncoderNotFound { .. }), "{err}");
 
     // Another model under the expected name.
     let other = std::env::temp_dir().join(format!("cp-engine-other-{}", std::process::id()));
     std::fs::create_dir_all(&other).unwrap();
-    std::fs::write(other.join(format!("{ENCODER_NAME}.onnx")), b"not the same encoder").unwrap();
-    let err = LoadedPreset::load(&preset, RATE, &EncoderSearch::in_dirs([other.clone()])).unwrap_err();
+    std::fs::write(
+        other.join(format!("{ENCODER_NAME}.onnx")),
+        b"not the same encoder",
+    )
+    .unwrap();
+    let err =
+        LoadedPreset::load(&preset, RATE, &EncoderSearch::in_dirs([other.clone()])).unwrap_err();
     assert!(
         matches!(err, LoadError::Preset(PresetError::EncoderMismatch { .. })),
         "{err}"
     );
     // The right one later in the search path wins.
-    assert!(LoadedPreset::load(&preset, RATE, &EncoderSearch::in_dirs([other.clone(), encoder_dir()])).is_ok());
+    assert!(LoadedPreset::load(
+        &preset,
+        RATE,
+        &EncoderSearch::in_dirs([other.clone(), encoder_dir()])
+    )
+    .is_ok());
     std::fs::remove_dir_all(&empty).unwrap();
     std::fs::remove_dir_all(&other).unwrap();
 }
@@ -253,11 +290,15 @@ fn corpus_files_with_gaps_are_split_and_keep_their_file_times() {
     let removed = preset.corpus[0].segments.remove(5);
     let loaded = LoadedPreset::load(&preset, RATE, &search()).unwrap();
     assert_eq!(loaded.corpus.sources().len(), 2);
-    let after_gap = loaded.origin(counterpart_core::action::SegmentId(5)).unwrap();
+    let after_gap = loaded
+        .origin(counterpart_core::action::SegmentId(5))
+        .unwrap();
     let rate = f64::from(common::CORPUS_RATE);
     assert!((after_gap.start_seconds - removed.end as f64 / rate).abs() < 1e-9);
     assert_eq!(
-        loaded.corpus.successor(counterpart_core::action::SegmentId(4)),
+        loaded
+            .corpus
+            .successor(counterpart_core::action::SegmentId(4)),
         None,
         "no continuity across a gap"
     );

@@ -76,7 +76,10 @@ fn the_audio_thread_never_allocates() {
             let other = LoadedPreset::load(&synthetic_preset(1, true), rate, &search).unwrap();
             control.load_preset(other).unwrap();
         }
-        let g = [&guide[position..position + n], &right[position..position + n]];
+        let g = [
+            &guide[position..position + n],
+            &right[position..position + n],
+        ];
         let mut out = [&mut left_out[..n], &mut right_out[..n]];
         WATCHING.with(|w| w.set(true));
         audio.process(&g, &mut out).unwrap();

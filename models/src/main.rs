@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
+use counterpart_core::engine::{EngineConfig, EngineSettings};
 use counterpart_core::perception::{
     EncoderOptions, OnnxEncoder, SegmentEncoderConfig, SegmentLength, SegmentationConfig,
 };
 use counterpart_models::eval_perception::{evaluate, held_out_pieces, EvalOptions};
 use counterpart_models::fit_codebook::fit_codebook;
-use counterpart_core::engine::{EngineConfig, EngineSettings};
 use counterpart_models::kmeans::KMeansConfig;
 use counterpart_models::render::{render, RenderOptions, SampleFormat};
 

@@ -116,7 +116,9 @@ pub fn render(options: &RenderOptions) -> Result<RenderReport, RenderError> {
         .map_err(|e| RenderError::Options(format!("cannot resample the guide: {e}")))?
         .remove(0);
     let mut search = EncoderSearch::default();
-    search.dirs.splice(0..0, options.encoder_dirs.iter().cloned());
+    search
+        .dirs
+        .splice(0..0, options.encoder_dirs.iter().cloned());
     let loaded = LoadedPreset::load(&preset, rate, &search)?;
     let channels = loaded.corpus.channel_count();
     let engine = build(loaded, &options.config, rate)?;

@@ -88,7 +88,10 @@ fn render_writes_the_companion_the_mix_and_the_segments_deterministically() {
     assert_eq!(mix.spec().channels, 2);
 
     // Same seed, other block size: the very same files.
-    assert_eq!(std::fs::read(p("b1.wav")).unwrap(), std::fs::read(p("b2.wav")).unwrap());
+    assert_eq!(
+        std::fs::read(p("b1.wav")).unwrap(),
+        std::fs::read(p("b2.wav")).unwrap()
+    );
     let csv = std::fs::read_to_string(p("s1.csv")).unwrap();
     assert_eq!(csv, std::fs::read_to_string(p("s2.csv")).unwrap());
     let mut lines = csv.lines();
@@ -98,7 +101,10 @@ fn render_writes_the_companion_the_mix_and_the_segments_deterministically() {
     for (i, row) in rows.iter().enumerate() {
         let at: f64 = row[0].parse().unwrap();
         // L = 1: slot i starts one segment after guide segment i, plus the worker margin.
-        assert!((at - (i as f64 + 1.0) * 0.25 - 0.12).abs() < 1e-4, "{row:?}");
+        assert!(
+            (at - (i as f64 + 1.0) * 0.25 - 0.12).abs() < 1e-4,
+            "{row:?}"
+        );
         let label: u32 = row[1].parse().unwrap();
         assert!(label < common::K as u32);
         assert_eq!(row[2], "tones.wav");

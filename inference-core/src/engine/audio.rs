@@ -48,7 +48,11 @@ impl AudioEngine {
     /// or two channels of equal length, which are overwritten. The guide is mixed down to mono,
     /// NaN and infinite samples become silence (and are counted), and the block goes to the
     /// worker. Any block length; real-time safe.
-    pub fn process(&mut self, guide: &[&[f32]], out: &mut [&mut [f32]]) -> Result<(), ProcessError> {
+    pub fn process(
+        &mut self,
+        guide: &[&[f32]],
+        out: &mut [&mut [f32]],
+    ) -> Result<(), ProcessError> {
         let frames = check_out(out)?;
         let mut done = 0;
         while done < frames {

@@ -75,7 +75,10 @@ impl EngineSettings {
     /// Checks every value's range; the message names the first bad one.
     pub fn validate(&self) -> Result<(), String> {
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
-            return Err(format!("temperature {} must be finite and ≥ 0", self.temperature));
+            return Err(format!(
+                "temperature {} must be finite and ≥ 0",
+                self.temperature
+            ));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return Err(format!("top-p {} must be in (0, 1]", self.top_p));

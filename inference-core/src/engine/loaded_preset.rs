@@ -14,8 +14,8 @@ use crate::action::{
 };
 use crate::decision::{DecisionConfig, DecisionError, DecisionModel};
 use crate::perception::{
-    Codebook, EncoderOptions, NoteValue, OnnxEncoder, OnsetSnap, PerceptionError,
-    SegmentLength, SegmentationConfig,
+    Codebook, EncoderOptions, NoteValue, OnnxEncoder, OnsetSnap, PerceptionError, SegmentLength,
+    SegmentationConfig,
 };
 use crate::preset::{self, CorpusFile, Preset, PresetError};
 
@@ -234,7 +234,11 @@ impl LoadedPreset {
     /// Converts `preset` for a host running at `host_rate` Hz, finding the encoder (embedded,
     /// or by name through `search`, verified by hash). Worker thread: allocates and may take a
     /// while (corpus resampling, model and session loading).
-    pub fn load(preset: &Preset, host_rate: u32, search: &EncoderSearch) -> Result<Self, LoadError> {
+    pub fn load(
+        preset: &Preset,
+        host_rate: u32,
+        search: &EncoderSearch,
+    ) -> Result<Self, LoadError> {
         preset.validate()?;
         let k = preset.k();
         let codebook = Arc::new(Codebook::new(
@@ -245,8 +249,8 @@ impl LoadedPreset {
         let segmentation = segmentation_config(&preset.segmentation);
         segmentation.length.seconds()?;
 
-        let config: DecisionConfig = serde_json::from_value(preset.decision.config.clone())
-            .map_err(DecisionError::Json)?;
+        let config: DecisionConfig =
+            serde_json::from_value(preset.decision.config.clone()).map_err(DecisionError::Json)?;
         if config.vocab_size != k {
             return Err(LoadError::Mismatch(format!(
                 "the decision model has {} labels but the codebook {k}",
@@ -257,8 +261,8 @@ impl LoadedPreset {
             DecisionModel::from_bytes(&config, preset.decision.weights.clone(), &Device::Cpu)?;
 
         let (recordings, origins) = corpus_recordings(&preset.corpus)?;
-        let corpus = CorpusMemory::build(host_rate, recordings).map_err(|source| {
-            LoadError::Corpus {
+        let corpus =
+            CorpusMemory::build(host_rate, recordings).map_err(|source| LoadError::Corpus {
                 file: match &source {
                     CorpusError::NoSources => "(none)".into(),
                     _ => source_index(&source)
@@ -266,8 +270,7 @@ impl LoadedPreset {
                         .map_or_else(|| "?".into(), |&(file, _)| preset.corpus[file].name.clone()),
                 },
                 source,
-            }
-        })?;
+            })?;
         let mut label_counts = vec![0u32; k];
         for segment in corpus.segments() {
             label_counts[segment.label as usize] += 1;
@@ -349,9 +352,12 @@ pub fn segmentation_config(settings: &preset::SegmentationSettings) -> Segmentat
 /// One [`SourceRecording`] per contiguous run of segments of each corpus file (a file whose
 /// segments leave gaps is split at the gaps: the audio in a gap is never played), with the
 /// file index and the run's offset in the file.
+/// A recording's corpus file index and its offset in that file, in native samples.
+type Run = (usize, u64);
+
 fn corpus_recordings(
     files: &[CorpusFile],
-) -> Result<(Vec<SourceRecording>, Vec<(usize, u64)>), LoadError> {
+) -> Result<(Vec<SourceRecording>, Vec<Run>), LoadError> {
     let mut recordings = Vec::new();
     let mut origins = Vec::new();
     for (index, file) in files.iter().enumerate() {
@@ -361,7 +367,8 @@ fn corpus_recordings(
         let channels = file.channels_f32();
         let mut run_start = 0;
         for i in 1..=file.segments.len() {
-            let ends_run = i == file.segments.len() || file.segments[i].start != file.segments[i - 1].end;
+            let ends_run =
+                i == file.segments.len() || file.segments[i].start != file.segments[i - 1].end;
             if !ends_run {
                 continue;
             }

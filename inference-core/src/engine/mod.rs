@@ -73,9 +73,7 @@ pub use offline::OfflineRenderer;
 pub use telemetry::{EngineTelemetry, NowPlaying, MAX_LABELS};
 pub use worker::{EngineWorker, PlayedSlot};
 
-use crate::action::{
-    GrainScheduler, NavigatorError, ProcessError, ScheduleError, SchedulerConfig,
-};
+use crate::action::{GrainScheduler, NavigatorError, ProcessError, ScheduleError, SchedulerConfig};
 use crate::decision::DecisionError;
 use crate::perception::PerceptionError;
 

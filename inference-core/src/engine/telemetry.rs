@@ -193,8 +193,10 @@ impl EngineTelemetry {
         if late {
             self.late_decisions.fetch_add(1, Ordering::Relaxed);
         }
-        self.token_a.store(token_a.unwrap_or(NONE), Ordering::Relaxed);
-        self.token_b.store(token_b.unwrap_or(NONE), Ordering::Relaxed);
+        self.token_a
+            .store(token_a.unwrap_or(NONE), Ordering::Relaxed);
+        self.token_b
+            .store(token_b.unwrap_or(NONE), Ordering::Relaxed);
         self.load.store(load.to_bits(), Ordering::Relaxed);
         if load > self.peak_worker_load() {
             self.peak_load.store(load.to_bits(), Ordering::Relaxed);

@@ -18,9 +18,7 @@ use crate::action::{
     SegmentId,
 };
 use crate::decision::{DecisionStream, Sampler};
-use crate::perception::{
-    EncodedSegment, FrameEncoder, SegmentEncoderConfig, SegmentEncoderCore,
-};
+use crate::perception::{EncodedSegment, FrameEncoder, SegmentEncoderConfig, SegmentEncoderCore};
 
 /// Guide samples taken from the ring per pass.
 const PASS: usize = 4096;
@@ -297,8 +295,13 @@ impl EngineWorker {
     /// Switches to another preset (built for this host rate) from the current position on: the
     /// scheduler fades the old corpus out, which comes back here to be freed.
     pub fn load_preset(&mut self, preset: LoadedPreset) -> Result<(), EngineError> {
-        let (pipeline, corpus) =
-            Pipeline::new(preset, &self.config, &self.settings, self.host_rate, self.consumed)?;
+        let (pipeline, corpus) = Pipeline::new(
+            preset,
+            &self.config,
+            &self.settings,
+            self.host_rate,
+            self.consumed,
+        )?;
         self.handle.load_corpus(corpus)?;
         let old = std::mem::replace(&mut self.pipeline, pipeline);
         drop(old);
@@ -424,13 +427,8 @@ impl EngineWorker {
             .round() as u64;
         let late = self.handle.telemetry().position() > at.saturating_sub(half_fade);
         let load = started.elapsed().as_secs_f64() * f64::from(self.host_rate) / p.period;
-        self.telemetry.publish_decision(
-            p.last_a,
-            played,
-            late,
-            load as f32,
-            &p.distribution,
-        );
+        self.telemetry
+            .publish_decision(p.last_a, played, late, load as f32, &p.distribution);
         if let Some(log) = &mut self.log {
             log.push(PlayedSlot {
                 slot: t,

@@ -239,7 +239,10 @@ impl OnnxEncoder {
         Self::from_session(session, None, path, options)
     }
 
-    fn builder(path: &Path, options: &EncoderOptions) -> Result<ort::session::builder::SessionBuilder> {
+    fn builder(
+        path: &Path,
+        options: &EncoderOptions,
+    ) -> Result<ort::session::builder::SessionBuilder> {
         let rt = crate::onnx_runtime::environment()?;
         Session::builder(rt.env())
             .map_err(|e| onnx_error(path, &e))?

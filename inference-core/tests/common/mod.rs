@@ -60,10 +60,29 @@ pub fn melody(rate: u32, seconds: f64, note_s: f64, seed: u64) -> Vec<f32> {
     out
 }
 
-/// A synthetic preset for look-ahead `lookahead`; the tiny encoder is embedded when `embed`.
+/// A synthetic preset for look-ahead `lookahead` with the committed tiny encoder, embedded when
+/// `embed`.
 pub fn synthetic_preset(lookahead: usize, embed: bool) -> Preset {
-    let encoder_path = encoder_dir().join(format!("{ENCODER_NAME}.onnx"));
-    let onnx = std::fs::read(&encoder_path).unwrap();
+    preset_for_encoder(
+        &encoder_dir().join(format!("{ENCODER_NAME}.onnx")),
+        lookahead,
+        embed,
+    )
+}
+
+/// A synthetic preset whose codebook is fitted on the vectors of `encoder_path` (an encoder with
+/// a sidecar description; its default layer is used).
+pub fn preset_for_encoder(encoder_path: &std::path::Path, lookahead: usize, embed: bool) -> Preset {
+    let onnx = std::fs::read(encoder_path).unwrap();
+    let spec = counterpart_core::perception::EncoderSpec::from_sidecar(encoder_path)
+        .unwrap()
+        .unwrap();
+    let name = encoder_path
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let audio = melody(CORPUS_RATE, 8.0, SEGMENT_S, 7);
     let config = SegmentEncoderConfig {
         segmentation: SegmentationConfig {
@@ -72,15 +91,14 @@ pub fn synthetic_preset(lookahead: usize, embed: bool) -> Preset {
         },
         context_s: CONTEXT_S,
     };
-    let encoder = OnnxEncoder::load(&encoder_path, &EncoderOptions::default()).unwrap();
-    let dim = 32;
+    let encoder = OnnxEncoder::load(encoder_path, &EncoderOptions::default()).unwrap();
+    let dim = spec.hidden_size;
     let (encoded, _) = encode_clip(&audio, CORPUS_RATE, &config, encoder, None).unwrap();
     // Centres: K of the corpus's own vectors, evenly spread.
     let centres: Vec<f32> = (0..K)
         .flat_map(|i| encoded[i * encoded.len() / K].vector.clone())
         .collect();
-    let codebook =
-        counterpart_core::perception::Codebook::new(K, dim, centres.clone()).unwrap();
+    let codebook = counterpart_core::perception::Codebook::new(K, dim, centres.clone()).unwrap();
     let segments = encoded
         .iter()
         .map(|e| SegmentRecord {
@@ -124,9 +142,9 @@ pub fn synthetic_preset(lookahead: usize, embed: bool) -> Preset {
             analysis_sample_rate: 16_000,
         },
         encoder: EncoderIdentity {
-            name: ENCODER_NAME.into(),
+            name,
             sha256: sha256_hex(&onnx),
-            layer: 2,
+            layer: spec.default_layer as u32,
             context_seconds: CONTEXT_S,
             embedded: embed.then_some(onnx),
         },

@@ -355,9 +355,7 @@ pub fn segmentation_config(settings: &preset::SegmentationSettings) -> Segmentat
 /// A recording's corpus file index and its offset in that file, in native samples.
 type Run = (usize, u64);
 
-fn corpus_recordings(
-    files: &[CorpusFile],
-) -> Result<(Vec<SourceRecording>, Vec<Run>), LoadError> {
+fn corpus_recordings(files: &[CorpusFile]) -> Result<(Vec<SourceRecording>, Vec<Run>), LoadError> {
     let mut recordings = Vec::new();
     let mut origins = Vec::new();
     for (index, file) in files.iter().enumerate() {

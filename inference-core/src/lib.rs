@@ -8,6 +8,7 @@
 
 pub mod action;
 pub mod decision;
+pub mod engine;
 pub mod onnx_runtime;
 pub mod perception;
 pub mod preset;

@@ -12,5 +12,6 @@ pub mod fit_codebook;
 pub mod kmeans;
 pub mod metrics;
 pub mod nmi;
+pub mod render;
 pub mod stems;
 pub mod train;

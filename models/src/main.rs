@@ -3,12 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
+use counterpart_core::engine::{EngineConfig, EngineSettings};
 use counterpart_core::perception::{
     EncoderOptions, OnnxEncoder, SegmentEncoderConfig, SegmentLength, SegmentationConfig,
 };
 use counterpart_models::eval_perception::{evaluate, held_out_pieces, EvalOptions};
 use counterpart_models::fit_codebook::fit_codebook;
 use counterpart_models::kmeans::KMeansConfig;
+use counterpart_models::render::{render, RenderOptions, SampleFormat};
 
 /// Counterpart: learn how a companion track follows a guide track, and play it from a corpus.
 #[derive(Parser)]
@@ -81,6 +83,69 @@ enum Command {
         /// k-means seed.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+    },
+    /// Render the companion track for a guide file with a preset, offline, with the same
+    /// streaming engine the plugin runs (block by block). Deterministic for a seed.
+    Render {
+        /// The preset file.
+        #[arg(long)]
+        preset: PathBuf,
+        /// The guide track (WAV, FLAC, Ogg, MP3; any rate; mixed down to mono).
+        #[arg(long)]
+        guide: PathBuf,
+        /// Where to write the companion track (WAV; stereo when the corpus is).
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Also write a stereo WAV with the guide on the left and the companion on the right.
+        #[arg(long)]
+        mix: Option<PathBuf>,
+        /// Also write the played segments as CSV (output time, label, source file, source time).
+        #[arg(long)]
+        segments_out: Option<PathBuf>,
+        /// Sampling temperature (0: arg-max).
+        #[arg(long, default_value_t = 1.0)]
+        temperature: f32,
+        /// Nucleus mass (1: off).
+        #[arg(long, default_value_t = 0.9)]
+        top_p: f32,
+        /// Keep at most this many labels (0: off).
+        #[arg(long, default_value_t = 0)]
+        top_k: usize,
+        /// Follow ↔ free blend in [0, 1].
+        #[arg(long, default_value_t = 0.0)]
+        freedom: f32,
+        /// Probability of continuing with the corpus successor when it fits.
+        #[arg(long, default_value_t = 1.0)]
+        continuity: f32,
+        /// Seed of the sampler and the navigator.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Look-ahead in segments; must be the model's (the model's when left out).
+        #[arg(long)]
+        lookahead: Option<usize>,
+        /// Only sample labels the corpus has (pass `--constrained false` to allow all).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        constrained: bool,
+        /// Frames per block.
+        #[arg(long, default_value_t = 512)]
+        block_size: usize,
+        /// Render at this rate (the guide is resampled); the guide's rate when left out.
+        #[arg(long)]
+        sample_rate: Option<u32>,
+        /// Write 24-bit integer WAV instead of 32-bit float.
+        #[arg(long)]
+        int24: bool,
+        /// For tempo-synced presets: segment at this tempo instead of the preset's.
+        #[arg(long)]
+        bpm: Option<f64>,
+        /// A folder to look for the preset's encoder in first.
+        #[arg(long)]
+        encoder_dir: Vec<PathBuf>,
+    },
+    /// Print what a preset holds.
+    Inspect {
+        /// The preset file.
+        preset: PathBuf,
     },
 }
 
@@ -223,6 +288,80 @@ fn main() -> std::process::ExitCode {
                 ..KMeansConfig::new(k)
             },
         ),
+        Command::Render {
+            preset,
+            guide,
+            out,
+            mix,
+            segments_out,
+            temperature,
+            top_p,
+            top_k,
+            freedom,
+            continuity,
+            seed,
+            lookahead,
+            constrained,
+            block_size,
+            sample_rate,
+            int24,
+            bpm,
+            encoder_dir,
+        } => {
+            let options = RenderOptions {
+                preset,
+                guide,
+                out: out.clone(),
+                mix,
+                segments_out,
+                config: EngineConfig {
+                    lookahead,
+                    seed,
+                    tempo_bpm: bpm,
+                    settings: EngineSettings {
+                        temperature,
+                        top_p,
+                        top_k,
+                        freedom,
+                        constrained,
+                        continuity,
+                        ..EngineSettings::default()
+                    },
+                    ..EngineConfig::default()
+                },
+                block_size,
+                sample_rate,
+                format: if int24 {
+                    SampleFormat::Int24
+                } else {
+                    SampleFormat::Float32
+                },
+                encoder_dirs: encoder_dir,
+            };
+            render(&options)
+                .map(|report| {
+                    println!(
+                        "wrote {}: {:.1} s at {} Hz, {} segments, rendered in {:.2} s ({:.1}x real time), {} late decisions",
+                        out.display(),
+                        report.audio_seconds,
+                        report.sample_rate,
+                        report.slots,
+                        report.render_seconds,
+                        report.speed(),
+                        report.late_decisions
+                    );
+                    if report.nonfinite_samples > 0 {
+                        eprintln!(
+                            "warning: {} guide samples were NaN or infinite and were replaced by silence",
+                            report.nonfinite_samples
+                        );
+                    }
+                })
+                .map_err(|e| e.to_string())
+        }
+        Command::Inspect { preset } => counterpart_core::preset::Preset::load(&preset)
+            .map(|p| print!("{}", p.summary()))
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -21,7 +21,7 @@ pub use label_distance::{LabelDistanceError, LabelDistances};
 pub use navigator::{
     Decision, MissingLabelPolicy, Navigator, NavigatorConfig, NavigatorError, NavigatorStats, Route,
 };
-pub use resample::{convert_position, ResampleFailure};
+pub use resample::{convert_position, resample_channels, ResampleFailure};
 pub use scheduler::{
     GrainScheduler, NowPlaying, ProcessError, ScheduleError, SchedulerConfig, SchedulerCounters,
     SchedulerHandle, SchedulerTelemetry, MAX_VOICES,

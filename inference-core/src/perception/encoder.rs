@@ -168,6 +168,13 @@ pub trait FrameEncoder: Send {
     fn encode(&mut self, audio: &[f32]) -> Result<Frames>;
 }
 
+fn onnx_error(model: &Path, e: &dyn std::fmt::Display) -> PerceptionError {
+    PerceptionError::Onnx {
+        model: model.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
 /// Options for loading an encoder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncoderOptions {
@@ -208,29 +215,55 @@ impl std::fmt::Debug for OnnxEncoder {
 impl OnnxEncoder {
     /// Loads the model at `path` with its description, through the process-wide ONNX Runtime.
     pub fn load(path: &Path, options: &EncoderOptions) -> Result<Self> {
-        let rt = crate::onnx_runtime::environment()?;
-        let onnx = |e: &dyn std::fmt::Display| PerceptionError::Onnx {
-            model: path.to_path_buf(),
-            reason: e.to_string(),
-        };
         if !path.is_file() {
             return Err(PerceptionError::Io {
                 path: path.to_path_buf(),
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such model file"),
             });
         }
-        let session = Session::builder(rt.env())
-            .map_err(|e| onnx(&e))?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| onnx(&e))?
-            .with_intra_threads(options.intra_threads.max(1))
-            .map_err(|e| onnx(&e))?
+        let session = Self::builder(path, options)?
             .commit_from_file(path)
-            .map_err(|e| onnx(&e))?;
-        let spec = match EncoderSpec::from_sidecar(path)? {
+            .map_err(|e| onnx_error(path, &e))?;
+        let spec = EncoderSpec::from_sidecar(path)?;
+        Self::from_session(session, spec, path, options)
+    }
+
+    /// Loads a model from the bytes of its ONNX file (for example an encoder embedded in a
+    /// preset). Its description must be in the model's metadata under [`METADATA_KEY`]; `label`
+    /// names the model in errors.
+    pub fn load_from_memory(bytes: &[u8], label: &str, options: &EncoderOptions) -> Result<Self> {
+        let path = Path::new(label);
+        let session = Self::builder(path, options)?
+            .commit_from_memory(bytes)
+            .map_err(|e| onnx_error(path, &e))?;
+        Self::from_session(session, None, path, options)
+    }
+
+    fn builder(
+        path: &Path,
+        options: &EncoderOptions,
+    ) -> Result<ort::session::builder::SessionBuilder> {
+        let rt = crate::onnx_runtime::environment()?;
+        Session::builder(rt.env())
+            .map_err(|e| onnx_error(path, &e))?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| onnx_error(path, &e))?
+            .with_intra_threads(options.intra_threads.max(1))
+            .map_err(|e| onnx_error(path, &e))
+    }
+
+    /// Reads the description (`spec`, or else the model's metadata), checks the contract and
+    /// picks the layer.
+    fn from_session(
+        session: Session,
+        spec: Option<EncoderSpec>,
+        path: &Path,
+        options: &EncoderOptions,
+    ) -> Result<Self> {
+        let spec = match spec {
             Some(spec) => spec,
             None => {
-                let meta = session.metadata().map_err(|e| onnx(&e))?;
+                let meta = session.metadata().map_err(|e| onnx_error(path, &e))?;
                 let json = meta
                     .custom(METADATA_KEY)
                     .ok_or_else(|| PerceptionError::Contract {

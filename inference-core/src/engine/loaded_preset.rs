@@ -1,0 +1,418 @@
+//! Turning a plain-data [`Preset`] into the runtime objects the engine plays with.
+//!
+//! Runs on a worker thread (or offline): it resamples the corpus to the host rate, builds the
+//! decision model and opens an ONNX Runtime session for the encoder, all of which allocate and
+//! take time. Every failure is a [`LoadError`] that says what was wrong; nothing panics.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle_core::Device;
+
+use crate::action::{
+    CorpusError, CorpusMemory, LabelDistanceError, LabelDistances, SegmentId, SourceRecording,
+};
+use crate::decision::{DecisionConfig, DecisionError, DecisionModel};
+use crate::perception::{
+    Codebook, EncoderOptions, NoteValue, OnnxEncoder, OnsetSnap, PerceptionError, SegmentLength,
+    SegmentationConfig,
+};
+use crate::preset::{self, CorpusFile, Preset, PresetError};
+
+/// Why a preset could not be turned into runtime objects.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The preset itself is inconsistent, or its encoder does not match.
+    #[error(transparent)]
+    Preset(#[from] PresetError),
+    /// The encoder the preset names was not found in any search folder.
+    #[error(
+        "the preset needs encoder `{name}` (SHA-256 {sha256}), which it does not embed and which \
+         is not in any of these folders: {}",
+        searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    EncoderNotFound {
+        /// The encoder's name, as the preset records it.
+        name: String,
+        /// The hash the preset records.
+        sha256: String,
+        /// The folders searched.
+        searched: Vec<PathBuf>,
+    },
+    /// An encoder file could not be read.
+    #[error("cannot read encoder {}: {source}", path.display())]
+    EncoderIo {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system reported.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The codebook, segmentation or encoder was refused by perception.
+    #[error("perception: {0}")]
+    Perception(#[from] PerceptionError),
+    /// The decision model could not be built from its config and weights.
+    #[error("decision model: {0}")]
+    Decision(#[from] DecisionError),
+    /// The corpus audio could not be turned into a corpus memory.
+    #[error("corpus file `{file}`: {source}")]
+    Corpus {
+        /// The corpus file.
+        file: String,
+        /// What the corpus builder reported.
+        #[source]
+        source: CorpusError,
+    },
+    /// The codebook centres could not give label distances.
+    #[error("label distances: {0}")]
+    LabelDistances(#[from] LabelDistanceError),
+    /// The parts do not fit together (the message says which).
+    #[error("the preset's parts do not fit together: {0}")]
+    Mismatch(String),
+}
+
+/// Where to look for an encoder a preset names but does not embed: `<name>.onnx` in each folder,
+/// in order. The file is accepted only if its SHA-256 is the one the preset records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncoderSearch {
+    /// The folders, searched in order.
+    pub dirs: Vec<PathBuf>,
+}
+
+impl Default for EncoderSearch {
+    /// `$COUNTERPART_ENCODER_DIR`, the folder of the running binary and its `encoders/`,
+    /// `./models/encoders`, and the source tree's `models/encoders` (for development builds).
+    fn default() -> Self {
+        let mut dirs = Vec::new();
+        if let Some(dir) = std::env::var_os("COUNTERPART_ENCODER_DIR") {
+            dirs.push(PathBuf::from(dir));
+        }
+        if let Some(exe_dir) = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        {
+            dirs.push(exe_dir.join("encoders"));
+            dirs.push(exe_dir);
+        }
+        dirs.push(PathBuf::from("models/encoders"));
+        dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/encoders"));
+        Self { dirs }
+    }
+}
+
+impl EncoderSearch {
+    /// Searches only `dirs`.
+    pub fn in_dirs(dirs: impl IntoIterator<Item = PathBuf>) -> Self {
+        Self {
+            dirs: dirs.into_iter().collect(),
+        }
+    }
+
+    /// The verified encoder file for `preset`: the first `<name>.onnx` whose hash matches.
+    /// A file with the right name but another hash gives [`PresetError::EncoderMismatch`]
+    /// when no other folder holds the right one.
+    pub fn find(&self, preset: &Preset) -> Result<PathBuf, LoadError> {
+        let file_name = format!("{}.onnx", preset.encoder.name);
+        let mut mismatch = None;
+        for dir in &self.dirs {
+            let path = dir.join(&file_name);
+            if !path.is_file() {
+                continue;
+            }
+            match preset.verify_encoder_file(&path) {
+                Ok(()) => return Ok(path),
+                Err(error @ PresetError::EncoderMismatch { .. }) => {
+                    mismatch.get_or_insert(error);
+                }
+                Err(PresetError::Io { path, source }) => {
+                    return Err(LoadError::EncoderIo { path, source })
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(match mismatch {
+            Some(error) => error.into(),
+            None => LoadError::EncoderNotFound {
+                name: preset.encoder.name.clone(),
+                sha256: preset.encoder.sha256.clone(),
+                searched: self.dirs.clone(),
+            },
+        })
+    }
+}
+
+/// Where a played corpus segment comes from, in its original file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentOrigin {
+    /// The corpus file's name.
+    pub file: String,
+    /// Start of the segment in the file, in seconds.
+    pub start_seconds: f64,
+    /// End of the segment in the file, in seconds.
+    pub end_seconds: f64,
+    /// The segment's label.
+    pub label: u32,
+}
+
+/// A preset turned into runtime objects for one host sample rate. Built on a worker thread;
+/// handed to the engine, which takes the parts it needs.
+pub struct LoadedPreset {
+    /// The preset's name.
+    pub name: String,
+    /// The codebook (shared read-only).
+    pub codebook: Arc<Codebook>,
+    /// How the guide is cut into segments, as the corpus was.
+    pub segmentation: SegmentationConfig,
+    /// Seconds of past audio the encoder sees in front of each segment.
+    pub context_seconds: f64,
+    /// The decision model.
+    pub decision: DecisionModel,
+    /// The corpus at the host rate.
+    pub corpus: Arc<CorpusMemory>,
+    /// Distances between labels, for the navigator's nearest-label substitution.
+    pub label_distances: LabelDistances,
+    /// How many corpus segments carry each label (K entries), for the sampler.
+    pub label_counts: Vec<u32>,
+    /// The encoder session (worker thread).
+    pub encoder: OnnxEncoder,
+    /// Where each corpus segment lies in the preset's corpus files.
+    pub origins: CorpusOrigins,
+}
+
+/// Maps corpus-memory segments back to the preset's corpus files. A file whose segments leave
+/// gaps is split into one recording per contiguous run, so a recording's samples are offset
+/// from its file's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorpusOrigins {
+    /// For each recording: its file index and the offset of its first sample in the file.
+    runs: Vec<(usize, u64)>,
+    /// Each file's name and native sample rate.
+    files: Vec<(String, u32)>,
+}
+
+impl CorpusOrigins {
+    /// Where segment `id` of `corpus` (the memory built with these origins) lies in its file.
+    pub fn origin(&self, corpus: &CorpusMemory, id: SegmentId) -> Option<SegmentOrigin> {
+        let segment = corpus.segment(id)?;
+        let &(file, offset) = self.runs.get(segment.source as usize)?;
+        let (name, rate) = self.files.get(file)?;
+        let rate = f64::from(*rate);
+        Some(SegmentOrigin {
+            file: name.clone(),
+            start_seconds: (offset + segment.source_start) as f64 / rate,
+            end_seconds: (offset + segment.source_end) as f64 / rate,
+            label: segment.label,
+        })
+    }
+
+    /// Index, in the preset's corpus, of the file segment `id` comes from.
+    pub fn file_index(&self, corpus: &CorpusMemory, id: SegmentId) -> Option<u32> {
+        let segment = corpus.segment(id)?;
+        self.runs
+            .get(segment.source as usize)
+            .map(|&(file, _)| file as u32)
+    }
+
+    /// The corpus files' names, in preset order.
+    pub fn file_names(&self) -> impl Iterator<Item = &str> {
+        self.files.iter().map(|(name, _)| name.as_str())
+    }
+}
+
+impl std::fmt::Debug for LoadedPreset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPreset")
+            .field("name", &self.name)
+            .field("k", &self.codebook.k())
+            .field("segmentation", &self.segmentation)
+            .field("corpus_segments", &self.corpus.segment_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedPreset {
+    /// Converts `preset` for a host running at `host_rate` Hz, finding the encoder (embedded,
+    /// or by name through `search`, verified by hash). Worker thread: allocates and may take a
+    /// while (corpus resampling, model and session loading).
+    pub fn load(
+        preset: &Preset,
+        host_rate: u32,
+        search: &EncoderSearch,
+    ) -> Result<Self, LoadError> {
+        preset.validate()?;
+        let k = preset.k();
+        let codebook = Arc::new(Codebook::new(
+            k,
+            preset.codebook.dim,
+            preset.codebook.centres.clone(),
+        )?);
+        let segmentation = segmentation_config(&preset.segmentation);
+        segmentation.length.seconds()?;
+
+        let config: DecisionConfig =
+            serde_json::from_value(preset.decision.config.clone()).map_err(DecisionError::Json)?;
+        if config.vocab_size != k {
+            return Err(LoadError::Mismatch(format!(
+                "the decision model has {} labels but the codebook {k}",
+                config.vocab_size
+            )));
+        }
+        let decision =
+            DecisionModel::from_bytes(&config, preset.decision.weights.clone(), &Device::Cpu)?;
+
+        let (recordings, origins) = corpus_recordings(&preset.corpus)?;
+        let corpus =
+            CorpusMemory::build(host_rate, recordings).map_err(|source| LoadError::Corpus {
+                file: match &source {
+                    CorpusError::NoSources => "(none)".into(),
+                    _ => source_index(&source)
+                        .and_then(|i| origins.get(i))
+                        .map_or_else(|| "?".into(), |&(file, _)| preset.corpus[file].name.clone()),
+                },
+                source,
+            })?;
+        let mut label_counts = vec![0u32; k];
+        for segment in corpus.segments() {
+            label_counts[segment.label as usize] += 1;
+        }
+        let label_distances = LabelDistances::from_centres(codebook.centres(), codebook.dim())?;
+
+        let options = EncoderOptions {
+            layer: Some(preset.encoder.layer as usize),
+            intra_threads: 1,
+        };
+        let encoder = match &preset.encoder.embedded {
+            Some(bytes) => {
+                preset.verify_encoder(bytes)?;
+                OnnxEncoder::load_from_memory(bytes, &preset.encoder.name, &options)?
+            }
+            None => OnnxEncoder::load(&search.find(preset)?, &options)?,
+        };
+        if encoder.spec().hidden_size != codebook.dim() {
+            return Err(LoadError::Mismatch(format!(
+                "encoder `{}` gives vectors of size {}, the codebook's have {}",
+                preset.encoder.name,
+                encoder.spec().hidden_size,
+                codebook.dim()
+            )));
+        }
+        Ok(Self {
+            name: preset.info.name.clone(),
+            codebook,
+            segmentation,
+            context_seconds: preset.encoder.context_seconds,
+            decision,
+            corpus: Arc::new(corpus),
+            label_distances,
+            label_counts,
+            encoder,
+            origins: CorpusOrigins {
+                runs: origins,
+                files: preset
+                    .corpus
+                    .iter()
+                    .map(|file| (file.name.clone(), file.sample_rate))
+                    .collect(),
+            },
+        })
+    }
+
+    /// The alphabet size K.
+    pub fn k(&self) -> usize {
+        self.codebook.k()
+    }
+
+    /// Where corpus segment `id` lies in its original corpus file.
+    pub fn origin(&self, id: SegmentId) -> Option<SegmentOrigin> {
+        self.origins.origin(&self.corpus, id)
+    }
+}
+
+/// The perception segmentation a preset's settings describe.
+pub fn segmentation_config(settings: &preset::SegmentationSettings) -> SegmentationConfig {
+    let length = match settings.length {
+        preset::SegmentLength::Uniform { seconds } => SegmentLength::Seconds(seconds),
+        preset::SegmentLength::TempoSynced { note, bpm } => SegmentLength::Tempo {
+            bpm,
+            note: NoteValue::new(note.numerator, note.denominator),
+        },
+    };
+    SegmentationConfig {
+        length,
+        onset_snap: settings
+            .onset_snap_seconds
+            .filter(|&s| s > 0.0)
+            .map(|max_shift_s| OnsetSnap {
+                max_shift_s,
+                ..OnsetSnap::default()
+            }),
+    }
+}
+
+/// One [`SourceRecording`] per contiguous run of segments of each corpus file (a file whose
+/// segments leave gaps is split at the gaps: the audio in a gap is never played), with the
+/// file index and the run's offset in the file.
+/// A recording's corpus file index and its offset in that file, in native samples.
+type Run = (usize, u64);
+
+fn corpus_recordings(files: &[CorpusFile]) -> Result<(Vec<SourceRecording>, Vec<Run>), LoadError> {
+    let mut recordings = Vec::new();
+    let mut origins = Vec::new();
+    for (index, file) in files.iter().enumerate() {
+        if file.segments.is_empty() {
+            continue;
+        }
+        let channels = file.channels_f32();
+        let mut run_start = 0;
+        for i in 1..=file.segments.len() {
+            let ends_run =
+                i == file.segments.len() || file.segments[i].start != file.segments[i - 1].end;
+            if !ends_run {
+                continue;
+            }
+            let run = &file.segments[run_start..i];
+            let first = run[0].start;
+            let last = run[run.len() - 1].end;
+            let (lo, hi) = (first as usize, last as usize);
+            if hi > file.frames() {
+                return Err(LoadError::Mismatch(format!(
+                    "corpus file `{}` has segments past its {} frames",
+                    file.name,
+                    file.frames()
+                )));
+            }
+            let mut boundaries: Vec<u64> = run.iter().map(|s| s.start - first).collect();
+            boundaries.push(last - first);
+            recordings.push(SourceRecording {
+                name: file.name.clone(),
+                sample_rate: file.sample_rate,
+                channels: channels.iter().map(|c| c[lo..hi].to_vec()).collect(),
+                boundaries,
+                labels: run.iter().map(|s| s.label).collect(),
+            });
+            origins.push((index, first));
+            run_start = i;
+        }
+    }
+    if recordings.is_empty() {
+        return Err(LoadError::Mismatch("the corpus has no segment".into()));
+    }
+    Ok((recordings, origins))
+}
+
+fn source_index(error: &CorpusError) -> Option<usize> {
+    match *error {
+        CorpusError::InvalidSampleRate { source_index }
+        | CorpusError::ChannelCount { source_index, .. }
+        | CorpusError::ChannelLengths { source_index }
+        | CorpusError::NonFinite { source_index, .. }
+        | CorpusError::Silent { source_index }
+        | CorpusError::NoSegments { source_index }
+        | CorpusError::LabelCount { source_index, .. }
+        | CorpusError::BoundariesNotIncreasing { source_index, .. }
+        | CorpusError::BoundaryOutOfRange { source_index, .. }
+        | CorpusError::SegmentTooShort { source_index, .. }
+        | CorpusError::Resample { source_index, .. } => Some(source_index),
+        _ => None,
+    }
+}

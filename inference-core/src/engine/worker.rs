@@ -1,0 +1,456 @@
+//! The worker thread's side of the engine: segment, encode, quantise, decide, navigate,
+//! schedule.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use ringbuf::traits::Consumer;
+use ringbuf::HeapCons;
+
+use super::config::{EngineConfig, EngineSettings, MissingLabel};
+use super::loaded_preset::{CorpusOrigins, LoadedPreset, SegmentOrigin};
+use super::telemetry::{EngineTelemetry, NowPlaying};
+use super::EngineError;
+use crate::action::{
+    CorpusMemory, LabelDistances, MissingLabelPolicy, Navigator, NavigatorConfig, SchedulerHandle,
+    SegmentId,
+};
+use crate::decision::{DecisionStream, Sampler};
+use crate::perception::{EncodedSegment, FrameEncoder, SegmentEncoderConfig, SegmentEncoderCore};
+
+/// Guide samples taken from the ring per pass.
+const PASS: usize = 4096;
+
+/// How long [`EngineWorker::run`] sleeps when there is nothing to do.
+const IDLE_SLEEP: Duration = Duration::from_millis(2);
+
+/// One companion segment the worker decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayedSlot {
+    /// Index of the slot (companion segment) since the preset was loaded.
+    pub slot: u64,
+    /// Host frame at which it starts.
+    pub at: u64,
+    /// The label the decision model asked for.
+    pub requested: u32,
+    /// The corpus segment played, or `None` for silence.
+    pub segment: Option<SegmentId>,
+    /// Where the segment comes from.
+    pub origin: Option<SegmentOrigin>,
+}
+
+/// The per-preset state: perception, decision and navigation for one loaded preset.
+struct Pipeline {
+    /// Host frame where this pipeline's segment 0 starts.
+    origin: u64,
+    /// Segment length in host frames (not necessarily whole).
+    period: f64,
+    lookahead: usize,
+    margin: u64,
+    perception: SegmentEncoderCore<Box<dyn FrameEncoder>>,
+    stream: DecisionStream,
+    sampler: Sampler,
+    navigator: Navigator,
+    distances: LabelDistances,
+    corpus: Arc<CorpusMemory>,
+    origins: CorpusOrigins,
+    encoded: Vec<EncodedSegment>,
+    logits: Vec<f32>,
+    distribution: Vec<f32>,
+    last_a: Option<u32>,
+}
+
+impl Pipeline {
+    fn new(
+        preset: LoadedPreset,
+        config: &EngineConfig,
+        settings: &EngineSettings,
+        host_rate: u32,
+        origin: u64,
+    ) -> Result<(Self, Arc<CorpusMemory>), EngineError> {
+        let model_lookahead = preset.decision.config().lookahead;
+        if let Some(l) = config.lookahead {
+            if l != model_lookahead {
+                return Err(EngineError::Config(format!(
+                    "look-ahead {l} was asked for, but the preset's decision model was trained \
+                     for look-ahead {model_lookahead}"
+                )));
+            }
+        }
+        let mut segmentation = preset.segmentation;
+        if let (Some(bpm), crate::perception::SegmentLength::Tempo { note, .. }) =
+            (config.tempo_bpm, segmentation.length)
+        {
+            segmentation.length = crate::perception::SegmentLength::Tempo { bpm, note };
+        }
+        let seconds = segmentation.length.seconds()?;
+        let k = preset.codebook.k();
+        let encoder: Box<dyn FrameEncoder> = Box::new(preset.encoder);
+        let perception = SegmentEncoderCore::new(
+            &SegmentEncoderConfig {
+                segmentation,
+                context_s: preset.context_seconds,
+            },
+            host_rate,
+            encoder,
+            Some(preset.codebook),
+        )?;
+        let stream = DecisionStream::new(&preset.decision)?;
+        let sampler = Sampler::new(&preset.label_counts, settings.sampler(), config.seed)?;
+        let navigator = Navigator::new(
+            Arc::clone(&preset.corpus),
+            NavigatorConfig {
+                continuity: settings.continuity,
+                no_immediate_repeat: settings.no_immediate_repeat,
+                missing_label: policy(settings.missing_label, &preset.label_distances),
+                seed: config.seed ^ 0x9e37_79b9_7f4a_7c15,
+                ..NavigatorConfig::default()
+            },
+        )?;
+        let corpus = Arc::clone(&preset.corpus);
+        Ok((
+            Self {
+                origin,
+                period: seconds * f64::from(host_rate),
+                lookahead: model_lookahead,
+                margin: margin_samples(config, host_rate)?,
+                perception,
+                stream,
+                sampler,
+                navigator,
+                distances: preset.label_distances,
+                corpus: preset.corpus,
+                origins: preset.origins,
+                encoded: Vec::new(),
+                logits: vec![0.0; k],
+                distribution: Vec::with_capacity(k),
+                last_a: None,
+            },
+            corpus,
+        ))
+    }
+
+    /// Boundary `k` of this pipeline's grid, in host frames.
+    fn boundary(&self, k: u64) -> u64 {
+        self.origin + (k as f64 * self.period).round() as u64
+    }
+
+    fn latency(&self) -> u32 {
+        if self.lookahead == 0 {
+            0
+        } else {
+            ((self.lookahead as f64 * self.period).round() as u64 + self.margin) as u32
+        }
+    }
+}
+
+fn policy(mode: MissingLabel, distances: &LabelDistances) -> MissingLabelPolicy {
+    match mode {
+        MissingLabel::Nearest => MissingLabelPolicy::NearestLabel(distances.clone()),
+        MissingLabel::Silence => MissingLabelPolicy::Silence,
+    }
+}
+
+/// The worker margin in host frames, checked.
+pub(super) fn margin_samples(config: &EngineConfig, host_rate: u32) -> Result<u64, EngineError> {
+    let m = config.worker_margin_seconds;
+    if !(m.is_finite() && (0.0..=2.0).contains(&m)) {
+        return Err(EngineError::Config(format!(
+            "worker margin {m} s must be between 0 and 2 s"
+        )));
+    }
+    Ok((m * f64::from(host_rate)).round() as u64)
+}
+
+/// The engine on the worker thread. Owns perception, decision and navigation, and the
+/// scheduler's handle; everything it does may allocate.
+pub struct EngineWorker {
+    guide: HeapCons<f32>,
+    settings_rx: HeapCons<EngineSettings>,
+    presets: Receiver<LoadedPreset>,
+    handle: SchedulerHandle,
+    pipeline: Pipeline,
+    config: EngineConfig,
+    settings: EngineSettings,
+    host_rate: u32,
+    telemetry: Arc<EngineTelemetry>,
+    block: Vec<f32>,
+    /// Guide frames consumed (with inserted silence): the worker's clock.
+    consumed: u64,
+    dropped_seen: u64,
+    log: Option<Vec<PlayedSlot>>,
+}
+
+impl std::fmt::Debug for EngineWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineWorker")
+            .field("consumed", &self.consumed)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The channels a worker is built with.
+pub(super) struct WorkerParts {
+    pub guide: HeapCons<f32>,
+    pub settings_rx: HeapCons<EngineSettings>,
+    pub presets: Receiver<LoadedPreset>,
+    pub handle: SchedulerHandle,
+    pub telemetry: Arc<EngineTelemetry>,
+}
+
+impl EngineWorker {
+    pub(super) fn new(
+        parts: WorkerParts,
+        preset: LoadedPreset,
+        config: &EngineConfig,
+        host_rate: u32,
+    ) -> Result<Self, EngineError> {
+        let WorkerParts {
+            guide,
+            settings_rx,
+            presets,
+            mut handle,
+            telemetry,
+        } = parts;
+        config.settings.validate().map_err(EngineError::Config)?;
+        let (pipeline, corpus) = Pipeline::new(preset, config, &config.settings, host_rate, 0)?;
+        handle.set_crossfade(config.settings.crossfade_seconds)?;
+        handle.load_corpus(corpus)?;
+        telemetry.set_latency(pipeline.latency());
+        let mut worker = Self {
+            guide,
+            settings_rx,
+            presets,
+            handle,
+            pipeline,
+            config: config.clone(),
+            settings: config.settings,
+            host_rate,
+            telemetry,
+            block: vec![0.0; PASS],
+            consumed: 0,
+            dropped_seen: 0,
+            log: None,
+        };
+        worker.decide_ready()?;
+        Ok(worker)
+    }
+
+    /// Starts (or stops) keeping a record of every slot decided, for [`Self::take_played`].
+    pub fn record_played(&mut self, enabled: bool) {
+        self.log = enabled.then(Vec::new);
+    }
+
+    /// The slots decided since the last call (when recording).
+    pub fn take_played(&mut self) -> Vec<PlayedSlot> {
+        self.log.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// The shared telemetry.
+    pub fn telemetry(&self) -> &Arc<EngineTelemetry> {
+        &self.telemetry
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Guide frames processed so far (the worker's clock).
+    pub fn position(&self) -> u64 {
+        self.consumed
+    }
+
+    /// The latency to report to the host, in samples.
+    pub fn latency_samples(&self) -> u32 {
+        self.pipeline.latency()
+    }
+
+    /// Applies new settings now (the queued path is [`super::EngineControl::set_settings`]).
+    pub fn apply_settings(&mut self, settings: EngineSettings) -> Result<(), EngineError> {
+        settings.validate().map_err(EngineError::Config)?;
+        let p = &mut self.pipeline;
+        p.sampler.set_settings(settings.sampler())?;
+        p.navigator.set_continuity(settings.continuity)?;
+        p.navigator
+            .set_no_immediate_repeat(settings.no_immediate_repeat);
+        if settings.missing_label != self.settings.missing_label {
+            let last = p.navigator.last_played();
+            p.navigator.set_corpus(
+                Arc::clone(&p.corpus),
+                policy(settings.missing_label, &p.distances),
+            )?;
+            p.navigator.observe_played(last);
+        }
+        if settings.crossfade_seconds != self.settings.crossfade_seconds {
+            self.handle.set_crossfade(settings.crossfade_seconds)?;
+        }
+        self.settings = settings;
+        Ok(())
+    }
+
+    /// Switches to another preset (built for this host rate) from the current position on: the
+    /// scheduler fades the old corpus out, which comes back here to be freed.
+    pub fn load_preset(&mut self, preset: LoadedPreset) -> Result<(), EngineError> {
+        let (pipeline, corpus) = Pipeline::new(
+            preset,
+            &self.config,
+            &self.settings,
+            self.host_rate,
+            self.consumed,
+        )?;
+        self.handle.load_corpus(corpus)?;
+        let old = std::mem::replace(&mut self.pipeline, pipeline);
+        drop(old);
+        self.telemetry.set_latency(self.pipeline.latency());
+        self.decide_ready()
+    }
+
+    /// Processes all guide audio available: applies queued settings and presets, frees retired
+    /// corpora, then segments, encodes, decides and schedules at every segment boundary the
+    /// audio crosses. Returns whether there was anything to do.
+    pub fn step(&mut self) -> Result<bool, EngineError> {
+        let mut busy = false;
+        while let Some(settings) = self.settings_rx.try_pop() {
+            self.apply_settings(settings)?;
+            busy = true;
+        }
+        while let Ok(preset) = self.presets.try_recv() {
+            self.load_preset(preset)?;
+            busy = true;
+        }
+        busy |= self.handle.collect_retired() > 0;
+        loop {
+            let n = self.guide.pop_slice(&mut self.block);
+            if n == 0 {
+                break;
+            }
+            busy = true;
+            self.push(n)?;
+        }
+        let dropped = self.telemetry.dropped_samples();
+        while self.dropped_seen < dropped {
+            // Keep the clock on the host's: as much silence as was lost.
+            let n = ((dropped - self.dropped_seen) as usize).min(PASS);
+            self.block[..n].fill(0.0);
+            self.dropped_seen += n as u64;
+            self.push(n)?;
+            busy = true;
+        }
+        self.publish_now_playing();
+        Ok(busy)
+    }
+
+    /// Runs [`Self::step`] until `stop` is set, sleeping briefly when idle. Errors are logged,
+    /// counted in the telemetry, and the worker carries on.
+    pub fn run(mut self, stop: Arc<AtomicBool>) {
+        while !stop.load(Ordering::Acquire) {
+            match self.step() {
+                Ok(true) => {}
+                Ok(false) => std::thread::sleep(IDLE_SLEEP),
+                Err(error) => {
+                    self.telemetry.count_error();
+                    tracing::error!("engine worker: {error}");
+                }
+            }
+        }
+    }
+
+    /// Feeds `self.block[..n]` to perception and decides every slot that becomes ready.
+    fn push(&mut self, n: usize) -> Result<(), EngineError> {
+        let started = Instant::now();
+        let p = &mut self.pipeline;
+        p.encoded.clear();
+        let result = p.perception.push(&self.block[..n], &mut p.encoded);
+        self.consumed += n as u64;
+        result?;
+        let encoded = std::mem::take(&mut self.pipeline.encoded);
+        for segment in &encoded {
+            let token = segment.token.ok_or_else(|| {
+                EngineError::Config("perception returned a segment without a token".into())
+            })?;
+            self.pipeline.stream.push_guide(token)?;
+            self.pipeline.last_a = Some(token);
+            self.decide_ready_timed(started)?;
+        }
+        self.pipeline.encoded = encoded;
+        Ok(())
+    }
+
+    fn decide_ready(&mut self) -> Result<(), EngineError> {
+        self.decide_ready_timed(Instant::now())
+    }
+
+    /// Decides every slot whose guide tokens are all known.
+    fn decide_ready_timed(&mut self, started: Instant) -> Result<(), EngineError> {
+        while self.pipeline.stream.guide_len()
+            == self.pipeline.stream.response_len() + self.pipeline.lookahead
+        {
+            self.decide(started)?;
+        }
+        Ok(())
+    }
+
+    /// Decides slot `t = response_len`: sample a label, pick a segment, schedule it at
+    /// `boundary(t + L) + margin`.
+    fn decide(&mut self, started: Instant) -> Result<(), EngineError> {
+        let p = &mut self.pipeline;
+        let t = p.stream.response_len() as u64;
+        p.logits.copy_from_slice(p.stream.next_logits()?);
+        let requested = p.sampler.sample(&p.logits)?;
+        p.distribution.clear();
+        p.distribution
+            .extend_from_slice(p.sampler.distribution(&p.logits)?);
+        let (segment, played) = if self.settings.freeze {
+            let next = p
+                .navigator
+                .last_played()
+                .and_then(|last| p.corpus.successor(last));
+            p.navigator.observe_played(next);
+            (next, next.map(|id| p.corpus.segments()[id.index()].label))
+        } else {
+            let decision = p.navigator.decide(requested)?;
+            (decision.segment, decision.played)
+        };
+        let at = p.boundary(t + p.lookahead as u64) + p.margin;
+        match segment {
+            Some(id) => self.handle.play(at, id)?,
+            None => self.handle.silence(at)?,
+        }
+        let p = &mut self.pipeline;
+        p.stream.push_response(played.unwrap_or(requested))?;
+        let half_fade = (f64::from(self.settings.crossfade_seconds) * f64::from(self.host_rate)
+            / 2.0)
+            .round() as u64;
+        let late = self.handle.telemetry().position() > at.saturating_sub(half_fade);
+        let load = started.elapsed().as_secs_f64() * f64::from(self.host_rate) / p.period;
+        self.telemetry
+            .publish_decision(p.last_a, played, late, load as f32, &p.distribution);
+        if let Some(log) = &mut self.log {
+            log.push(PlayedSlot {
+                slot: t,
+                at,
+                requested,
+                segment,
+                origin: segment.and_then(|id| p.origins.origin(&p.corpus, id)),
+            });
+        }
+        Ok(())
+    }
+
+    fn publish_now_playing(&self) {
+        let now = self.handle.now_playing().and_then(|(id, _)| {
+            let p = &self.pipeline;
+            let origin = p.origins.origin(&p.corpus, id)?;
+            Some(NowPlaying {
+                file: p.origins.file_index(&p.corpus, id)?,
+                start_seconds: origin.start_seconds as f32,
+                label: origin.label,
+            })
+        });
+        self.telemetry.publish_now_playing(now);
+    }
+}

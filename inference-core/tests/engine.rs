@@ -1,0 +1,305 @@
+//! The streaming engine end to end on a synthetic preset: output quality, labels, determinism,
+//! block-size independence, bad guide audio, latency, preset loading errors.
+//!
+//! Needs the ONNX Runtime library (`bash scripts/install-onnxruntime.sh`).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{encoder_dir, melody, synthetic_preset, ENCODER_NAME, SEGMENT_S};
+use counterpart_core::action::CorpusMemory;
+use counterpart_core::engine::{
+    build, EncoderSearch, EngineConfig, EngineSettings, LoadError, LoadedPreset, OfflineRenderer,
+    PlayedSlot,
+};
+use counterpart_core::preset::{Preset, PresetError};
+
+const RATE: u32 = 44_100;
+
+fn search() -> EncoderSearch {
+    EncoderSearch::in_dirs([encoder_dir()])
+}
+
+struct Render {
+    out: Vec<f32>,
+    slots: Vec<PlayedSlot>,
+    corpus: Arc<CorpusMemory>,
+    late: u64,
+    nonfinite: u64,
+    latency: u32,
+}
+
+fn render(preset: &Preset, config: &EngineConfig, guide: &[f32], block: usize) -> Render {
+    let loaded = LoadedPreset::load(preset, RATE, &search()).unwrap();
+    let corpus = Arc::clone(&loaded.corpus);
+    let engine = build(loaded, config, RATE).unwrap();
+    let telemetry = Arc::clone(engine.control.telemetry());
+    let mut renderer = OfflineRenderer::new(engine.audio, engine.worker);
+    renderer.worker_mut().record_played(true);
+    let mut out = vec![0.0f32; guide.len()];
+    for (g, o) in guide.chunks(block).zip(out.chunks_mut(block)) {
+        renderer.process(&[g], &mut [o]).unwrap();
+    }
+    Render {
+        out,
+        slots: renderer.worker_mut().take_played(),
+        corpus,
+        late: telemetry.late_decisions(),
+        nonfinite: telemetry.nonfinite_samples(),
+        latency: renderer.audio().latency_samples(),
+    }
+}
+
+fn sampling(seed: u64) -> EngineConfig {
+    EngineConfig {
+        seed,
+        settings: EngineSettings {
+            temperature: 1.0,
+            top_p: 1.0,
+            ..EngineSettings::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+#[test]
+fn the_engine_plays_finite_unclipped_corpus_segments_with_the_chosen_labels() {
+    let preset = synthetic_preset(1, true);
+    let guide = melody(RATE, 6.0, 0.25, 99);
+    let config = sampling(3);
+    let r = render(&preset, &config, &guide, 512);
+    assert!(r.out.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
+    let rms = (r.out.iter().map(|x| x * x).sum::<f32>() / r.out.len() as f32).sqrt();
+    assert!(rms > 0.02, "output RMS {rms}");
+    assert_eq!(r.late, 0);
+    let period = SEGMENT_S * f64::from(RATE);
+    let margin = (config.worker_margin_seconds * f64::from(RATE)).round() as u64;
+    // Guide segments 0..=22 are complete in 6 s (the 24th lacks the resampler's tail): with
+    // L = 1 slots 0..=21 follow them.
+    assert!(r.slots.len() >= 20, "{} slots", r.slots.len());
+    let mut labels = std::collections::BTreeSet::new();
+    let mut contiguous_checked = 0;
+    for (i, slot) in r.slots.iter().enumerate() {
+        assert_eq!(slot.slot, i as u64);
+        assert_eq!(slot.at, ((i + 1) as f64 * period).round() as u64 + margin);
+        let id = slot.segment.expect("every label is present: no silence");
+        let segment = r.corpus.segments()[id.index()];
+        let origin = slot.origin.as_ref().unwrap();
+        assert_eq!(origin.label, segment.label);
+        assert_eq!(origin.file, "tones.wav");
+        labels.insert(segment.label);
+        // Sampling is constrained to corpus labels, so the requested label is played unless it
+        // would repeat the segment just played.
+        if segment.label != slot.requested {
+            let previous = r.slots[i - 1].segment;
+            assert_eq!(
+                previous.map(|p| r.corpus.segments()[p.index()].label),
+                Some(slot.requested)
+            );
+        }
+        // A continuation of the previous segment plays the corpus audio bit for bit (the read
+        // head runs on from the previous segment, so it may be a sample or two off the grid:
+        // corpus segments are 11024 to 11026 host frames long, slots 11025).
+        if i > 0 && r.slots[i - 1].segment.and_then(|p| r.corpus.successor(p)) == Some(id) {
+            let at = slot.at as usize;
+            if at + 2000 < r.out.len() {
+                let from = segment.start as i64;
+                let channel = r.corpus.channel(0);
+                let exact = (-8i64..=8).any(|d| {
+                    let f = (from + d) as usize;
+                    r.out[at..at + 2000] == channel[f..f + 2000]
+                });
+                assert!(exact, "slot {i}: continuation is not the corpus audio");
+                contiguous_checked += 1;
+            }
+        }
+    }
+    assert!(labels.len() >= 4, "labels played: {labels:?}");
+    // Before the first slot starts, B is silent.
+    assert!(r.out[..r.slots[0].at as usize - 2000]
+        .iter()
+        .all(|&x| x == 0.0));
+    eprintln!("{contiguous_checked} contiguous slots checked bit for bit");
+}
+
+#[test]
+fn freezing_plays_the_corpus_on_contiguously() {
+    let preset = synthetic_preset(0, true);
+    let loaded = LoadedPreset::load(&preset, RATE, &search()).unwrap();
+    let corpus = Arc::clone(&loaded.corpus);
+    let engine = build(loaded, &sampling(4), RATE).unwrap();
+    let mut renderer = OfflineRenderer::new(engine.audio, engine.worker);
+    renderer.worker_mut().record_played(true);
+    let guide = melody(RATE, 5.0, 0.25, 2);
+    let mut out = vec![0.0f32; guide.len()];
+    let half = RATE as usize;
+    renderer
+        .process(&[&guide[..half]], &mut [&mut out[..half]])
+        .unwrap();
+    let frozen = EngineSettings {
+        freeze: true,
+        ..*renderer.worker_mut().settings()
+    };
+    renderer.worker_mut().apply_settings(frozen).unwrap();
+    renderer
+        .process(&[&guide[half..]], &mut [&mut out[half..]])
+        .unwrap();
+    let slots = renderer.worker_mut().take_played();
+    let first_frozen = slots
+        .iter()
+        .position(|s| s.at > half as u64 + 20_000)
+        .unwrap();
+    let mut checked = 0;
+    for pair in slots[first_frozen..].windows(2) {
+        let (previous, slot) = (&pair[0], &pair[1]);
+        let (Some(p), Some(id)) = (previous.segment, slot.segment) else {
+            continue;
+        };
+        assert_eq!(corpus.successor(p), Some(id), "frozen: the corpus plays on");
+        let at = slot.at as usize;
+        if at + 4000 < out.len() {
+            let from = corpus.segments()[id.index()].start as i64;
+            let exact = (-8i64..=8).any(|d| {
+                let f = (from + d) as usize;
+                out[at..at + 4000] == corpus.channel(0)[f..f + 4000]
+            });
+            assert!(
+                exact,
+                "slot {}: not the corpus audio bit for bit",
+                slot.slot
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "{checked} slots checked");
+}
+
+#[test]
+fn offline_rendering_is_deterministic_and_independent_of_the_block_size() {
+    let preset = synthetic_preset(0, true);
+    let guide = melody(RATE, 4.0, 0.25, 5);
+    let a = render(&preset, &sampling(11), &guide, 128);
+    let b = render(&preset, &sampling(11), &guide, 128);
+    assert_eq!(a.out, b.out);
+    assert_eq!(a.slots, b.slots);
+    for block in [1usize, 1000, 4096, 10_000] {
+        let c = render(
+            &preset,
+            &sampling(11),
+            &guide[..guide
+                .len()
+                .min(if block == 1 { 44_100 } else { usize::MAX })],
+            block,
+        );
+        let n = c.out.len();
+        assert_eq!(c.out, a.out[..n], "block {block}");
+        assert_eq!(c.slots, a.slots[..c.slots.len()], "block {block}");
+        assert_eq!(c.late, 0);
+    }
+    let other = render(&preset, &sampling(12), &guide, 128);
+    assert_ne!(
+        other.slots.iter().map(|s| s.requested).collect::<Vec<_>>(),
+        a.slots.iter().map(|s| s.requested).collect::<Vec<_>>(),
+        "another seed samples other labels"
+    );
+}
+
+#[test]
+fn nan_and_silent_guides_are_handled() {
+    let preset = synthetic_preset(0, true);
+    let mut guide = melody(RATE, 3.0, 0.25, 8);
+    for i in (0..guide.len()).step_by(997) {
+        guide[i] = if i % 2 == 0 { f32::NAN } else { f32::INFINITY };
+    }
+    let bad = guide.iter().filter(|x| !x.is_finite()).count() as u64;
+    let r = render(&preset, &sampling(1), &guide, 256);
+    assert_eq!(r.nonfinite, bad);
+    assert!(r.out.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
+    assert!(r.slots.len() >= 10);
+
+    let silence = vec![0.0f32; RATE as usize * 3];
+    let r = render(&preset, &sampling(1), &silence, 256);
+    assert!(r.out.iter().all(|x| x.is_finite()));
+    assert!(r.slots.len() >= 10, "silence still gives a companion");
+    assert_eq!(r.late, 0);
+}
+
+#[test]
+fn reported_latency_is_zero_live_and_one_segment_plus_margin_aligned() {
+    let silence = vec![0.0f32; 4096];
+    let config = EngineConfig::default();
+    let margin = (config.worker_margin_seconds * f64::from(RATE)).round() as u32;
+    let live = render(&synthetic_preset(0, true), &config, &silence, 4096);
+    assert_eq!(live.latency, 0);
+    let aligned = render(&synthetic_preset(1, true), &config, &silence, 4096);
+    assert_eq!(
+        aligned.latency,
+        (SEGMENT_S * f64::from(RATE)) as u32 + margin
+    );
+    // Asking for a look-ahead the model was not trained for is refused.
+    let loaded = LoadedPreset::load(&synthetic_preset(0, true), RATE, &search()).unwrap();
+    let wrong = EngineConfig {
+        lookahead: Some(1),
+        ..EngineConfig::default()
+    };
+    assert!(build(loaded, &wrong, RATE).is_err());
+}
+
+#[test]
+fn encoders_are_found_by_name_and_verified_by_hash() {
+    let preset = synthetic_preset(0, false);
+    let loaded = LoadedPreset::load(&preset, RATE, &search()).unwrap();
+    assert_eq!(loaded.k(), common::K);
+
+    let empty = std::env::temp_dir().join(format!("cp-engine-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let err =
+        LoadedPreset::load(&preset, RATE, &EncoderSearch::in_dirs([empty.clone()])).unwrap_err();
+    assert!(matches!(err, LoadError::EncoderNotFound { .. }), "{err}");
+
+    // Another model under the expected name.
+    let other = std::env::temp_dir().join(format!("cp-engine-other-{}", std::process::id()));
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(
+        other.join(format!("{ENCODER_NAME}.onnx")),
+        b"not the same encoder",
+    )
+    .unwrap();
+    let err =
+        LoadedPreset::load(&preset, RATE, &EncoderSearch::in_dirs([other.clone()])).unwrap_err();
+    assert!(
+        matches!(err, LoadError::Preset(PresetError::EncoderMismatch { .. })),
+        "{err}"
+    );
+    // The right one later in the search path wins.
+    assert!(LoadedPreset::load(
+        &preset,
+        RATE,
+        &EncoderSearch::in_dirs([other.clone(), encoder_dir()])
+    )
+    .is_ok());
+    std::fs::remove_dir_all(&empty).unwrap();
+    std::fs::remove_dir_all(&other).unwrap();
+}
+
+#[test]
+fn corpus_files_with_gaps_are_split_and_keep_their_file_times() {
+    let mut preset = synthetic_preset(0, true);
+    // Drop segment 5: a gap between segments 4 and 6.
+    let removed = preset.corpus[0].segments.remove(5);
+    let loaded = LoadedPreset::load(&preset, RATE, &search()).unwrap();
+    assert_eq!(loaded.corpus.sources().len(), 2);
+    let after_gap = loaded
+        .origin(counterpart_core::action::SegmentId(5))
+        .unwrap();
+    let rate = f64::from(common::CORPUS_RATE);
+    assert!((after_gap.start_seconds - removed.end as f64 / rate).abs() < 1e-9);
+    assert_eq!(
+        loaded
+            .corpus
+            .successor(counterpart_core::action::SegmentId(4)),
+        None,
+        "no continuity across a gap"
+    );
+}

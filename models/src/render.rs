@@ -1,0 +1,237 @@
+//! `counterpart render`: the companion track for a guide file, rendered offline by the same
+//! streaming engine the plugin runs, block by block.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use counterpart_core::action::resample_channels;
+use counterpart_core::engine::{
+    build, EncoderSearch, EngineConfig, EngineError, LoadError, LoadedPreset, OfflineRenderer,
+    PlayedSlot,
+};
+use counterpart_core::preset::{Preset, PresetError};
+
+use crate::audio_file::{AudioFile, AudioFileError};
+
+/// Sample format of the rendered files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleFormat {
+    /// 32-bit float.
+    Float32,
+    /// 24-bit integer.
+    Int24,
+}
+
+/// What to render and how.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// The preset file.
+    pub preset: PathBuf,
+    /// The guide track.
+    pub guide: PathBuf,
+    /// Where to write the companion track.
+    pub out: PathBuf,
+    /// Where to write guide (left) and companion (right) together, if wanted.
+    pub mix: Option<PathBuf>,
+    /// Where to write the played segments as CSV, if wanted.
+    pub segments_out: Option<PathBuf>,
+    /// The engine's settings.
+    pub config: EngineConfig,
+    /// Frames per block.
+    pub block_size: usize,
+    /// Render at this rate (the guide is resampled); the guide's rate when `None`.
+    pub sample_rate: Option<u32>,
+    /// Sample format of the written files.
+    pub format: SampleFormat,
+    /// Extra folders to look for the preset's encoder in (before the default ones).
+    pub encoder_dirs: Vec<PathBuf>,
+}
+
+/// What a render did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderReport {
+    /// Seconds of audio rendered.
+    pub audio_seconds: f64,
+    /// Wall-clock seconds it took (loading excluded).
+    pub render_seconds: f64,
+    /// Companion segments decided.
+    pub slots: usize,
+    /// Decisions that came late (always 0 offline).
+    pub late_decisions: u64,
+    /// Guide samples that were NaN or infinite.
+    pub nonfinite_samples: u64,
+    /// The sample rate rendered at.
+    pub sample_rate: u32,
+}
+
+impl RenderReport {
+    /// Audio seconds rendered per wall-clock second.
+    pub fn speed(&self) -> f64 {
+        self.audio_seconds / self.render_seconds.max(1e-9)
+    }
+}
+
+/// Why a render failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The preset could not be read.
+    #[error(transparent)]
+    Preset(#[from] PresetError),
+    /// The preset could not be turned into runtime objects.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The guide could not be read.
+    #[error(transparent)]
+    Guide(#[from] AudioFileError),
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The options are wrong (the message says which).
+    #[error("{0}")]
+    Options(String),
+    /// An output file could not be written.
+    #[error("cannot write {}: {reason}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Renders the companion for `options.guide` and writes the requested files.
+pub fn render(options: &RenderOptions) -> Result<RenderReport, RenderError> {
+    if !(1..=1 << 20).contains(&options.block_size) {
+        return Err(RenderError::Options(format!(
+            "block size {} must be between 1 and {}",
+            options.block_size,
+            1 << 20
+        )));
+    }
+    let preset = Preset::load(&options.preset)?;
+    let file = AudioFile::read(&options.guide)?;
+    let rate = options.sample_rate.unwrap_or(file.sample_rate);
+    let guide = resample_channels(vec![file.to_mono()], file.sample_rate, rate)
+        .map_err(|e| RenderError::Options(format!("cannot resample the guide: {e}")))?
+        .remove(0);
+    let mut search = EncoderSearch::default();
+    search
+        .dirs
+        .splice(0..0, options.encoder_dirs.iter().cloned());
+    let loaded = LoadedPreset::load(&preset, rate, &search)?;
+    let channels = loaded.corpus.channel_count();
+    let engine = build(loaded, &options.config, rate)?;
+    let telemetry = std::sync::Arc::clone(engine.control.telemetry());
+    let mut renderer = OfflineRenderer::new(engine.audio, engine.worker);
+    renderer
+        .worker_mut()
+        .record_played(options.segments_out.is_some());
+
+    let frames = guide.len();
+    let mut out = vec![vec![0.0f32; frames]; channels];
+    let started = Instant::now();
+    let block = options.block_size;
+    let mut position = 0;
+    while position < frames {
+        let n = block.min(frames - position);
+        let mut views: Vec<&mut [f32]> = out
+            .iter_mut()
+            .map(|channel| &mut channel[position..position + n])
+            .collect();
+        renderer.process(&[&guide[position..position + n]], &mut views)?;
+        position += n;
+    }
+    let render_seconds = started.elapsed().as_secs_f64();
+    let slots = renderer.worker_mut().take_played();
+
+    write_wav(&options.out, rate, &out, options.format)?;
+    if let Some(mix) = &options.mix {
+        let companion: Vec<f32> = (0..frames)
+            .map(|i| out.iter().map(|c| c[i]).sum::<f32>() / channels as f32)
+            .collect();
+        write_wav(mix, rate, &[guide.clone(), companion], options.format)?;
+    }
+    if let Some(path) = &options.segments_out {
+        write_segments(path, rate, &slots)?;
+    }
+    Ok(RenderReport {
+        audio_seconds: frames as f64 / f64::from(rate),
+        render_seconds,
+        slots: slots.len(),
+        late_decisions: telemetry.late_decisions(),
+        nonfinite_samples: telemetry.nonfinite_samples(),
+        sample_rate: rate,
+    })
+}
+
+fn write_error(path: &Path, e: impl std::fmt::Display) -> RenderError {
+    RenderError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Writes de-interleaved `channels` as a WAV file.
+pub fn write_wav(
+    path: &Path,
+    rate: u32,
+    channels: &[Vec<f32>],
+    format: SampleFormat,
+) -> Result<(), RenderError> {
+    let spec = hound::WavSpec {
+        channels: channels.len() as u16,
+        sample_rate: rate,
+        bits_per_sample: match format {
+            SampleFormat::Float32 => 32,
+            SampleFormat::Int24 => 24,
+        },
+        sample_format: match format {
+            SampleFormat::Float32 => hound::SampleFormat::Float,
+            SampleFormat::Int24 => hound::SampleFormat::Int,
+        },
+    };
+    let mut writer = hound::WavWriter::create(path, spec).map_err(|e| write_error(path, e))?;
+    let frames = channels.first().map_or(0, Vec::len);
+    for i in 0..frames {
+        for channel in channels {
+            let x = channel[i];
+            match format {
+                SampleFormat::Float32 => writer.write_sample(x),
+                SampleFormat::Int24 => {
+                    writer.write_sample((x.clamp(-1.0, 1.0) * 8_388_607.0).round() as i32)
+                }
+            }
+            .map_err(|e| write_error(path, e))?;
+        }
+    }
+    writer.finalize().map_err(|e| write_error(path, e))
+}
+
+/// Writes one CSV row per played slot: output time, label, source file, source time.
+fn write_segments(path: &Path, rate: u32, slots: &[PlayedSlot]) -> Result<(), RenderError> {
+    let mut text = String::from("output_s,label,source_file,source_s\n");
+    for slot in slots {
+        let at = slot.at as f64 / f64::from(rate);
+        match &slot.origin {
+            Some(origin) => text.push_str(&format!(
+                "{at:.6},{},{},{:.6}\n",
+                origin.label,
+                csv_field(&origin.file),
+                origin.start_seconds
+            )),
+            None => text.push_str(&format!("{at:.6},,,\n")),
+        }
+    }
+    std::fs::File::create(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| write_error(path, e))
+}
+
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}

@@ -212,7 +212,12 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
         .filter(|p| !p.pairs(&options.selection).is_empty())
         .map(|p| p.id.clone())
         .collect();
-    let split = split_pieces(&usable, options.test_fraction, options.val_fraction, options.seed)?;
+    let split = split_pieces(
+        &usable,
+        options.test_fraction,
+        options.val_fraction,
+        options.seed,
+    )?;
     let [train_ids, val_ids, test_ids] = &split;
     tracing::info!(
         train = train_ids.len(),
@@ -230,7 +235,9 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
     let t = Instant::now();
     let (vectors, dim) = encoded.vectors(Some(train_ids));
     if vectors.is_empty() {
-        return Err(PipelineError::Invalid("no segment in the training pieces".into()));
+        return Err(PipelineError::Invalid(
+            "no segment in the training pieces".into(),
+        ));
     }
     let kmeans = KMeansConfig {
         restarts: options.kmeans_restarts,
@@ -293,7 +300,14 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
     // Corpus.
     let corpus = match &options.corpus {
         Some(dir) => corpus_from_folder(dir, &codebook, &options.encoding)?,
-        None => corpus_from_targets(&set, train_ids, val_ids, &options.selection, &encoded, &codebook)?,
+        None => corpus_from_targets(
+            &set,
+            train_ids,
+            val_ids,
+            &options.selection,
+            &encoded,
+            &codebook,
+        )?,
     };
     let mut counts = vec![0u32; options.k];
     for f in &corpus {
@@ -474,7 +488,10 @@ fn corpus_from_targets(
                 .get(&piece.id)
                 .and_then(|t| t.get(&key))
                 .ok_or_else(|| {
-                    PipelineError::Invalid(format!("piece {}: track {key} was not encoded", piece.id))
+                    PipelineError::Invalid(format!(
+                        "piece {}: track {key} was not encoded",
+                        piece.id
+                    ))
                 })?;
             let audio = piece.load_track(&target)?;
             let labels = track.tokens(codebook)?;
@@ -503,11 +520,9 @@ pub fn corpus_from_folder(
             let path = entry.map_err(|e| PipelineError::io(&d, e))?.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| crate::layout::AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-            {
+            } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                crate::layout::AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+            }) {
                 files.push(path);
             }
         }
@@ -521,7 +536,12 @@ pub fn corpus_from_folder(
     }
     let names: Vec<String> = files
         .iter()
-        .map(|f| f.strip_prefix(dir).unwrap_or(f).to_string_lossy().into_owned())
+        .map(|f| {
+            f.strip_prefix(dir)
+                .unwrap_or(f)
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     let set = StemsSet {
         root: dir.to_path_buf(),
@@ -562,7 +582,9 @@ pub fn corpus_from_folder(
 
 /// Loads the runtime pieces of a preset: its codebook, its decision model and the corpus label
 /// counts.
-pub fn preset_runtime(preset: &Preset) -> Result<(Codebook, DecisionModel, Vec<u32>), PipelineError> {
+pub fn preset_runtime(
+    preset: &Preset,
+) -> Result<(Codebook, DecisionModel, Vec<u32>), PipelineError> {
     let codebook = Codebook::new(
         preset.codebook.k,
         preset.codebook.dim,
@@ -619,7 +641,11 @@ pub fn evaluate_preset(
     let set = StemsSet::open(root)?;
     let encoded = EncodedSet::encode(&set, selection, None, encoding)?;
     let tokens = encoded.tokenise(&codebook)?;
-    let data = PairedTokenDataset::from_pieces(codebook.k(), &tokens.pieces, &pairing_for(&set, selection))?;
+    let data = PairedTokenDataset::from_pieces(
+        codebook.k(),
+        &tokens.pieces,
+        &pairing_for(&set, selection),
+    )?;
     evaluate_model(&model, &data, &counts, sampling)
 }
 

@@ -164,7 +164,10 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
         sink.push(
             Severity::Error,
             None,
-            format!("{} stem(s): a piece needs at least a guide and a target", piece.stems.len()),
+            format!(
+                "{} stem(s): a piece needs at least a guide and a target",
+                piece.stems.len()
+            ),
             "add the other stems of the piece, or remove the piece",
         );
     }
@@ -225,7 +228,10 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
                 sink.push(
                     Severity::Error,
                     Some(&stem.name),
-                    format!("{} Hz is above the {MAX_SAMPLE_RATE} Hz limit", f.sample_rate),
+                    format!(
+                        "{} Hz is above the {MAX_SAMPLE_RATE} Hz limit",
+                        f.sample_rate
+                    ),
                     "resample the file to 48 kHz or less",
                 );
             }
@@ -273,8 +279,10 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
         );
         return 0.0;
     }
-    let monos: Vec<(String, Vec<f32>)> =
-        stems.iter().map(|(n, a)| (n.clone(), a.to_mono())).collect();
+    let monos: Vec<(String, Vec<f32>)> = stems
+        .iter()
+        .map(|(n, a)| (n.clone(), a.to_mono()))
+        .collect();
     let lengths: Vec<usize> = monos.iter().map(|(_, m)| m.len()).collect();
     let (shortest, longest) = (
         *lengths.iter().min().expect("not empty"),
@@ -303,7 +311,10 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
         sink.push(
             Severity::Error,
             None,
-            format!("the piece lasts {seconds:.2} s, less than {} s", options.min_seconds),
+            format!(
+                "the piece lasts {seconds:.2} s, less than {} s",
+                options.min_seconds
+            ),
             "use longer pieces: a piece gives one token per segment",
         );
     }
@@ -313,7 +324,10 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
             sink.push(
                 Severity::Error,
                 Some(name),
-                format!("the stem is silent (peak {:.1} dBFS)", 20.0 * peak.max(1e-12).log10()),
+                format!(
+                    "the stem is silent (peak {:.1} dBFS)",
+                    20.0 * peak.max(1e-12).log10()
+                ),
                 "remove the stem, or check the export (muted track, wrong bus)",
             );
             continue;
@@ -323,7 +337,10 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
             sink.push(
                 Severity::Warning,
                 Some(name),
-                format!("the stem sounds in only {:.0}% of the piece", active * 100.0),
+                format!(
+                    "the stem sounds in only {:.0}% of the piece",
+                    active * 100.0
+                ),
                 "mostly silent stems teach the model little; consider leaving the stem out",
             );
         }
@@ -332,7 +349,10 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
             sink.push(
                 Severity::Warning,
                 Some(name),
-                format!("{:.2}% of the samples are at full scale (clipping)", clipped * 100.0),
+                format!(
+                    "{:.2}% of the samples are at full scale (clipping)",
+                    clipped * 100.0
+                ),
                 "export with headroom (peaks at −1 dBFS or below)",
             );
         }
@@ -402,7 +422,10 @@ fn best_lag(a: &[f32], b: &[f32], max_lag: isize) -> Option<(isize, f64)> {
     let n = a.len().min(b.len());
     let centred = |x: &[f32]| {
         let mean = x[..n].iter().map(|&v| f64::from(v)).sum::<f64>() / n.max(1) as f64;
-        x[..n].iter().map(|&v| f64::from(v) - mean).collect::<Vec<f64>>()
+        x[..n]
+            .iter()
+            .map(|&v| f64::from(v) - mean)
+            .collect::<Vec<f64>>()
     };
     let (a, b) = (centred(a), centred(b));
     let norm = (a.iter().map(|v| v * v).sum::<f64>() * b.iter().map(|v| v * v).sum::<f64>()).sqrt();
@@ -432,7 +455,9 @@ mod tests {
 
     #[test]
     fn best_lag_finds_a_shift() {
-        let a: Vec<f32> = (0..500).map(|i| if i % 37 == 0 { 1.0 } else { 0.0 }).collect();
+        let a: Vec<f32> = (0..500)
+            .map(|i| if i % 37 == 0 { 1.0 } else { 0.0 })
+            .collect();
         let mut b = vec![0.0f32; 500];
         for i in 0..490 {
             b[i + 10] = a[i];

@@ -282,7 +282,10 @@ impl PieceSource {
 }
 
 /// Sums decoded files sample by sample (see [`PieceSource::load_track`]).
-pub fn sum_audio(piece: &str, files: Vec<(PathBuf, AudioFile)>) -> Result<AudioFile, PipelineError> {
+pub fn sum_audio(
+    piece: &str,
+    files: Vec<(PathBuf, AudioFile)>,
+) -> Result<AudioFile, PipelineError> {
     let mut iter = files.into_iter();
     let (first_path, first) = iter
         .next()
@@ -291,7 +294,10 @@ pub fn sum_audio(piece: &str, files: Vec<(PathBuf, AudioFile)>) -> Result<AudioF
     if rest.is_empty() {
         return Ok(first);
     }
-    if let Some((path, f)) = rest.iter().find(|(_, f)| f.sample_rate != first.sample_rate) {
+    if let Some((path, f)) = rest
+        .iter()
+        .find(|(_, f)| f.sample_rate != first.sample_rate)
+    {
         return Err(PipelineError::Invalid(format!(
             "piece {piece}: {} is at {} Hz but {} at {} Hz; resample the stems of a piece to one \
              rate",

@@ -12,15 +12,15 @@ use counterpart_models::build_preset::{
     build_preset, default_model, evaluate_preset, minutes, preset_encoding, BuildOptions,
 };
 use counterpart_models::check::{check, CheckOptions};
+use counterpart_models::eval_perception::{evaluate, held_out_pieces, EvalOptions};
 use counterpart_models::evaluate::{EvalSampling, BASELINES};
+use counterpart_models::fit_codebook::fit_codebook;
+use counterpart_models::kmeans::KMeansConfig;
 use counterpart_models::layout::{PairSelection, StemsSet};
 use counterpart_models::plot::SERIES_COLOURS;
 use counterpart_models::sweep::{sweep, SweepOptions};
 use counterpart_models::tokenise::EncodingSettings;
 use counterpart_models::train::TrainConfig;
-use counterpart_models::eval_perception::{evaluate, held_out_pieces, EvalOptions};
-use counterpart_models::fit_codebook::fit_codebook;
-use counterpart_models::kmeans::KMeansConfig;
 
 /// Counterpart: learn how a companion track follows a guide track, and play it from a corpus.
 #[derive(Parser)]
@@ -350,7 +350,11 @@ fn check_command(stems_dir: &Path, pairs: &PairArgs, min_seconds: f64) -> Result
         report.warnings()
     );
     if report.errors() > 0 {
-        Err(format!("{} error(s) in {}", report.errors(), stems_dir.display()))
+        Err(format!(
+            "{} error(s) in {}",
+            report.errors(),
+            stems_dir.display()
+        ))
     } else {
         Ok(())
     }
@@ -381,7 +385,11 @@ fn build_command(a: &BuildArgs) -> Result<(), String> {
         outcome.train.tokens_per_second
     );
     for e in &outcome.eval {
-        println!("held-out pieces {}:\n{}", outcome.split[2].join(", "), e.table());
+        println!(
+            "held-out pieces {}:\n{}",
+            outcome.split[2].join(", "),
+            e.table()
+        );
     }
     Ok(())
 }
@@ -426,7 +434,12 @@ fn eval_command(
     } else {
         print!("{}", report.table());
         let key: Vec<String> = std::iter::once("model")
-            .chain(BASELINES.iter().copied().filter(|n| report.baselines.contains_key(n)))
+            .chain(
+                BASELINES
+                    .iter()
+                    .copied()
+                    .filter(|n| report.baselines.contains_key(n)),
+            )
             .zip(SERIES_COLOURS)
             .map(|(n, (c, _))| format!("{n} = {c}"))
             .collect();

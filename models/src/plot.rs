@@ -22,7 +22,12 @@ pub const SERIES_COLOURS: [(&str, RGBColor); 6] = [
 /// series) into an 800×480 PNG at `path`.
 pub fn lcp_plot(path: &Path, series: &[(&str, &[f64])]) -> Result<(), PipelineError> {
     let err = |e: String| PipelineError::Invalid(format!("plot {}: {e}", path.display()));
-    let len = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0).max(2);
+    let len = series
+        .iter()
+        .map(|(_, v)| v.len())
+        .max()
+        .unwrap_or(0)
+        .max(2);
     let top = series
         .iter()
         .flat_map(|(_, v)| v.iter().copied())

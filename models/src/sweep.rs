@@ -34,9 +34,9 @@ struct Row {
 }
 
 fn cell(r: &EvalReport, name: &str) -> String {
-    r.baselines
-        .get(name)
-        .map_or("–".into(), |s| format!("{:.1} / {:.2}", s.tpp * 100.0, s.lcp_mean))
+    r.baselines.get(name).map_or("–".into(), |s| {
+        format!("{:.1} / {:.2}", s.tpp * 100.0, s.lcp_mean)
+    })
 }
 
 fn table(stems: &Path, rows: &[Row], base: &BuildOptions) -> String {
@@ -59,9 +59,12 @@ fn table(stems: &Path, rows: &[Row], base: &BuildOptions) -> String {
         base.train.time_budget,
         base.seed
     );
-    for (i, title) in ["Unconstrained generation", "Constrained to the corpus labels"]
-        .iter()
-        .enumerate()
+    for (i, title) in [
+        "Unconstrained generation",
+        "Constrained to the corpus labels",
+    ]
+    .iter()
+    .enumerate()
     {
         let _ = writeln!(
             out,
@@ -95,7 +98,8 @@ fn table(stems: &Path, rows: &[Row], base: &BuildOptions) -> String {
 
 /// Runs the sweep; returns the table (also written to `options.out`).
 pub fn sweep(stems: &Path, options: &SweepOptions) -> Result<String, PipelineError> {
-    std::fs::create_dir_all(&options.presets).map_err(|e| PipelineError::io(&options.presets, e))?;
+    std::fs::create_dir_all(&options.presets)
+        .map_err(|e| PipelineError::io(&options.presets, e))?;
     if let Some(dir) = options.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| PipelineError::io(dir, e))?;
     }
@@ -112,11 +116,7 @@ pub fn sweep(stems: &Path, options: &SweepOptions) -> Result<String, PipelineErr
             let outcome = build_preset(stems, &o)?;
             let path = options.presets.join(format!("k{k}-l{l}.cpreset"));
             outcome.preset.save(&path)?;
-            let train_s = outcome
-                .train
-                .epochs
-                .last()
-                .map_or(0.0, |e| e.elapsed_s);
+            let train_s = outcome.train.epochs.last().map_or(0.0, |e| e.elapsed_s);
             rows.push(Row {
                 k,
                 lookahead: l,

@@ -108,8 +108,10 @@ impl EncodedTrack {
 
     fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let rest = bytes.strip_prefix(CACHE_MAGIC)?;
-        let u32_at = |b: &[u8], i: usize| Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?));
-        let u64_at = |b: &[u8], i: usize| Some(u64::from_le_bytes(b.get(i..i + 8)?.try_into().ok()?));
+        let u32_at =
+            |b: &[u8], i: usize| Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?));
+        let u64_at =
+            |b: &[u8], i: usize| Some(u64::from_le_bytes(b.get(i..i + 8)?.try_into().ok()?));
         let sample_rate = u32_at(rest, 0)?;
         let dim = u32_at(rest, 4)? as usize;
         let n = usize::try_from(u64_at(rest, 8)?).ok()?;
@@ -185,9 +187,11 @@ pub fn encode_tracks(
         ProgressBar::hidden()
     };
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} tracks encoded {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} tracks encoded {msg}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     let next = AtomicUsize::new(0);
     let cached = AtomicUsize::new(0);
@@ -221,10 +225,7 @@ pub fn encode_tracks(
         "encoded"
     );
     let results = results.into_inner().expect("workers joined");
-    if let Some(err) = results
-        .iter()
-        .position(|r| matches!(r, Some(Err(_))))
-    {
+    if let Some(err) = results.iter().position(|r| matches!(r, Some(Err(_)))) {
         let mut results = results;
         return Err(results[err].take().expect("checked").expect_err("checked"));
     }
@@ -281,13 +282,22 @@ fn encode_job(
             },
         )?,
     };
-    let (segments, enc) = encode_clip(&audio.to_mono(), audio.sample_rate, &settings.config, enc, None)?;
+    let (segments, enc) = encode_clip(
+        &audio.to_mono(),
+        audio.sample_rate,
+        &settings.config,
+        enc,
+        None,
+    )?;
     let dim = enc.spec().hidden_size;
     *encoder = Some(enc);
     let track = EncodedTrack {
         sample_rate: audio.sample_rate,
         segments: segments.iter().map(|s| s.segment).collect(),
-        vectors: segments.iter().flat_map(|s| s.vector.iter().copied()).collect(),
+        vectors: segments
+            .iter()
+            .flat_map(|s| s.vector.iter().copied())
+            .collect(),
         dim,
     };
     if let Some(path) = &cache_file {

@@ -459,9 +459,7 @@ mod tests {
             .map(|i| if i % 37 == 0 { 1.0 } else { 0.0 })
             .collect();
         let mut b = vec![0.0f32; 500];
-        for i in 0..490 {
-            b[i + 10] = a[i];
-        }
+        b[10..500].copy_from_slice(&a[..490]);
         let (lag, corr) = best_lag(&a, &b, 30).unwrap();
         assert_eq!(lag, 10);
         assert!(corr > 0.9);

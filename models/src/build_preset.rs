@@ -118,6 +118,31 @@ pub fn split_pieces(
     Ok([train, val, test])
 }
 
+/// Least optimiser steps per epoch: small sets (one pair per piece) otherwise give epochs of one
+/// or two steps, where validation would cost more than training.
+pub const MIN_STEPS_PER_EPOCH: usize = 20;
+
+/// Fits the schedule to the data: at least [`MIN_STEPS_PER_EPOCH`] steps per epoch, and a
+/// warm-up of at most a tenth of all steps (a fixed 200-step warm-up would outlast the whole run
+/// of a small set).
+pub fn scaled_schedule(
+    cfg: &TrainConfig,
+    model: &DecisionConfig,
+    data: &PairedTokenDataset,
+) -> TrainConfig {
+    let len = cfg.window.unwrap_or(model.context).max(1);
+    let steps = cfg.steps_per_epoch.unwrap_or_else(|| {
+        data.num_tokens()
+            .div_ceil(cfg.batch_size.max(1) * len)
+            .max(MIN_STEPS_PER_EPOCH)
+    });
+    TrainConfig {
+        steps_per_epoch: Some(steps),
+        warmup_steps: cfg.warmup_steps.min(steps * cfg.max_epochs / 10).max(1),
+        ..cfg.clone()
+    }
+}
+
 /// The pairing of a token corpus that matches `selection` on `set`.
 pub fn pairing_for(set: &StemsSet, selection: &PairSelection) -> Pairing {
     let side = |names: &[String]| match names {
@@ -275,12 +300,13 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
             started.elapsed().as_nanos()
         )),
     };
+    let train_config = scaled_schedule(&options.train, &model_config, &train_set);
     let t = Instant::now();
     let report = train(
         &model_config,
         &train_set,
         &val_set,
-        &options.train,
+        &train_config,
         &work,
         &Device::Cpu,
     )?;

@@ -9,6 +9,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+pub use crate::stems::{track_key, Manifest, ManifestPair, StemSet};
+
 /// What can go wrong while building or loading a dataset.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
@@ -67,11 +69,6 @@ pub enum DatasetError {
     Empty(String),
 }
 
-/// The key of a track made of several stems summed, as used in [`TokenisedPiece::tracks`].
-pub fn track_key(stems: &[String]) -> String {
-    stems.join("+")
-}
-
 /// The token sequences of one piece: one per track (a stem, or a sum of stems keyed by
 /// [`track_key`]). All tracks of a piece are segmented on the same grid.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -117,66 +114,6 @@ impl TokenCorpus {
     }
 }
 
-/// One side of a manifest pair: a stem or a list of stems to sum.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum StemSet {
-    /// A single stem.
-    One(String),
-    /// The sum of several stems.
-    Many(Vec<String>),
-}
-
-impl StemSet {
-    /// The track key of this stem set.
-    pub fn key(&self) -> String {
-        match self {
-            StemSet::One(s) => s.clone(),
-            StemSet::Many(v) => track_key(v),
-        }
-    }
-}
-
-/// A natural (A → B) pair named by a stems set's `manifest.json`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct ManifestPair {
-    /// The guide.
-    pub a: StemSet,
-    /// The response.
-    pub b: StemSet,
-}
-
-/// The part of a stems set's `manifest.json` that pairing needs.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct Manifest {
-    /// The pieces.
-    pub pieces: Vec<ManifestPiece>,
-}
-
-/// One piece of a manifest.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct ManifestPiece {
-    /// Folder name.
-    pub id: String,
-    /// The natural pairs.
-    #[serde(default)]
-    pub pairs: Vec<ManifestPair>,
-}
-
-impl Manifest {
-    /// Reads `manifest.json`.
-    pub fn load(path: &Path) -> Result<Self, DatasetError> {
-        let bytes = std::fs::read(path).map_err(|source| DatasetError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        serde_json::from_slice(&bytes).map_err(|source| DatasetError::Json {
-            path: path.to_path_buf(),
-            source,
-        })
-    }
-}
-
 /// Which (A, B) pairs of a piece become training pairs.
 #[derive(Clone, Debug)]
 pub enum Pairing {
@@ -184,6 +121,13 @@ pub enum Pairing {
     AllOrdered,
     /// Only the pairs the manifest names (pieces it does not list give none).
     Manifest(Manifest),
+    /// One named guide and target in every piece (pieces lacking either give none).
+    Named {
+        /// Guide track key.
+        guide: String,
+        /// Target track key.
+        target: String,
+    },
 }
 
 /// The aligned token sequences of one guide → response pair.
@@ -255,6 +199,13 @@ impl PairedTokenDataset {
                     .filter(|p| p.id == piece.id)
                     .flat_map(|p| p.pairs.iter().map(|pair| (pair.a.key(), pair.b.key())))
                     .collect(),
+                Pairing::Named { guide, target } => {
+                    if piece.tracks.contains_key(guide) && piece.tracks.contains_key(target) {
+                        vec![(guide.clone(), target.clone())]
+                    } else {
+                        Vec::new()
+                    }
+                }
             };
             for (guide, response) in names {
                 let get = |track: &String| {

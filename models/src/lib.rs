@@ -5,13 +5,21 @@
 //! * [`metrics`]: TPP, LCP, baselines and generation for evaluation.
 
 pub mod audio_file;
+pub mod build_preset;
+pub mod check;
 pub mod dataset;
 pub mod eval_perception;
+pub mod evaluate;
 pub mod features;
 pub mod fit_codebook;
 pub mod kmeans;
+pub mod layout;
 pub mod metrics;
 pub mod nmi;
+pub mod pipeline_error;
+pub mod plot;
 pub mod render;
 pub mod stems;
+pub mod sweep;
+pub mod tokenise;
 pub mod train;

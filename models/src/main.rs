@@ -3,14 +3,26 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
+use counterpart_core::decision::DecisionConfig;
 use counterpart_core::engine::{EngineConfig, EngineSettings};
 use counterpart_core::perception::{
     EncoderOptions, OnnxEncoder, SegmentEncoderConfig, SegmentLength, SegmentationConfig,
 };
+use counterpart_core::preset::{Preset, PresetInfo};
+use counterpart_models::build_preset::{
+    build_preset, default_model, evaluate_preset, minutes, preset_encoding, BuildOptions,
+};
+use counterpart_models::check::{check, CheckOptions};
 use counterpart_models::eval_perception::{evaluate, held_out_pieces, EvalOptions};
+use counterpart_models::evaluate::{EvalSampling, BASELINES};
 use counterpart_models::fit_codebook::fit_codebook;
 use counterpart_models::kmeans::KMeansConfig;
+use counterpart_models::layout::{PairSelection, StemsSet};
+use counterpart_models::plot::SERIES_COLOURS;
 use counterpart_models::render::{render, RenderOptions, SampleFormat};
+use counterpart_models::sweep::{sweep, SweepOptions};
+use counterpart_models::tokenise::EncodingSettings;
+use counterpart_models::train::TrainConfig;
 
 /// Counterpart: learn how a companion track follows a guide track, and play it from a corpus.
 #[derive(Parser)]
@@ -147,6 +159,358 @@ enum Command {
         /// The preset file.
         preset: PathBuf,
     },
+    /// Health check of a stems set: formats, rates, channels, lengths, alignment, silence,
+    /// duration. Exits non-zero on errors.
+    Check {
+        /// A stems folder (manifest.json, <piece>/<stem>.<ext> or <piece>/<instrument>/*.<ext>).
+        stems_dir: PathBuf,
+        #[command(flatten)]
+        pairs: PairArgs,
+        /// Shortest usable piece, in seconds.
+        #[arg(long, default_value_t = 5.0)]
+        min_seconds: f64,
+    },
+    /// Build a corpus preset from a stems set: check, encode, fit the codebook, tokenise, train,
+    /// evaluate on held-out pieces, pack.
+    BuildPreset(Box<BuildArgs>),
+    /// Evaluate a preset's model on a stems set: TPP and LCP against the baselines.
+    Eval {
+        /// The preset.
+        #[arg(long)]
+        preset: PathBuf,
+        /// A stems folder.
+        stems_dir: PathBuf,
+        #[command(flatten)]
+        pairs: PairArgs,
+        /// Expected look-ahead of the preset's model (an error if it differs).
+        #[arg(long)]
+        lookahead: Option<usize>,
+        /// Sample only labels present in the preset's corpus.
+        #[arg(long)]
+        constrained: bool,
+        /// Print the scores as JSON.
+        #[arg(long)]
+        json: bool,
+        /// PNG plot of the mean LCP per position.
+        #[arg(long, default_value = "lcp.png")]
+        plot: PathBuf,
+        /// The encoder file (must match the preset's hash).
+        #[arg(long, default_value = DEFAULT_ENCODER)]
+        encoder: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Train and evaluate K ∈ {16, 64, 256} × L ∈ {0, 1} on a stems set and write the table.
+    Sweep {
+        /// A stems folder.
+        stems_dir: PathBuf,
+        /// Alphabet sizes.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![16usize, 64, 256])]
+        k: Vec<usize>,
+        /// Look-aheads.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![0usize, 1])]
+        lookahead: Vec<usize>,
+        /// Markdown table output.
+        #[arg(long, default_value = "docs/results.md")]
+        out: PathBuf,
+        /// Folder for the presets of the sweep.
+        #[arg(long, default_value = "target/sweep")]
+        presets: PathBuf,
+        #[command(flatten)]
+        common: CommonBuildArgs,
+    },
+}
+
+/// Which pairs to use.
+#[derive(clap::Args, Debug, Clone)]
+struct PairArgs {
+    /// `primary`: the manifest's primary pair per piece; `all`: every pair it names (every
+    /// ordered pair of stems without a manifest).
+    #[arg(long, default_value = "primary", value_parser = ["primary", "all"])]
+    pairs: String,
+    /// Guide stem name (with --target).
+    #[arg(long, requires = "target")]
+    guide: Option<String>,
+    /// Target stem name (with --guide).
+    #[arg(long, requires = "guide")]
+    target: Option<String>,
+}
+
+impl PairArgs {
+    fn selection(&self) -> PairSelection {
+        match (&self.guide, &self.target) {
+            (Some(guide), Some(target)) => PairSelection::Named {
+                guide: guide.clone(),
+                target: target.clone(),
+            },
+            _ if self.pairs == "all" => PairSelection::All,
+            _ => PairSelection::Primary,
+        }
+    }
+}
+
+/// Encoding resources.
+#[derive(clap::Args, Debug, Clone)]
+struct RunArgs {
+    /// Encoding threads (0: one per core). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Folder of the segment-vector cache.
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Do not cache segment vectors.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+impl RunArgs {
+    fn cache(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            None
+        } else {
+            self.cache.clone().or_else(EncodingSettings::default_cache)
+        }
+    }
+}
+
+/// Settings shared by build-preset and sweep.
+#[derive(clap::Args, Debug, Clone)]
+struct CommonBuildArgs {
+    #[command(flatten)]
+    pairs: PairArgs,
+    /// Segment length in seconds.
+    #[arg(long, default_value_t = 0.5)]
+    segment: f64,
+    /// Past context of the encoder, in seconds.
+    #[arg(long, default_value_t = 1.5)]
+    context: f64,
+    /// Training time limit, in minutes.
+    #[arg(long, default_value_t = 30.0)]
+    minutes_limit: f64,
+    /// Most training epochs.
+    #[arg(long, default_value_t = 60)]
+    max_epochs: usize,
+    /// Windows per batch.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Model width (d_model).
+    #[arg(long, default_value_t = 128)]
+    d_model: usize,
+    /// Encoder and decoder layers (each).
+    #[arg(long, default_value_t = 2)]
+    layers: usize,
+    /// Feed-forward width.
+    #[arg(long, default_value_t = 512)]
+    ffn: usize,
+    /// Seed of the split, k-means and training.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The encoder.
+    #[arg(long, default_value = DEFAULT_ENCODER)]
+    encoder: PathBuf,
+    /// Skip the stems check.
+    #[arg(long)]
+    skip_check: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// `build-preset` arguments.
+#[derive(clap::Args, Debug, Clone)]
+struct BuildArgs {
+    /// A stems folder.
+    stems_dir: PathBuf,
+    /// Output preset file.
+    #[arg(short = 'o', long = "out")]
+    out: PathBuf,
+    /// Corpus recordings (default: the target stems of the training pieces).
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+    /// Alphabet size K.
+    #[arg(long, default_value_t = 16)]
+    k: usize,
+    /// Look-ahead L in segments (0 = live, 1 = aligned).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+    lookahead: u8,
+    /// Preset name.
+    #[arg(long, default_value = "Untitled corpus")]
+    name: String,
+    /// Author.
+    #[arg(long, default_value = "")]
+    author: String,
+    /// Description.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Licence of the preset and its corpus audio (SPDX identifier).
+    #[arg(long, default_value = "CC0-1.0")]
+    licence: String,
+    /// Keep the checkpoint and loss log here.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    #[command(flatten)]
+    common: CommonBuildArgs,
+}
+
+fn build_options(c: &CommonBuildArgs, k: usize, lookahead: usize) -> BuildOptions {
+    BuildOptions {
+        selection: c.pairs.selection(),
+        corpus: None,
+        k,
+        kmeans_restarts: 4,
+        encoding: EncodingSettings {
+            encoder: c.encoder.clone(),
+            layer: None,
+            config: segment_config(c.segment, c.context),
+            threads: c.run.threads,
+            cache: c.run.cache(),
+            show_progress: true,
+        },
+        model: DecisionConfig {
+            d_model: c.d_model,
+            encoder_layers: c.layers,
+            decoder_layers: c.layers,
+            ffn_dim: c.ffn,
+            ..default_model(k, lookahead)
+        },
+        train: TrainConfig {
+            batch_size: c.batch_size,
+            max_epochs: c.max_epochs,
+            seed: c.seed,
+            time_budget: Some(minutes(c.minutes_limit)),
+            ..TrainConfig::default()
+        },
+        test_fraction: 0.15,
+        val_fraction: 0.15,
+        seed: c.seed,
+        info: PresetInfo {
+            name: "sweep".into(),
+            author: String::new(),
+            description: String::new(),
+            licence: "CC0-1.0".into(),
+            created: String::new(),
+        },
+        work_dir: None,
+        skip_check: c.skip_check,
+    }
+}
+
+fn check_command(stems_dir: &Path, pairs: &PairArgs, min_seconds: f64) -> Result<(), String> {
+    let set = StemsSet::open(stems_dir).map_err(|e| e.to_string())?;
+    let report = check(
+        &set,
+        &CheckOptions {
+            min_seconds,
+            selection: pairs.selection(),
+        },
+    );
+    for d in &report.diagnostics {
+        println!("{d}");
+    }
+    println!(
+        "{} pieces, {} files, {:.1} min of pieces: {} error(s), {} warning(s)",
+        report.pieces,
+        report.files,
+        report.seconds / 60.0,
+        report.errors(),
+        report.warnings()
+    );
+    if report.errors() > 0 {
+        Err(format!(
+            "{} error(s) in {}",
+            report.errors(),
+            stems_dir.display()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn build_command(a: &BuildArgs) -> Result<(), String> {
+    let mut options = build_options(&a.common, a.k, usize::from(a.lookahead));
+    options.corpus = a.corpus.clone();
+    options.work_dir = a.work_dir.clone();
+    options.info = PresetInfo {
+        name: a.name.clone(),
+        author: a.author.clone(),
+        description: a.description.clone(),
+        licence: a.licence.clone(),
+        created: String::new(),
+    };
+    let outcome = build_preset(&a.stems_dir, &options).map_err(|e| e.to_string())?;
+    outcome.preset.save(&a.out).map_err(|e| e.to_string())?;
+    let s = outcome.preset.summary();
+    println!("wrote {}", a.out.display());
+    println!("{s}");
+    println!(
+        "training: {} epochs, best {} (val loss {:.4}, accuracy {:.2}%), {:.0} tokens/s",
+        outcome.train.epochs.len(),
+        outcome.train.best_epoch,
+        outcome.train.best_val_loss,
+        outcome.train.best_val_accuracy * 100.0,
+        outcome.train.tokens_per_second
+    );
+    for e in &outcome.eval {
+        println!(
+            "held-out pieces {}:\n{}",
+            outcome.split[2].join(", "),
+            e.table()
+        );
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn eval_command(
+    preset_path: &Path,
+    stems_dir: &Path,
+    pairs: &PairArgs,
+    lookahead: Option<usize>,
+    constrained: bool,
+    json: bool,
+    plot: &Path,
+    encoder: &Path,
+    run: &RunArgs,
+) -> Result<(), String> {
+    let preset = Preset::load(preset_path).map_err(|e| e.to_string())?;
+    let encoding =
+        preset_encoding(&preset, encoder, run.threads, run.cache()).map_err(|e| e.to_string())?;
+    let model_l = preset
+        .decision
+        .config
+        .get("lookahead")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0) as usize;
+    if let Some(l) = lookahead.filter(|&l| l != model_l) {
+        return Err(format!(
+            "the preset's model was trained with look-ahead L = {model_l}, not {l}: build a              preset with --lookahead {l}"
+        ));
+    }
+    let report = evaluate_preset(
+        &preset,
+        stems_dir,
+        &pairs.selection(),
+        &encoding,
+        &EvalSampling::new(constrained),
+    )
+    .map_err(|e| e.to_string())?;
+    report.plot(plot).map_err(|e| e.to_string())?;
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.table());
+        let key: Vec<String> = std::iter::once("model")
+            .chain(
+                BASELINES
+                    .iter()
+                    .copied()
+                    .filter(|n| report.baselines.contains_key(n)),
+            )
+            .zip(SERIES_COLOURS)
+            .map(|(n, (c, _))| format!("{n} = {c}"))
+            .collect();
+        println!("LCP per position: {} ({})", plot.display(), key.join(", "));
+    }
+    Ok(())
 }
 
 fn segment_config(segment: f64, context: f64) -> SegmentEncoderConfig {
@@ -362,6 +726,52 @@ fn main() -> std::process::ExitCode {
         Command::Inspect { preset } => counterpart_core::preset::Preset::load(&preset)
             .map(|p| print!("{}", p.summary()))
             .map_err(|e| e.to_string()),
+        Command::Check {
+            stems_dir,
+            pairs,
+            min_seconds,
+        } => check_command(&stems_dir, &pairs, min_seconds),
+        Command::BuildPreset(args) => build_command(&args),
+        Command::Eval {
+            preset,
+            stems_dir,
+            pairs,
+            lookahead,
+            constrained,
+            json,
+            plot,
+            encoder,
+            run,
+        } => eval_command(
+            &preset,
+            &stems_dir,
+            &pairs,
+            lookahead,
+            constrained,
+            json,
+            &plot,
+            &encoder,
+            &run,
+        ),
+        Command::Sweep {
+            stems_dir,
+            k,
+            lookahead,
+            out,
+            presets,
+            common,
+        } => sweep(
+            &stems_dir,
+            &SweepOptions {
+                ks: k,
+                lookaheads: lookahead,
+                out,
+                presets,
+                base: build_options(&common, 16, 0),
+            },
+        )
+        .map(|table| print!("{table}"))
+        .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

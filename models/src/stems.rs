@@ -1,5 +1,7 @@
-//! Reading a stems set (`manifest.json`, `<piece>/<stem>.flac`, `<stem>.notes.json`), the layout
-//! of `stems-dev` and of what `render-stems` writes.
+//! The manifest of a stems set (`manifest.json`, `<piece>/<stem>.flac`, `<stem>.notes.json`), the
+//! layout of `stems-dev` and of what `render-stems` writes: pieces, their stems, their natural
+//! (guide → response) pairs, and the note annotations. One reader for every consumer (perception
+//! evaluation, codebook fitting, pairing of token datasets, preset building).
 
 use std::path::{Path, PathBuf};
 
@@ -25,34 +27,86 @@ pub enum StemsError {
 }
 
 /// The manifest of a stems set.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Manifest {
     /// The pieces.
     pub pieces: Vec<Piece>,
 }
 
-/// One piece: sample-aligned stems.
-#[derive(Debug, Clone, serde::Deserialize)]
+/// One piece: sample-aligned stems and the pairs they make.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Piece {
     /// Folder name.
     pub id: String,
-    /// The stems.
+    /// The stems (may be left out by manifests that only name pairs).
+    #[serde(default)]
     pub stems: Vec<Stem>,
+    /// The natural pairs.
+    #[serde(default)]
+    pub pairs: Vec<ManifestPair>,
 }
 
 /// One stem of a piece.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Stem {
     /// Part name, e.g. `soprano`.
     pub name: String,
     /// Audio file name inside the piece folder.
     pub file: String,
-    /// Note list file name inside the piece folder.
-    pub notes_file: String,
+    /// Note list file name inside the piece folder, if the set is annotated.
+    #[serde(default)]
+    pub notes_file: Option<String>,
     /// Instrument name.
+    #[serde(default)]
     pub instrument: String,
-    /// General MIDI program, 0-based.
+    /// General MIDI program, 0-based (0 when unknown).
+    #[serde(default)]
     pub gm_program: u32,
+}
+
+/// The key of a track made of several stems summed: the stem names joined by `+`.
+pub fn track_key(stems: &[String]) -> String {
+    stems.join("+")
+}
+
+/// One side of a manifest pair: a stem or a list of stems to sum.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum StemSet {
+    /// A single stem.
+    One(String),
+    /// The sum of several stems.
+    Many(Vec<String>),
+}
+
+impl StemSet {
+    /// The track key of this stem set (see [`track_key`]).
+    pub fn key(&self) -> String {
+        match self {
+            StemSet::One(s) => s.clone(),
+            StemSet::Many(v) => track_key(v),
+        }
+    }
+
+    /// The stem names, in order.
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            StemSet::One(s) => vec![s.clone()],
+            StemSet::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// A natural (A → B) pair named by a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct ManifestPair {
+    /// The guide.
+    pub a: StemSet,
+    /// The response.
+    pub b: StemSet,
+    /// The piece's main pair (`--pairs primary`).
+    #[serde(default)]
+    pub primary: bool,
 }
 
 /// One annotated note.
@@ -80,13 +134,24 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, StemsErro
 impl Manifest {
     /// Reads `<root>/manifest.json`.
     pub fn read(root: &Path) -> Result<Self, StemsError> {
-        read_json(&root.join("manifest.json"))
+        Self::load(&root.join(MANIFEST_FILE))
+    }
+
+    /// Reads a manifest file.
+    pub fn load(path: &Path) -> Result<Self, StemsError> {
+        read_json(path)
     }
 }
 
-/// Reads the notes of `stem` in `piece` under `root`.
+/// File name of a stems set's manifest.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// Reads the notes of `stem` in `piece` under `root` (none when the stem has no notes file).
 pub fn read_notes(root: &Path, piece: &Piece, stem: &Stem) -> Result<Vec<Note>, StemsError> {
-    read_json(&root.join(&piece.id).join(&stem.notes_file))
+    match &stem.notes_file {
+        Some(file) => read_json(&root.join(&piece.id).join(file)),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The pitch class sounding longest within `[start_s, end_s)`, if notes sound for at least

@@ -1,0 +1,681 @@
+//! `counterpart build-preset`: stems set → corpus preset.
+//!
+//! check → encode (streaming, cached) → fit the codebook on the training pieces' segment vectors
+//! → tokenise → train the decision model (validation pieces for early stopping, best checkpoint)
+//! → evaluate on held-out pieces (TPP/LCP against the baselines) → pack a [`Preset`]: the corpus
+//! is the target stems of the training pieces (or every audio file of `--corpus DIR`) with the
+//! segments and labels perception gives them, as 16-bit PCM.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use candle_core::Device;
+use counterpart_core::decision::model::{CONFIG_FILE, WEIGHTS_FILE};
+use counterpart_core::decision::{DecisionConfig, DecisionModel};
+use counterpart_core::perception::{Codebook, SegmentLength as PerceptionLength};
+use counterpart_core::preset::{
+    sha256_hex, AudioData, CodebookData, CorpusFile, DecisionData, EncoderIdentity, NoteValue,
+    Preset, PresetInfo, SegmentLength, SegmentRecord, SegmentationSettings,
+};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use crate::check::{check, CheckOptions};
+use crate::dataset::{PairedTokenDataset, Pairing};
+use crate::evaluate::{evaluate_model, EvalReport, EvalSampling};
+use crate::kmeans::{fit, KMeansConfig};
+use crate::layout::{LayoutKind, PairSelection, PieceSource, StemSource, StemsSet, TrackPair};
+use crate::pipeline_error::PipelineError;
+use crate::stems::{Manifest, ManifestPair, Piece, StemSet};
+use crate::tokenise::{encode_tracks, EncodedSet, EncodingSettings, TrackJob};
+use crate::train::{train, TrainConfig, TrainReport};
+
+/// The default decision model of a preset: smaller than [`DecisionConfig::new`] so that a
+/// dev-stems preset trains within minutes on two cores (d_model 128, 2 + 2 layers, FFN 512).
+pub fn default_model(k: usize, lookahead: usize) -> DecisionConfig {
+    DecisionConfig {
+        d_model: 128,
+        encoder_layers: 2,
+        decoder_layers: 2,
+        ffn_dim: 512,
+        ..DecisionConfig::new(k, lookahead)
+    }
+}
+
+/// Everything `build-preset` needs.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Which pairs train the model.
+    pub selection: PairSelection,
+    /// A folder of corpus recordings instead of the training pieces' targets.
+    pub corpus: Option<PathBuf>,
+    /// Alphabet size K.
+    pub k: usize,
+    /// k-means restarts.
+    pub kmeans_restarts: usize,
+    /// Encoding (encoder, segmentation, threads, cache).
+    pub encoding: EncodingSettings,
+    /// The decision model (its `vocab_size` and `lookahead` are the preset's).
+    pub model: DecisionConfig,
+    /// Training options (time budget, epochs, …).
+    pub train: TrainConfig,
+    /// Share of pieces held out for the evaluation.
+    pub test_fraction: f64,
+    /// Share of the remaining pieces used for validation (early stopping).
+    pub val_fraction: f64,
+    /// Seed of the piece split and the k-means fit.
+    pub seed: u64,
+    /// Preset info (name, author, description, licence; `created` is filled in if empty).
+    pub info: PresetInfo,
+    /// Folder for the checkpoint and loss log (a temporary folder when `None`).
+    pub work_dir: Option<PathBuf>,
+    /// Skip `check` (errors become failures later instead).
+    pub skip_check: bool,
+}
+
+/// What a build made.
+#[derive(Debug)]
+pub struct BuildOutcome {
+    /// The preset.
+    pub preset: Preset,
+    /// Training report.
+    pub train: TrainReport,
+    /// Held-out evaluation, unconstrained then constrained.
+    pub eval: [EvalReport; 2],
+    /// Piece ids of the training, validation and test sets.
+    pub split: [Vec<String>; 3],
+}
+
+/// Splits piece ids into (train, validation, test) with a seeded shuffle; each gets at least one
+/// piece.
+pub fn split_pieces(
+    ids: &[String],
+    test_fraction: f64,
+    val_fraction: f64,
+    seed: u64,
+) -> Result<[Vec<String>; 3], PipelineError> {
+    let n = ids.len();
+    if n < 3 {
+        return Err(PipelineError::Invalid(format!(
+            "{n} usable piece(s): training, validation and evaluation are split by piece, so at \
+             least 3 are needed"
+        )));
+    }
+    let mut shuffled = ids.to_vec();
+    shuffled.sort();
+    shuffled.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let n_test = ((test_fraction * n as f64).round() as usize).clamp(1, n - 2);
+    let n_val = ((val_fraction * (n - n_test) as f64).round() as usize).clamp(1, n - n_test - 1);
+    let mut test = shuffled[..n_test].to_vec();
+    let mut val = shuffled[n_test..n_test + n_val].to_vec();
+    let mut train = shuffled[n_test + n_val..].to_vec();
+    for v in [&mut train, &mut val, &mut test] {
+        v.sort();
+    }
+    Ok([train, val, test])
+}
+
+/// Least optimiser steps per epoch: small sets (one pair per piece) otherwise give epochs of one
+/// or two steps, where validation would cost more than training.
+pub const MIN_STEPS_PER_EPOCH: usize = 20;
+
+/// Fits the schedule to the data: at least [`MIN_STEPS_PER_EPOCH`] steps per epoch, and a
+/// warm-up of at most a tenth of all steps (a fixed 200-step warm-up would outlast the whole run
+/// of a small set).
+pub fn scaled_schedule(
+    cfg: &TrainConfig,
+    model: &DecisionConfig,
+    data: &PairedTokenDataset,
+) -> TrainConfig {
+    let len = cfg.window.unwrap_or(model.context).max(1);
+    let steps = cfg.steps_per_epoch.unwrap_or_else(|| {
+        data.num_tokens()
+            .div_ceil(cfg.batch_size.max(1) * len)
+            .max(MIN_STEPS_PER_EPOCH)
+    });
+    TrainConfig {
+        steps_per_epoch: Some(steps),
+        warmup_steps: cfg.warmup_steps.min(steps * cfg.max_epochs / 10).max(1),
+        ..cfg.clone()
+    }
+}
+
+/// The pairing of a token corpus that matches `selection` on `set`.
+pub fn pairing_for(set: &StemsSet, selection: &PairSelection) -> Pairing {
+    let side = |names: &[String]| match names {
+        [one] => StemSet::One(one.clone()),
+        many => StemSet::Many(many.to_vec()),
+    };
+    Pairing::Manifest(Manifest {
+        pieces: set
+            .pieces
+            .iter()
+            .map(|p| Piece {
+                id: p.id.clone(),
+                stems: Vec::new(),
+                pairs: p
+                    .pairs(selection)
+                    .iter()
+                    .map(|tp| ManifestPair {
+                        a: side(&tp.guide),
+                        b: side(&tp.target),
+                        primary: true,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
+/// The perception segment length of preset settings.
+pub fn perception_length(length: &SegmentLength) -> PerceptionLength {
+    match *length {
+        SegmentLength::Uniform { seconds } => PerceptionLength::Seconds(seconds),
+        SegmentLength::TempoSynced { note, bpm } => PerceptionLength::Tempo {
+            bpm,
+            note: counterpart_core::perception::NoteValue::new(note.numerator, note.denominator),
+        },
+    }
+}
+
+fn preset_length(length: &PerceptionLength) -> SegmentLength {
+    match *length {
+        PerceptionLength::Seconds(seconds) => SegmentLength::Uniform { seconds },
+        PerceptionLength::Tempo { bpm, note } => SegmentLength::TempoSynced {
+            note: NoteValue {
+                numerator: note.numerator,
+                denominator: note.denominator,
+            },
+            bpm,
+        },
+    }
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`.
+pub fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400) as i64;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Runs the whole build and returns the preset (not yet saved).
+pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome, PipelineError> {
+    let started = Instant::now();
+    let set = StemsSet::open(root)?;
+    if !options.skip_check {
+        let report = check(
+            &set,
+            &CheckOptions {
+                selection: options.selection.clone(),
+                ..CheckOptions::default()
+            },
+        );
+        for d in &report.diagnostics {
+            tracing::warn!("{d}");
+        }
+        if report.errors() > 0 {
+            return Err(PipelineError::Check(report.errors()));
+        }
+    }
+    let usable: Vec<String> = set
+        .pieces
+        .iter()
+        .filter(|p| !p.pairs(&options.selection).is_empty())
+        .map(|p| p.id.clone())
+        .collect();
+    let split = split_pieces(
+        &usable,
+        options.test_fraction,
+        options.val_fraction,
+        options.seed,
+    )?;
+    let [train_ids, val_ids, test_ids] = &split;
+    tracing::info!(
+        train = train_ids.len(),
+        validation = val_ids.len(),
+        test = test_ids.len(),
+        "pieces split"
+    );
+
+    // Encode (cached).
+    let t = Instant::now();
+    let encoded = EncodedSet::encode(&set, &options.selection, Some(&usable), &options.encoding)?;
+    let encode_s = t.elapsed().as_secs_f64();
+
+    // Codebook on the training pieces' single-stem vectors.
+    let t = Instant::now();
+    let (vectors, dim) = encoded.vectors(Some(train_ids));
+    if vectors.is_empty() {
+        return Err(PipelineError::Invalid(
+            "no segment in the training pieces".into(),
+        ));
+    }
+    let kmeans = KMeansConfig {
+        restarts: options.kmeans_restarts,
+        seed: options.seed,
+        ..KMeansConfig::new(options.k)
+    };
+    let fitted = fit(&vectors, dim, &kmeans)?;
+    let codebook = fitted.codebook.clone();
+    let kmeans_s = t.elapsed().as_secs_f64();
+    tracing::info!(
+        k = options.k,
+        vectors = vectors.len() / dim,
+        usage = fitted.usage(),
+        "codebook fitted"
+    );
+
+    // Tokenise and pair.
+    let corpus_tokens = encoded.tokenise(&codebook)?;
+    let pairing = pairing_for(&set, &options.selection);
+    let all = PairedTokenDataset::from_pieces(options.k, &corpus_tokens.pieces, &pairing)?;
+    let in_set = |ids: &[String]| {
+        let ids: BTreeSet<&String> = ids.iter().collect();
+        all.filter(|p| ids.contains(&p.piece))
+    };
+    let (train_set, val_set, test_set) = (in_set(train_ids), in_set(val_ids), in_set(test_ids));
+
+    // Train.
+    let mut model_config = options.model.clone();
+    model_config.vocab_size = options.k;
+    let work = match &options.work_dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!(
+            "counterpart-build-{}-{}",
+            std::process::id(),
+            started.elapsed().as_nanos()
+        )),
+    };
+    let train_config = scaled_schedule(&options.train, &model_config, &train_set);
+    let t = Instant::now();
+    let report = train(
+        &model_config,
+        &train_set,
+        &val_set,
+        &train_config,
+        &work,
+        &Device::Cpu,
+    )?;
+    let train_s = t.elapsed().as_secs_f64();
+    let model = DecisionModel::load(&work, &Device::Cpu)?;
+    let read = |name: &str| {
+        let p = work.join(name);
+        std::fs::read(&p).map_err(|e| PipelineError::io(p, e))
+    };
+    let weights = read(WEIGHTS_FILE)?;
+    let config_json: serde_json::Value = serde_json::from_slice(&read(CONFIG_FILE)?)
+        .map_err(|e| PipelineError::Invalid(format!("checkpoint config: {e}")))?;
+    if options.work_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+
+    // Corpus.
+    let corpus = match &options.corpus {
+        Some(dir) => corpus_from_folder(dir, &codebook, &options.encoding)?,
+        None => corpus_from_targets(
+            &set,
+            train_ids,
+            val_ids,
+            &options.selection,
+            &encoded,
+            &codebook,
+        )?,
+    };
+    let mut counts = vec![0u32; options.k];
+    for f in &corpus {
+        for s in &f.segments {
+            counts[s.label as usize] += 1;
+        }
+    }
+
+    // Evaluate on the held-out pieces.
+    let t = Instant::now();
+    let eval = [false, true].map(|constrained| {
+        evaluate_model(&model, &test_set, &counts, &EvalSampling::new(constrained))
+    });
+    let [unconstrained, constrained] = eval;
+    let eval = [unconstrained?, constrained?];
+    let eval_s = t.elapsed().as_secs_f64();
+    for e in &eval {
+        tracing::info!("held-out evaluation:\n{}", e.table());
+    }
+
+    // Encoder identity.
+    let onnx = std::fs::read(&options.encoding.encoder)
+        .map_err(|e| PipelineError::io(&options.encoding.encoder, e))?;
+    let spec = counterpart_core::perception::EncoderSpec::from_sidecar(&options.encoding.encoder)?
+        .ok_or_else(|| {
+            PipelineError::Invalid(format!(
+                "{} has no .json sidecar naming the encoder",
+                options.encoding.encoder.display()
+            ))
+        })?;
+    let layer = options.encoding.layer.unwrap_or(spec.default_layer);
+
+    let eval_json = |e: &EvalReport| {
+        let mut v = e.to_json();
+        v["lcp_per_position"] = json!(e.model.lcp_per_position);
+        v["pairs"] = json!(e.pairs);
+        v
+    };
+    let metrics = json!({
+        "data": {
+            "stems_dir": root.display().to_string(),
+            "pairs": format!("{:?}", options.selection),
+            "pieces": {"train": train_ids, "validation": val_ids, "test": test_ids},
+            "pairs_count": {"train": train_set.pairs.len(), "validation": val_set.pairs.len(), "test": test_set.pairs.len()},
+            "tokens": {"train": train_set.num_tokens(), "validation": val_set.num_tokens(), "test": test_set.num_tokens()},
+        },
+        "codebook": {
+            "k": options.k,
+            "vectors": vectors.len() / dim,
+            "inertia": fitted.inertia,
+            "usage": fitted.usage(),
+            "seed": options.seed,
+        },
+        "training": {
+            "epochs": report.epochs.len(),
+            "best_epoch": report.best_epoch,
+            "best_val_loss": report.best_val_loss,
+            "best_val_accuracy": report.best_val_accuracy,
+            "tokens_per_second": report.tokens_per_second,
+            "loss": report.epochs.iter().map(|e| json!({
+                "epoch": e.epoch, "train_loss": e.train_loss, "val_loss": e.val_loss,
+                "val_accuracy": e.val_accuracy,
+            })).collect::<Vec<_>>(),
+        },
+        "eval": {"unconstrained": eval_json(&eval[0]), "constrained": eval_json(&eval[1])},
+        "timing_s": {"encode": encode_s, "kmeans": kmeans_s, "train": train_s, "eval": eval_s,
+                     "total": started.elapsed().as_secs_f64()},
+    });
+    let mut info = options.info.clone();
+    if info.created.trim().is_empty() {
+        info.created = today();
+    }
+    let preset = Preset {
+        info,
+        segmentation: SegmentationSettings {
+            length: preset_length(&options.encoding.config.segmentation.length),
+            onset_snap_seconds: options
+                .encoding
+                .config
+                .segmentation
+                .onset_snap
+                .map(|s| s.max_shift_s),
+            analysis_sample_rate: spec.sample_rate,
+        },
+        encoder: EncoderIdentity {
+            name: spec.name.clone(),
+            sha256: sha256_hex(&onnx),
+            layer: layer as u32,
+            context_seconds: options.encoding.config.context_s,
+            embedded: None,
+        },
+        codebook: CodebookData {
+            k: codebook.k(),
+            dim: codebook.dim(),
+            centres: codebook.centres().to_vec(),
+        },
+        decision: DecisionData {
+            config: config_json,
+            weights,
+        },
+        corpus,
+        metrics,
+    };
+    preset.validate()?;
+    Ok(BuildOutcome {
+        preset,
+        train: report,
+        eval,
+        split,
+    })
+}
+
+/// A corpus file from decoded audio and its encoded segments' labels: 16-bit PCM, channel after
+/// channel (more than two channels are mixed to mono).
+fn corpus_file(
+    name: String,
+    audio: &crate::audio_file::AudioFile,
+    segments: &[counterpart_core::perception::Segment],
+    labels: &[u32],
+) -> CorpusFile {
+    let (channels, interleaved) = if audio.channels <= 2 {
+        (audio.channels, audio.samples.clone())
+    } else {
+        (1, audio.to_mono())
+    };
+    let frames = interleaved.len() / channels;
+    let to_i16 = |x: f32| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i32;
+    let mut samples = Vec::with_capacity(frames * channels);
+    for c in 0..channels {
+        samples.extend((0..frames).map(|f| to_i16(interleaved[f * channels + c])));
+    }
+    CorpusFile {
+        name,
+        sample_rate: audio.sample_rate,
+        channels: channels as u16,
+        audio: AudioData::Pcm {
+            bits_per_sample: 16,
+            samples,
+        },
+        segments: segments
+            .iter()
+            .zip(labels)
+            .filter(|(s, _)| s.end as usize <= frames)
+            .map(|(s, &label)| SegmentRecord {
+                start: s.start,
+                end: s.end,
+                label,
+            })
+            .collect(),
+    }
+}
+
+/// The corpus made of the target tracks of the training and validation pieces.
+fn corpus_from_targets(
+    set: &StemsSet,
+    train_ids: &[String],
+    val_ids: &[String],
+    selection: &PairSelection,
+    encoded: &EncodedSet,
+    codebook: &Codebook,
+) -> Result<Vec<CorpusFile>, PipelineError> {
+    let mut out = Vec::new();
+    for piece in set
+        .pieces
+        .iter()
+        .filter(|p| train_ids.contains(&p.id) || val_ids.contains(&p.id))
+    {
+        let mut targets: Vec<Vec<String>> = Vec::new();
+        for TrackPair { target, .. } in piece.pairs(selection) {
+            if !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
+        for target in targets {
+            let key = crate::stems::track_key(&target);
+            let track = encoded
+                .pieces
+                .get(&piece.id)
+                .and_then(|t| t.get(&key))
+                .ok_or_else(|| {
+                    PipelineError::Invalid(format!(
+                        "piece {}: track {key} was not encoded",
+                        piece.id
+                    ))
+                })?;
+            let audio = piece.load_track(&target)?;
+            let labels = track.tokens(codebook)?;
+            out.push(corpus_file(
+                format!("{}/{key}", piece.id),
+                &audio,
+                &track.segments,
+                &labels,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The corpus made of every audio file under `dir` (recursively), each tokenised the streaming
+/// way.
+pub fn corpus_from_folder(
+    dir: &Path,
+    codebook: &Codebook,
+    encoding: &EncodingSettings,
+) -> Result<Vec<CorpusFile>, PipelineError> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(|e| PipelineError::io(&d, e))? {
+            let path = entry.map_err(|e| PipelineError::io(&d, e))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                crate::layout::AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+            }) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(PipelineError::Invalid(format!(
+            "the corpus folder {} holds no audio file",
+            dir.display()
+        )));
+    }
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.strip_prefix(dir)
+                .unwrap_or(f)
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let set = StemsSet {
+        root: dir.to_path_buf(),
+        kind: LayoutKind::Folders,
+        pieces: vec![PieceSource {
+            id: "corpus".into(),
+            stems: files
+                .iter()
+                .zip(&names)
+                .map(|(f, n)| StemSource {
+                    name: n.clone(),
+                    files: vec![f.clone()],
+                })
+                .collect(),
+            pairs: Vec::new(),
+        }],
+    };
+    let jobs: Vec<TrackJob> = names
+        .iter()
+        .map(|n| TrackJob {
+            piece: "corpus".into(),
+            stems: vec![n.clone()],
+        })
+        .collect();
+    let tracks = encode_tracks(&set, &jobs, encoding)?;
+    let mut out = Vec::new();
+    for ((name, track), piece_stem) in names.iter().zip(&tracks).zip(&set.pieces[0].stems) {
+        let audio = crate::audio_file::AudioFile::read(&piece_stem.files[0])?;
+        out.push(corpus_file(
+            name.clone(),
+            &audio,
+            &track.segments,
+            &track.tokens(codebook)?,
+        ));
+    }
+    Ok(out)
+}
+
+/// Loads the runtime pieces of a preset: its codebook, its decision model and the corpus label
+/// counts.
+pub fn preset_runtime(
+    preset: &Preset,
+) -> Result<(Codebook, DecisionModel, Vec<u32>), PipelineError> {
+    let codebook = Codebook::new(
+        preset.codebook.k,
+        preset.codebook.dim,
+        preset.codebook.centres.clone(),
+    )?;
+    let config: DecisionConfig = serde_json::from_value(preset.decision.config.clone())
+        .map_err(|e| PipelineError::Invalid(format!("the preset's decision config: {e}")))?;
+    let model = DecisionModel::from_bytes(&config, preset.decision.weights.clone(), &Device::Cpu)?;
+    let mut counts = vec![0u32; preset.k()];
+    for f in &preset.corpus {
+        for s in &f.segments {
+            if let Some(c) = counts.get_mut(s.label as usize) {
+                *c += 1;
+            }
+        }
+    }
+    Ok((codebook, model, counts))
+}
+
+/// Shared by `eval` and `sweep`: encoding settings matching a preset's segmentation and encoder.
+pub fn preset_encoding(
+    preset: &Preset,
+    encoder: &Path,
+    threads: usize,
+    cache: Option<PathBuf>,
+) -> Result<EncodingSettings, PipelineError> {
+    preset.verify_encoder_file(encoder)?;
+    Ok(EncodingSettings {
+        encoder: encoder.to_path_buf(),
+        layer: Some(preset.encoder.layer as usize),
+        config: counterpart_core::perception::SegmentEncoderConfig {
+            segmentation: counterpart_core::perception::SegmentationConfig {
+                length: perception_length(&preset.segmentation.length),
+                onset_snap: None,
+            },
+            context_s: preset.encoder.context_seconds,
+        },
+        threads,
+        cache,
+        show_progress: true,
+    })
+}
+
+/// `counterpart eval`: tokenises `root` with the preset's encoder and codebook and evaluates the
+/// preset's model on its pairs.
+pub fn evaluate_preset(
+    preset: &Preset,
+    root: &Path,
+    selection: &PairSelection,
+    encoding: &EncodingSettings,
+    sampling: &EvalSampling,
+) -> Result<EvalReport, PipelineError> {
+    let (codebook, model, counts) = preset_runtime(preset)?;
+    let set = StemsSet::open(root)?;
+    let encoded = EncodedSet::encode(&set, selection, None, encoding)?;
+    let tokens = encoded.tokenise(&codebook)?;
+    let data = PairedTokenDataset::from_pieces(
+        codebook.k(),
+        &tokens.pieces,
+        &pairing_for(&set, selection),
+    )?;
+    evaluate_model(&model, &data, &counts, sampling)
+}
+
+/// Wall-clock budget helper: minutes as a [`Duration`].
+pub fn minutes(m: f64) -> Duration {
+    Duration::from_secs_f64((m * 60.0).max(0.0))
+}

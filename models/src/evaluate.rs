@@ -1,0 +1,196 @@
+//! Evaluation of a decision model on held-out pairs (§6 of the spec): B is generated from A
+//! with the streaming model ([`generate`]) and scored against the true B by TPP and LCP, next to
+//! the baselines: uniform over K, B's label histogram, uniform over B's present labels, B := A,
+//! and the model fed the guide of another piece (shuffled pairs).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use counterpart_core::decision::{DecisionModel, Sampler, SamplerSettings};
+use serde_json::{json, Value};
+
+use crate::dataset::PairedTokenDataset;
+use crate::metrics::{generate, score, shuffled_guides, Baseline, Scores};
+use crate::pipeline_error::PipelineError;
+
+/// Names of the baselines, in report order.
+pub const BASELINES: [&str; 5] = ["uniform", "histogram", "present", "copy_a", "shuffled"];
+
+/// How B is sampled during evaluation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvalSampling {
+    /// Sampler settings (temperature, top-p, constraint to the corpus labels).
+    pub settings: SamplerSettings,
+    /// Seed of the sampler and of the baselines.
+    pub seed: u64,
+}
+
+impl EvalSampling {
+    /// Temperature 1, top-p 0.9, constrained or not, seed 0.
+    pub fn new(constrained: bool) -> Self {
+        Self {
+            settings: SamplerSettings {
+                constrain: constrained,
+                ..SamplerSettings::default()
+            },
+            seed: 0,
+        }
+    }
+}
+
+/// Scores of the model and of the baselines.
+#[derive(Debug, Clone)]
+pub struct EvalReport {
+    /// Number of scored segments (B positions).
+    pub segments: usize,
+    /// Number of scored pairs.
+    pub pairs: usize,
+    /// Whether generation was constrained to the corpus labels.
+    pub constrained: bool,
+    /// The model.
+    pub model: Scores,
+    /// The baselines by name ([`BASELINES`]); `shuffled` is missing with a single piece.
+    pub baselines: BTreeMap<&'static str, Scores>,
+}
+
+/// Generates B for every pair of `data` with `model` and scores it and the baselines.
+/// `corpus_counts` are the corpus label counts (the constraint and prior of the sampler).
+pub fn evaluate_model(
+    model: &DecisionModel,
+    data: &PairedTokenDataset,
+    corpus_counts: &[u32],
+    sampling: &EvalSampling,
+) -> Result<EvalReport, PipelineError> {
+    if data.pairs.is_empty() {
+        return Err(PipelineError::Invalid("no pair to evaluate".into()));
+    }
+    let mut sampler = Sampler::new(corpus_counts, sampling.settings, sampling.seed)?;
+    let truths: Vec<&[u32]> = data.pairs.iter().map(|p| p.b.as_slice()).collect();
+    let mut generated = Vec::with_capacity(data.pairs.len());
+    for p in &data.pairs {
+        generated.push(generate(model, &p.a, p.b.len(), &mut sampler)?);
+    }
+    let pair_up = |preds: &[Vec<u32>]| -> Scores {
+        let pairs: Vec<(&[u32], &[u32])> = preds
+            .iter()
+            .map(Vec::as_slice)
+            .zip(truths.iter().copied())
+            .collect();
+        score(&pairs)
+    };
+    let mut baselines = BTreeMap::new();
+    for (name, b) in [
+        ("uniform", Baseline::UniformK),
+        ("histogram", Baseline::LabelHistogram),
+        ("present", Baseline::UniformPresent),
+        ("copy_a", Baseline::CopyA),
+    ] {
+        baselines.insert(name, pair_up(&b.predict(data, sampling.seed)));
+    }
+    if let Some(guides) = shuffled_guides(data, sampling.seed) {
+        sampler.reseed(sampling.seed);
+        let mut shuffled = Vec::with_capacity(guides.len());
+        for (g, p) in guides.iter().zip(&data.pairs) {
+            shuffled.push(generate(model, g, p.b.len(), &mut sampler)?);
+        }
+        baselines.insert("shuffled", pair_up(&shuffled));
+    }
+    Ok(EvalReport {
+        segments: data.num_tokens(),
+        pairs: data.pairs.len(),
+        constrained: sampling.settings.constrain,
+        model: pair_up(&generated),
+        baselines,
+    })
+}
+
+fn rounded(x: f64) -> Value {
+    if x.is_finite() {
+        json!((x * 1e6).round() / 1e6)
+    } else {
+        Value::Null
+    }
+}
+
+impl EvalReport {
+    /// `{"tpp", "lcp_mean", "segments", "baselines": {name: {"tpp", "lcp_mean"}}}`; a missing
+    /// baseline has null scores.
+    pub fn to_json(&self) -> Value {
+        let baselines: serde_json::Map<String, Value> = BASELINES
+            .iter()
+            .map(|&name| {
+                let s = self.baselines.get(name);
+                (
+                    name.to_string(),
+                    json!({
+                        "tpp": s.map_or(Value::Null, |s| rounded(s.tpp)),
+                        "lcp_mean": s.map_or(Value::Null, |s| rounded(s.lcp_mean)),
+                    }),
+                )
+            })
+            .collect();
+        json!({
+            "tpp": rounded(self.model.tpp),
+            "lcp_mean": rounded(self.model.lcp_mean),
+            "segments": self.segments,
+            "baselines": baselines,
+        })
+    }
+
+    /// The best TPP among the random baselines (uniform, histogram, present).
+    pub fn best_random_tpp(&self) -> f64 {
+        ["uniform", "histogram", "present"]
+            .iter()
+            .filter_map(|n| self.baselines.get(n).map(|s| s.tpp))
+            .fold(0.0, f64::max)
+    }
+
+    /// Whether the model's TPP and mean LCP beat every baseline.
+    pub fn beats_every_baseline(&self) -> bool {
+        self.baselines
+            .values()
+            .all(|b| self.model.tpp > b.tpp && self.model.lcp_mean > b.lcp_mean)
+    }
+
+    /// A plain-text table of the scores.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{} pairs, {} segments, generation {}\n{:<10} {:>8} {:>9}\n",
+            self.pairs,
+            self.segments,
+            if self.constrained {
+                "constrained to the corpus labels"
+            } else {
+                "unconstrained"
+            },
+            "method",
+            "TPP %",
+            "LCP mean"
+        );
+        let mut line = |name: &str, s: &Scores| {
+            out.push_str(&format!(
+                "{name:<10} {:>8.2} {:>9.3}\n",
+                s.tpp * 100.0,
+                s.lcp_mean
+            ));
+        };
+        line("model", &self.model);
+        for name in BASELINES {
+            if let Some(s) = self.baselines.get(name) {
+                line(name, s);
+            }
+        }
+        out
+    }
+
+    /// Writes a PNG plot of the mean LCP per position, the model against the baselines.
+    pub fn plot(&self, path: &Path) -> Result<(), PipelineError> {
+        let mut series: Vec<(&str, &[f64])> = vec![("model", &self.model.lcp_per_position)];
+        for name in BASELINES {
+            if let Some(s) = self.baselines.get(name) {
+                series.push((name, &s.lcp_per_position));
+            }
+        }
+        crate::plot::lcp_plot(path, &series)
+    }
+}

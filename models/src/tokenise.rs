@@ -1,0 +1,407 @@
+//! Tokenising stems the streaming way: each track is encoded by the run-time perception core
+//! ([`encode_clip`], i.e. [`counterpart_core::perception::SegmentEncoderCore`]) into one pooled
+//! vector per segment, then quantised with a codebook into one token per segment.
+//!
+//! Encoding is the slow part, so the segment vectors of each track are cached on disk, keyed by
+//! the SHA-256 of the track's audio files, of the encoder file, of the encoder layer and of the
+//! segmentation settings. Tracks are encoded in parallel, one encoder per worker thread with one
+//! intra-op thread each; every track is encoded by exactly the same computation whatever thread
+//! runs it, and results are stored by track index, so the output does not depend on the number of
+//! threads.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use counterpart_core::perception::{
+    encode_clip, Codebook, EncoderOptions, OnnxEncoder, Segment, SegmentEncoderConfig,
+};
+use counterpart_core::preset::sha256_hex;
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+use crate::dataset::{TokenCorpus, TokenisedPiece};
+use crate::layout::{needed_tracks, PairSelection, StemsSet};
+use crate::pipeline_error::PipelineError;
+use crate::stems::track_key;
+
+/// Magic bytes of a cached track file.
+const CACHE_MAGIC: &[u8; 8] = b"CPSEGV01";
+
+/// How tracks are encoded.
+#[derive(Debug, Clone)]
+pub struct EncodingSettings {
+    /// The ONNX encoder.
+    pub encoder: PathBuf,
+    /// Encoder layer (the encoder's default when `None`).
+    pub layer: Option<usize>,
+    /// Segmentation and context, as at run time.
+    pub config: SegmentEncoderConfig,
+    /// Worker threads (each with its own encoder); 0 means one per core.
+    pub threads: usize,
+    /// Folder of the vector cache; `None` disables caching.
+    pub cache: Option<PathBuf>,
+    /// Draw a progress bar on stderr.
+    pub show_progress: bool,
+}
+
+impl EncodingSettings {
+    /// The default cache folder: `$XDG_CACHE_HOME/counterpart/segments`, else
+    /// `~/.cache/counterpart/segments`.
+    pub fn default_cache() -> Option<PathBuf> {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(base.join("counterpart").join("segments"))
+    }
+}
+
+/// One track to encode: the audio files summed to make it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackJob {
+    /// Piece id.
+    pub piece: String,
+    /// Stem names (several are summed).
+    pub stems: Vec<String>,
+}
+
+/// The segments of one encoded track and their pooled vectors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedTrack {
+    /// Working (native) sample rate of the track.
+    pub sample_rate: u32,
+    /// The segments, at the working rate, in order.
+    pub segments: Vec<Segment>,
+    /// The pooled vectors, `segments.len() · dim` values.
+    pub vectors: Vec<f32>,
+    /// Vector size.
+    pub dim: usize,
+}
+
+impl EncodedTrack {
+    /// The tokens of the segments under `codebook` (the run-time quantiser).
+    pub fn tokens(&self, codebook: &Codebook) -> Result<Vec<u32>, PipelineError> {
+        self.vectors
+            .chunks_exact(self.dim)
+            .map(|v| codebook.quantise(v).map_err(PipelineError::from))
+            .collect()
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + self.segments.len() * 24 + self.vectors.len() * 4);
+        out.extend_from_slice(CACHE_MAGIC);
+        out.extend_from_slice(&self.sample_rate.to_le_bytes());
+        out.extend_from_slice(&(self.dim as u32).to_le_bytes());
+        out.extend_from_slice(&(self.segments.len() as u64).to_le_bytes());
+        for s in &self.segments {
+            for v in [s.index, s.start, s.end] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        for v in &self.vectors {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let rest = bytes.strip_prefix(CACHE_MAGIC)?;
+        let u32_at =
+            |b: &[u8], i: usize| Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?));
+        let u64_at =
+            |b: &[u8], i: usize| Some(u64::from_le_bytes(b.get(i..i + 8)?.try_into().ok()?));
+        let sample_rate = u32_at(rest, 0)?;
+        let dim = u32_at(rest, 4)? as usize;
+        let n = usize::try_from(u64_at(rest, 8)?).ok()?;
+        let seg_bytes = n.checked_mul(24)?;
+        let vec_bytes = n.checked_mul(dim)?.checked_mul(4)?;
+        if dim == 0 || rest.len() != 16 + seg_bytes + vec_bytes {
+            return None;
+        }
+        let segments = (0..n)
+            .map(|i| {
+                let o = 16 + 24 * i;
+                Some(Segment {
+                    index: u64_at(rest, o)?,
+                    start: u64_at(rest, o + 8)?,
+                    end: u64_at(rest, o + 16)?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let vectors = rest[16 + seg_bytes..]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        Some(Self {
+            sample_rate,
+            segments,
+            vectors,
+            dim,
+        })
+    }
+}
+
+fn hash_file(path: &Path) -> Result<String, PipelineError> {
+    let bytes = std::fs::read(path).map_err(|e| PipelineError::io(path, e))?;
+    Ok(sha256_hex(&bytes))
+}
+
+/// The cache key of a track: SHA-256 over the encoder's hash, the layer, the settings and the
+/// hashes of the track's files.
+fn cache_key(
+    encoder_sha: &str,
+    layer: Option<usize>,
+    config: &SegmentEncoderConfig,
+    files: &[PathBuf],
+) -> Result<String, PipelineError> {
+    let mut h = Sha256::new();
+    h.update(b"counterpart-segments/1\n");
+    h.update(encoder_sha.as_bytes());
+    h.update(format!("\nlayer={layer:?}\n").as_bytes());
+    h.update(serde_json::to_vec(config).expect("config serialises"));
+    for f in files {
+        h.update(b"\nfile=");
+        h.update(hash_file(f)?.as_bytes());
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Encodes `jobs` of `set` the streaming way, from the cache where possible. Results are in job
+/// order.
+pub fn encode_tracks(
+    set: &StemsSet,
+    jobs: &[TrackJob],
+    settings: &EncodingSettings,
+) -> Result<Vec<EncodedTrack>, PipelineError> {
+    let encoder_sha = hash_file(&settings.encoder)?;
+    let threads = match settings.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .clamp(1, jobs.len().max(1));
+    let bar = if settings.show_progress {
+        ProgressBar::new(jobs.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} tracks encoded {msg}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    let next = AtomicUsize::new(0);
+    let cached = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<EncodedTrack, PipelineError>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut encoder: Option<OnnxEncoder> = None;
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(job) = jobs.get(i) else { break };
+                    let r = encode_job(set, job, settings, &encoder_sha, &mut encoder, &cached);
+                    let failed = r.is_err();
+                    results.lock().expect("no panic while holding the lock")[i] = Some(r);
+                    bar.inc(1);
+                    if failed {
+                        // Let the other workers finish their current track and stop.
+                        next.store(jobs.len(), Ordering::SeqCst);
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    tracing::info!(
+        tracks = jobs.len(),
+        from_cache = cached.load(Ordering::SeqCst),
+        threads,
+        "encoded"
+    );
+    let results = results.into_inner().expect("workers joined");
+    if let Some(err) = results.iter().position(|r| matches!(r, Some(Err(_)))) {
+        let mut results = results;
+        return Err(results[err].take().expect("checked").expect_err("checked"));
+    }
+    results
+        .into_iter()
+        .map(|r| r.ok_or_else(|| PipelineError::Invalid("a track was not encoded".into()))?)
+        .collect()
+}
+
+fn encode_job(
+    set: &StemsSet,
+    job: &TrackJob,
+    settings: &EncodingSettings,
+    encoder_sha: &str,
+    encoder: &mut Option<OnnxEncoder>,
+    cached: &AtomicUsize,
+) -> Result<EncodedTrack, PipelineError> {
+    let piece = set
+        .pieces
+        .iter()
+        .find(|p| p.id == job.piece)
+        .ok_or_else(|| PipelineError::Invalid(format!("no piece {}", job.piece)))?;
+    let mut files = Vec::new();
+    for name in &job.stems {
+        let stem = piece.stem(name).ok_or_else(|| {
+            PipelineError::Invalid(format!("piece {}: no stem called {name}", piece.id))
+        })?;
+        files.extend(stem.files.iter().cloned());
+    }
+    let cache_file = match &settings.cache {
+        Some(dir) => Some(dir.join(format!(
+            "{}.seg",
+            cache_key(encoder_sha, settings.layer, &settings.config, &files)?
+        ))),
+        None => None,
+    };
+    if let Some(path) = &cache_file {
+        if let Some(track) = std::fs::read(path)
+            .ok()
+            .and_then(|b| EncodedTrack::from_bytes(&b))
+        {
+            cached.fetch_add(1, Ordering::SeqCst);
+            return Ok(track);
+        }
+    }
+    let audio = piece.load_track(&job.stems)?;
+    let enc = match encoder.take() {
+        Some(e) => e,
+        None => OnnxEncoder::load(
+            &settings.encoder,
+            &EncoderOptions {
+                layer: settings.layer,
+                intra_threads: 1,
+            },
+        )?,
+    };
+    let (segments, enc) = encode_clip(
+        &audio.to_mono(),
+        audio.sample_rate,
+        &settings.config,
+        enc,
+        None,
+    )?;
+    let dim = enc.spec().hidden_size;
+    *encoder = Some(enc);
+    let track = EncodedTrack {
+        sample_rate: audio.sample_rate,
+        segments: segments.iter().map(|s| s.segment).collect(),
+        vectors: segments
+            .iter()
+            .flat_map(|s| s.vector.iter().copied())
+            .collect(),
+        dim,
+    };
+    if let Some(path) = &cache_file {
+        write_cache(path, &track);
+    }
+    Ok(track)
+}
+
+/// Writes a cache entry atomically (temp file + rename); a failure only costs a re-encode later.
+fn write_cache(path: &Path, track: &EncodedTrack) {
+    let write = || -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&track.to_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    if let Err(e) = write() {
+        tracing::warn!("could not cache {}: {e}", path.display());
+    }
+}
+
+/// The encoded tracks of a stems set: per piece, per track key.
+#[derive(Debug, Clone, Default)]
+pub struct EncodedSet {
+    /// `pieces[piece id][track key]`.
+    pub pieces: BTreeMap<String, BTreeMap<String, EncodedTrack>>,
+}
+
+impl EncodedSet {
+    /// Encodes every stem of every piece, and every summed stem set that `selection`'s pairs
+    /// name, restricted to `pieces` when given.
+    pub fn encode(
+        set: &StemsSet,
+        selection: &PairSelection,
+        pieces: Option<&[String]>,
+        settings: &EncodingSettings,
+    ) -> Result<Self, PipelineError> {
+        let mut jobs = Vec::new();
+        for piece in set
+            .pieces
+            .iter()
+            .filter(|p| pieces.is_none_or(|keep| keep.contains(&p.id)))
+        {
+            for stems in needed_tracks(piece, &piece.pairs(selection)) {
+                jobs.push(TrackJob {
+                    piece: piece.id.clone(),
+                    stems,
+                });
+            }
+        }
+        let tracks = encode_tracks(set, &jobs, settings)?;
+        let mut out = Self::default();
+        for (job, track) in jobs.into_iter().zip(tracks) {
+            out.pieces
+                .entry(job.piece)
+                .or_default()
+                .insert(track_key(&job.stems), track);
+        }
+        Ok(out)
+    }
+
+    /// All pooled vectors of the given pieces (all when `None`), vector-major, and their size.
+    pub fn vectors(&self, pieces: Option<&[String]>) -> (Vec<f32>, usize) {
+        let mut out = Vec::new();
+        let mut dim = 0;
+        for (id, tracks) in &self.pieces {
+            if pieces.is_some_and(|keep| !keep.contains(id)) {
+                continue;
+            }
+            // Single stems only: a sum of stems would count their material twice.
+            for (key, t) in tracks {
+                if !key.contains('+') {
+                    out.extend_from_slice(&t.vectors);
+                    dim = t.dim;
+                }
+            }
+        }
+        (out, dim)
+    }
+
+    /// Quantises every track with `codebook`. The tracks of a piece are cut to the piece's
+    /// shortest track, so that all are on one segment grid.
+    pub fn tokenise(&self, codebook: &Codebook) -> Result<TokenCorpus, PipelineError> {
+        let mut pieces = Vec::new();
+        for (id, tracks) in &self.pieces {
+            let shortest = tracks.values().map(|t| t.segments.len()).min().unwrap_or(0);
+            let mut out = BTreeMap::new();
+            for (key, t) in tracks {
+                let mut tokens = t.tokens(codebook)?;
+                tokens.truncate(shortest);
+                out.insert(key.clone(), tokens);
+            }
+            pieces.push(TokenisedPiece {
+                id: id.clone(),
+                tracks: out,
+            });
+        }
+        Ok(TokenCorpus {
+            vocab_size: codebook.k(),
+            pieces,
+        })
+    }
+}

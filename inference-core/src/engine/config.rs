@@ -38,7 +38,8 @@ pub struct EngineSettings {
     pub missing_label: MissingLabel,
     /// Crossfade length of a jump, in seconds, in (0, 1].
     pub crossfade_seconds: f32,
-    /// Stop following the guide: keep playing the corpus on from the current segment.
+    /// Stop following the guide: keep playing the corpus on from the current segment (where a
+    /// recording ends, or nothing is sounding, the navigator starts a new run).
     pub freeze: bool,
 }
 

@@ -404,16 +404,24 @@ impl EngineWorker {
         p.distribution.clear();
         p.distribution
             .extend_from_slice(p.sampler.distribution(&p.logits)?);
-        let (segment, played) = if self.settings.freeze {
-            let next = p
-                .navigator
+        // Frozen: the corpus plays on from the segment that is sounding. Where there is nothing
+        // to continue (silence, or the end of a recording), the navigator picks a new run.
+        let frozen_next = if self.settings.freeze {
+            p.navigator
                 .last_played()
-                .and_then(|last| p.corpus.successor(last));
-            p.navigator.observe_played(next);
-            (next, next.map(|id| p.corpus.segments()[id.index()].label))
+                .and_then(|last| p.corpus.successor(last))
         } else {
-            let decision = p.navigator.decide(requested)?;
-            (decision.segment, decision.played)
+            None
+        };
+        let (segment, played) = match frozen_next {
+            Some(next) => {
+                p.navigator.observe_played(Some(next));
+                (Some(next), Some(p.corpus.segments()[next.index()].label))
+            }
+            None => {
+                let decision = p.navigator.decide(requested)?;
+                (decision.segment, decision.played)
+            }
         };
         let at = p.boundary(t + p.lookahead as u64) + p.margin;
         match segment {

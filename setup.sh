@@ -2,7 +2,9 @@
 # Sets up a fresh Debian/Ubuntu machine and does Counterpart's main job:
 #   1. system packages (apt), 2. a Rust toolchain if there is none (rustup),
 #   3. ONNX Runtime from the onnxruntime wheel on PyPI, 4. the release bundles (CLAP, VST3,
-#   standalone), 5. prints where everything is.
+#   standalone) and the `counterpart` command, 5. a demo: the default preset answers a guide
+#   melody it never trained on (demo/guide.flac) with demo/out.wav, and demo/mix.wav puts the
+#   guide on the left and the answer on the right, 6. prints where everything is.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,6 +24,11 @@ ort="$(bash scripts/install-onnxruntime.sh)"
 echo "ONNX Runtime: $ort" >&2
 
 cargo xtask bundle counterpart --release --features standalone
+cargo build --release -p counterpart-models
+
+target/release/counterpart render --preset models/presets/default.cpreset \
+  --guide demo/guide.flac -o demo/out.wav --mix demo/mix.wav --seed 1 \
+  --segments-out demo/segments.csv
 
 echo
 echo "Counterpart is built:"
@@ -29,4 +36,9 @@ echo "  CLAP plugin:     $(pwd)/target/bundled/Counterpart.clap"
 echo "  VST3 plugin:     $(pwd)/target/bundled/Counterpart.vst3"
 echo "  Standalone app:  $(pwd)/target/bundled/Counterpart Standalone"
 echo "  ONNX Runtime:    $(pwd)/target/bundled/$(basename "$ort") (copied into the bundles)"
+echo "  CLI:             $(pwd)/target/release/counterpart"
+echo "Demo (default preset, guide never seen in training):"
+echo "  companion:       $(pwd)/demo/out.wav"
+echo "  guide | companion stereo mix: $(pwd)/demo/mix.wav"
+echo "  segments played: $(pwd)/demo/segments.csv"
 echo "Install into your DAW: see \"Installing the plugin\" in README.md."

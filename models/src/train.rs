@@ -461,8 +461,9 @@ pub fn train(
     let mut best: Option<EpochLog> = None;
     let mut since_best = 0usize;
     let checkpoint = out_dir.to_path_buf();
-    'epochs: for epoch in 1..=cfg.max_epochs {
+    for epoch in 1..=cfg.max_epochs {
         let mut loss_sum = 0.0;
+        let mut budget_reached = false;
         for _ in 0..steps_per_epoch {
             let windows: Vec<Window> = (0..cfg.batch_size)
                 .map(|_| train.random_window(len, &mut rng))
@@ -490,25 +491,8 @@ pub fn train(
             bar.set_message(format!("epoch {epoch} loss {loss_value:.3}"));
             if cfg.time_budget.is_some_and(|b| start.elapsed() >= b) {
                 tracing::info!("time budget reached at step {step}");
-                let entry = finish_epoch(
-                    &model,
-                    val,
-                    len,
-                    cfg,
-                    epoch,
-                    step,
-                    loss_sum,
-                    steps_per_epoch,
-                    &opt,
-                    start,
-                )?;
-                record(&mut log, &log_path, &entry)?;
-                if best.as_ref().is_none_or(|b| entry.val_loss < b.val_loss) {
-                    save_checkpoint(&checkpoint, model_config, &varmap)?;
-                    best = Some(entry.clone());
-                }
-                epochs.push(entry);
-                break 'epochs;
+                budget_reached = true;
+                break;
             }
         }
         let entry = finish_epoch(
@@ -540,6 +524,9 @@ pub fn train(
             since_best += 1;
         }
         epochs.push(entry);
+        if budget_reached {
+            break;
+        }
         if since_best >= cfg.patience {
             tracing::info!("early stop: {since_best} epochs without a better validation loss");
             break;

@@ -13,37 +13,18 @@ use std::path::{Path, PathBuf};
 
 use counterpart_core::perception::resample::{resample_to_encoder_rate, to_encoder_rate};
 use counterpart_core::perception::{
-    encode_clip, EncoderOptions, OnnxEncoder, PerceptionError, SegmentEncoderConfig,
+    encode_clip, EncoderOptions, OnnxEncoder, SegmentEncoderConfig,
 };
 
-use crate::audio_file::{AudioFile, AudioFileError};
+use crate::audio_file::AudioFile;
 use crate::features::MfccChroma;
-use crate::kmeans::{fit, KMeansConfig, KMeansError};
+use crate::kmeans::{fit, KMeansConfig};
 use crate::nmi::normalized_mutual_information;
-use crate::stems::{dominant_pitch_class, read_notes, Manifest, StemsError};
+use crate::pipeline_error::PipelineError;
+use crate::stems::{dominant_pitch_class, read_notes, Manifest};
 
 /// Share of a segment that notes must fill for it to be scored.
 const MIN_SOUNDING: f64 = 0.5;
-
-/// Why the evaluation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    /// The stems set could not be read.
-    #[error(transparent)]
-    Stems(#[from] StemsError),
-    /// An audio file could not be read.
-    #[error(transparent)]
-    Audio(#[from] AudioFileError),
-    /// Encoding failed.
-    #[error(transparent)]
-    Perception(#[from] PerceptionError),
-    /// k-means failed.
-    #[error(transparent)]
-    KMeans(#[from] KMeansError),
-    /// Nothing to evaluate.
-    #[error("nothing to evaluate: {0}")]
-    Empty(String),
-}
 
 /// What to evaluate.
 #[derive(Debug, Clone)]
@@ -86,7 +67,7 @@ struct Collected {
 
 /// Runs the evaluation on the stems set at `root`. Returns the report and the number of scored
 /// segments.
-pub fn evaluate(root: &Path, options: &EvalOptions) -> Result<(EvalReport, usize), EvalError> {
+pub fn evaluate(root: &Path, options: &EvalOptions) -> Result<(EvalReport, usize), PipelineError> {
     let manifest = Manifest::read(root)?;
     let pieces: Vec<_> = manifest
         .pieces
@@ -99,7 +80,9 @@ pub fn evaluate(root: &Path, options: &EvalOptions) -> Result<(EvalReport, usize
         })
         .collect();
     if pieces.is_empty() {
-        return Err(EvalError::Empty("no piece selected".into()));
+        return Err(PipelineError::Invalid(
+            "nothing to evaluate: no piece selected".into(),
+        ));
     }
     let load = |path: &Path| OnnxEncoder::load(path, &EncoderOptions::default());
     let mut default_enc = load(&options.default_encoder)?;
@@ -155,7 +138,9 @@ pub fn evaluate(root: &Path, options: &EvalOptions) -> Result<(EvalReport, usize
         }
     }
     if scored.is_empty() {
-        return Err(EvalError::Empty("no segment with sounding notes".into()));
+        return Err(PipelineError::Invalid(
+            "nothing to evaluate: no segment with sounding notes".into(),
+        ));
     }
     standardise(&mut methods[2].vectors, methods[2].dim);
     let names = ["default", "random", "mfcc_chroma"];

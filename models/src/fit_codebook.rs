@@ -8,8 +8,8 @@ use std::path::Path;
 use counterpart_core::perception::{encode_clip, FrameEncoder, OnnxEncoder, SegmentEncoderConfig};
 
 use crate::audio_file::AudioFile;
-use crate::eval_perception::EvalError;
 use crate::kmeans::{fit, KMeansConfig, KMeansFit};
+use crate::pipeline_error::PipelineError;
 use crate::stems::Manifest;
 
 /// Encodes every stem of the selected pieces (all when `pieces` is `None`) and returns the pooled
@@ -19,7 +19,7 @@ pub fn collect_vectors<E: FrameEncoder>(
     pieces: Option<&[String]>,
     config: &SegmentEncoderConfig,
     encoder: &mut E,
-) -> Result<(Vec<f32>, usize), EvalError> {
+) -> Result<(Vec<f32>, usize), PipelineError> {
     let manifest = Manifest::read(root)?;
     let mut vectors = Vec::new();
     for piece in manifest
@@ -42,7 +42,9 @@ pub fn collect_vectors<E: FrameEncoder>(
         }
     }
     if vectors.is_empty() {
-        return Err(EvalError::Empty("no segment in the selected pieces".into()));
+        return Err(PipelineError::Invalid(
+            "nothing to fit: no segment in the selected pieces".into(),
+        ));
     }
     Ok((vectors, encoder.hidden_size()))
 }
@@ -55,7 +57,7 @@ pub fn fit_codebook(
     config: &SegmentEncoderConfig,
     encoder: &mut OnnxEncoder,
     kmeans: &KMeansConfig,
-) -> Result<KMeansFit, EvalError> {
+) -> Result<KMeansFit, PipelineError> {
     let (vectors, dim) = collect_vectors(root, pieces, config, encoder)?;
     let mut fitted = fit(&vectors, dim, kmeans)?;
     let mut meta = HashMap::new();

@@ -4,13 +4,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use candle_core::{DType, Device, Shape, Tensor, Var, D};
-use candle_nn::{AdamW, Init, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_core::{Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use counterpart_core::decision::model::save_checkpoint;
-use counterpart_core::decision::{DecisionConfig, DecisionError, DecisionModel};
+use counterpart_core::decision::{seeded_model, DecisionConfig, DecisionError, DecisionModel};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -133,101 +132,6 @@ pub struct TrainReport {
     pub tokens_per_second: f64,
     /// Folder of the best checkpoint.
     pub checkpoint: PathBuf,
-}
-
-/// A standard normal draw (Box–Muller).
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u1: f64 = 1.0 - rand::Rng::random::<f64>(rng);
-    let u2: f64 = rand::Rng::random(rng);
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
-/// Weight initialisation from a seeded generator (candle's CPU generator cannot be seeded), stored
-/// in a [`VarMap`] so that the optimiser and checkpointing see the variables.
-struct SeededInit {
-    varmap: VarMap,
-    rng: Mutex<ChaCha8Rng>,
-}
-
-impl candle_nn::var_builder::SimpleBackend for SeededInit {
-    fn get(
-        &self,
-        s: Shape,
-        name: &str,
-        init: Init,
-        dtype: DType,
-        dev: &Device,
-    ) -> candle_core::Result<Tensor> {
-        if let Some(var) = self.varmap.data().lock().unwrap().get(name) {
-            return Ok(var.as_tensor().clone());
-        }
-        let n = s.elem_count();
-        let mut rng = self.rng.lock().unwrap();
-        let values: Vec<f32> = match init {
-            Init::Const(c) => vec![c as f32; n],
-            Init::Uniform { lo, up } => (0..n)
-                .map(|_| rand::Rng::random_range(&mut *rng, lo..up) as f32)
-                .collect(),
-            Init::Randn { mean, stdev } => (0..n)
-                .map(|_| (mean + stdev * normal(&mut rng)) as f32)
-                .collect(),
-            Init::Kaiming {
-                dist,
-                fan,
-                non_linearity,
-            } => {
-                let std = non_linearity.gain() / (fan.for_shape(&s) as f64).sqrt();
-                match dist {
-                    candle_nn::init::NormalOrUniform::Normal => {
-                        (0..n).map(|_| (std * normal(&mut rng)) as f32).collect()
-                    }
-                    candle_nn::init::NormalOrUniform::Uniform => {
-                        let b = 3f64.sqrt() * std;
-                        (0..n)
-                            .map(|_| rand::Rng::random_range(&mut *rng, -b..b) as f32)
-                            .collect()
-                    }
-                }
-            }
-        };
-        let var = Var::from_tensor(&Tensor::from_vec(values, s, dev)?.to_dtype(dtype)?)?;
-        let tensor = var.as_tensor().clone();
-        self.varmap
-            .data()
-            .lock()
-            .unwrap()
-            .insert(name.to_string(), var);
-        Ok(tensor)
-    }
-
-    fn get_unchecked(
-        &self,
-        name: &str,
-        _dtype: DType,
-        _dev: &Device,
-    ) -> candle_core::Result<Tensor> {
-        candle_core::bail!("SeededInit has no tensor {name} without a shape")
-    }
-
-    fn contains_tensor(&self, name: &str) -> bool {
-        self.varmap.data().lock().unwrap().contains_key(name)
-    }
-}
-
-/// A freshly initialised, trainable model from a seed; returns the model and its variables.
-pub fn init_model(
-    config: &DecisionConfig,
-    seed: u64,
-    device: &Device,
-) -> Result<(DecisionModel, VarMap), TrainError> {
-    let backend = SeededInit {
-        varmap: VarMap::new(),
-        rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
-    };
-    let varmap = backend.varmap.clone();
-    let vb = VarBuilder::from_backend(Box::new(backend), DType::F32, device.clone());
-    let model = DecisionModel::new(config, vb)?;
-    Ok((model, varmap))
 }
 
 /// The variables of `varmap` sorted by name (a deterministic order for the gradient norm).
@@ -415,7 +319,7 @@ pub fn train(
         .max(1);
     let total_steps = steps_per_epoch * cfg.max_epochs;
 
-    let (model, varmap) = init_model(model_config, cfg.seed, device)?;
+    let (model, varmap) = seeded_model(model_config, cfg.seed, device)?;
     let vars = sorted_vars(&varmap);
     let mut opt = AdamW::new(
         vars.iter().map(|(_, v)| v.clone()).collect(),

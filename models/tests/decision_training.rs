@@ -1,12 +1,14 @@
 //! Training the decision model on a synthetic paired dataset with a learnable rule.
 
 use candle_core::Device;
-use counterpart_core::decision::{DecisionConfig, DecisionModel, Sampler, SamplerSettings};
+use counterpart_core::decision::{
+    seeded_model, DecisionConfig, DecisionModel, Sampler, SamplerSettings,
+};
 use counterpart_models::dataset::PairedTokenDataset;
 use counterpart_models::metrics::{generate, score};
 use counterpart_models::train::{
-    evaluate, init_model, learning_rate, loss_and_hits, make_batch, sorted_vars, train,
-    TrainConfig, LOSS_LOG_FILE,
+    evaluate, learning_rate, loss_and_hits, make_batch, sorted_vars, train, TrainConfig,
+    LOSS_LOG_FILE,
 };
 use rand::SeedableRng;
 
@@ -141,7 +143,7 @@ fn training_is_reproducible_from_its_seed() {
 fn every_variable_gets_a_gradient() {
     let cfg = tiny(5, 1);
     let data = PairedTokenDataset::synthetic(5, 2, 20, 0);
-    let (model, varmap) = init_model(&cfg, 0, &Device::Cpu).unwrap();
+    let (model, varmap) = seeded_model(&cfg, 0, &Device::Cpu).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let windows: Vec<_> = (0..4).map(|_| data.random_window(16, &mut rng)).collect();
     let batch = make_batch(&cfg, &data, &windows, 16, &Device::Cpu).unwrap();

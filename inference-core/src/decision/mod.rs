@@ -31,12 +31,14 @@
 
 pub mod config;
 pub mod error;
+pub mod init;
 pub mod model;
 pub mod sampler;
 pub mod stream;
 
 pub use config::DecisionConfig;
 pub use error::DecisionError;
+pub use init::seeded_model;
 pub use model::DecisionModel;
 pub use sampler::{Sampler, SamplerSettings};
 pub use stream::DecisionStream;

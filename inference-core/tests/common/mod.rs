@@ -7,9 +7,8 @@
 use std::f32::consts::TAU;
 use std::path::PathBuf;
 
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
-use counterpart_core::decision::{DecisionConfig, DecisionModel};
+use candle_core::Device;
+use counterpart_core::decision::{seeded_model, DecisionConfig};
 use counterpart_core::perception::{
     encode_clip, EncoderOptions, OnnxEncoder, SegmentEncoderConfig, SegmentLength,
     SegmentationConfig,
@@ -117,9 +116,8 @@ pub fn preset_for_encoder(encoder_path: &std::path::Path, lookahead: usize, embe
         dropout: 0.0,
         ..DecisionConfig::new(K, lookahead)
     };
-    let varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    DecisionModel::new(&decision, vb).unwrap();
+    // Seeded: the same random model in every run.
+    let (_, varmap) = seeded_model(&decision, 7, &Device::Cpu).unwrap();
     let weights_path = std::env::temp_dir().join(format!(
         "cp-engine-weights-{}-{lookahead}-{}.safetensors",
         std::process::id(),

@@ -234,8 +234,9 @@ pub fn setup_dir() -> Option<PathBuf> {
     Some(data.join("counterpart").join("onnxruntime"))
 }
 
-/// The directory of the binary (shared library or executable) that contains this code.
-fn binary_dir() -> Option<PathBuf> {
+/// The directory of the binary (shared library or executable) that contains this code: for a
+/// plugin, the folder of its `.clap` or of the library inside its `.vst3` bundle.
+pub fn binary_dir() -> Option<PathBuf> {
     #[cfg(unix)]
     {
         // SAFETY: `dladdr` only reads the loader's tables for an address inside this image; the

@@ -1,27 +1,71 @@
-//! Counterpart as a CLAP/VST3 plugin (nice-plug glue only; the engine is `counterpart-core`).
+//! Counterpart as a CLAP/VST3 plugin: nice-plug glue around the engine of `counterpart-core`.
 //!
 //! Thread ownership:
-//! - [`Counterpart::process`] runs on the **audio thread**: no allocation, lock, I/O or logging.
-//! - [`editor`] runs on the **GUI thread**.
+//! - **Audio thread**: [`Counterpart::process`] and [`audio_thread::AudioSide`]. It mixes the
+//!   guide (main input or sidechain) to the engine, renders the companion, and mixes it with the
+//!   dry signal. No allocation, lock, I/O or logging (an offline render excepted, where the
+//!   audio thread also runs the engine's worker).
+//! - **Worker thread**: [`worker_thread::WorkerThread`], started in `activate` and joined in
+//!   `deactivate`: loads presets (on a loader thread), builds engines, segments, encodes,
+//!   decides and schedules, and frees what the audio thread is done with.
+//! - **GUI thread**: [`editor`].
+//!
+//! The three share [`params::CounterpartParams`] (atomics), [`shared::SharedState`] (atomics,
+//! plus mutexes the audio thread never touches) and two SPSC rings ([`handoff`]).
 
-use nice_plug::prelude::*;
 use std::sync::Arc;
 
-mod editor;
-mod params;
+use nice_plug::prelude::*;
+use ringbuf::traits::Split;
+use ringbuf::HeapRb;
 
-pub use params::CounterpartParams;
+mod audio_thread;
+mod editor;
+mod handoff;
+mod params;
+mod preset_source;
+mod shared;
+mod worker_thread;
+
+use audio_thread::{AudioSide, TransportInfo};
+use handoff::{BuildProgress, HANDOFF_CAPACITY, RETURN_CAPACITY};
+pub use params::{CounterpartParams, GuideSource, LookaheadMode};
+use shared::{EngineStatus, SharedState};
+use worker_thread::{HostSetup, WorkerLinks, WorkerThread};
 
 /// The plugin instance, owned by the host.
 pub struct Counterpart {
     params: Arc<CounterpartParams>,
+    shared: Arc<SharedState>,
+    /// Audio thread (created and dropped on the main thread while the plugin is inactive).
+    audio: Option<AudioSide>,
+    /// Main thread.
+    worker: Option<WorkerThread>,
+    /// Whether audio was processed since the last activation (a reset then asks for a fresh
+    /// engine).
+    processed: bool,
 }
 
 impl Default for Counterpart {
     fn default() -> Self {
         Self {
             params: Arc::new(CounterpartParams::default()),
+            shared: Arc::new(SharedState::default()),
+            audio: None,
+            worker: None,
+            processed: false,
         }
+    }
+}
+
+impl Counterpart {
+    /// Stops the worker and drops the engines (main thread, while inactive).
+    fn shut_down(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            worker.stop();
+        }
+        self.audio = None;
+        self.shared.set_telemetry(None);
     }
 }
 
@@ -58,23 +102,139 @@ impl Plugin for Counterpart {
     type Editor = nice_plug_egui::EguiEditor<editor::CounterpartUi>;
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        editor::create(self.params.clone())
+        editor::create(self.params.clone(), self.shared.clone())
+    }
+
+    fn activate(
+        &mut self,
+        _audio_io_layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+        _context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        self.shut_down();
+        let sample_rate = buffer_config.sample_rate;
+        if !(sample_rate.is_finite() && (8_000.0..=384_000.0).contains(&sample_rate)) {
+            self.shared.set_status(EngineStatus::Failed(format!(
+                "the host's sample rate {sample_rate} Hz is outside 8–384 kHz; passing dry audio"
+            )));
+            return true;
+        }
+        let (handoff_tx, handoff_rx) = HeapRb::new(HANDOFF_CAPACITY).split();
+        let (returned_tx, returned_rx) = HeapRb::new(RETURN_CAPACITY).split();
+        let progress = Arc::new(BuildProgress::default());
+        let offline = buffer_config.process_mode == ProcessMode::Offline;
+        // The worker's first build, counted before it starts so an offline render waits for it.
+        progress.start();
+        let links = WorkerLinks {
+            params: self.params.clone(),
+            shared: self.shared.clone(),
+            handoff: handoff_tx,
+            returned: returned_rx,
+            progress: progress.clone(),
+        };
+        let setup = HostSetup {
+            sample_rate: sample_rate.round() as u32,
+            mode: buffer_config.process_mode,
+        };
+        match WorkerThread::spawn(links, setup) {
+            Ok(worker) => self.worker = Some(worker),
+            Err(error) => {
+                nice_error!("Counterpart: cannot start the worker thread: {error}");
+                self.shared.set_status(EngineStatus::Failed(format!(
+                    "cannot start the worker thread: {error}; passing dry audio"
+                )));
+                return true;
+            }
+        }
+        self.audio = Some(AudioSide::new(
+            handoff_rx,
+            returned_tx,
+            progress,
+            sample_rate,
+            buffer_config.max_buffer_size as usize,
+            offline,
+        ));
+        self.processed = false;
+        true
+    }
+
+    fn reset(&mut self) {
+        // The first reset follows activation, whose engine is fresh already.
+        if self.processed {
+            if let Some(audio) = &mut self.audio {
+                audio.note_reset();
+                self.shared.request_reset();
+            }
+            self.processed = false;
+        }
+    }
+
+    fn deactivate(&mut self) {
+        self.shut_down();
     }
 
     fn process(
         &mut self,
         buffer: &mut Buffer,
-        _aux: &mut AuxiliaryBuffers,
-        _context: &mut impl ProcessContext<Self>,
+        aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        for mut frame in buffer.iter_samples() {
-            // The wet path (the companion track) is silent until the engine is wired in, so the
-            // output is the dry signal scaled by its share of the mix.
-            let dry = 1.0 - self.params.dry_wet.smoothed.next();
-            let gain = self.params.output_gain.smoothed.next();
-            for sample in frame.iter_mut() {
-                *sample *= dry * gain;
+        self.processed = true;
+        let transport = context.transport();
+        let info = TransportInfo {
+            playing: transport.playing,
+            pos_samples: transport.pos_samples(),
+            pos_beats: transport.pos_beats(),
+            tempo: transport.tempo,
+        };
+        self.shared.set_host_tempo(info.tempo);
+        let params = &self.params;
+        let Some(audio) = &mut self.audio else {
+            for mut frame in buffer.iter_samples() {
+                params.dry_wet.smoothed.next();
+                let gain = params.output_gain.smoothed.next();
+                for sample in frame.iter_mut() {
+                    *sample *= gain;
+                }
             }
+            return ProcessStatus::Normal;
+        };
+        if let Some(latency) = audio.poll(params.engine_settings(), info) {
+            context.set_latency_samples(latency);
+        }
+
+        let frames = buffer.samples();
+        let source = params.guide_source.value();
+        let main = buffer.as_slice();
+        let sidechain = aux.inputs.first_mut().map(|b| b.as_slice_immutable());
+        let mut offset = 0;
+        while offset < frames {
+            let n = (frames - offset).min(audio.chunk());
+            let range = offset..offset + n;
+            let guide_channels: &[&mut [f32]] = match (source, &sidechain) {
+                (GuideSource::Sidechain, Some(side)) => side,
+                (GuideSource::Sidechain, None) => &[],
+                (GuideSource::Main, _) => main,
+            };
+            let mut guide: [&[f32]; 2] = [&[], &[]];
+            let mut peak = 0.0f32;
+            for (slot, channel) in guide.iter_mut().zip(guide_channels.iter()) {
+                *slot = &channel[range.clone()];
+                peak = slot.iter().fold(peak, |p, x| p.max(x.abs()));
+            }
+            self.shared.note_input_peak(peak);
+            let count = guide_channels.len().min(2);
+            audio.render(&guide[..count], n);
+            let (wet, presence) = audio.output(n);
+            for (i, &presence) in presence.iter().enumerate() {
+                let mix = params.dry_wet.smoothed.next() * presence;
+                let gain = params.output_gain.smoothed.next();
+                for (c, channel) in main.iter_mut().enumerate() {
+                    let sample = &mut channel[offset + i];
+                    *sample = (*sample * (1.0 - mix) + wet[c.min(1)][i] * mix) * gain;
+                }
+            }
+            offset += n;
         }
         ProcessStatus::Normal
     }

@@ -1,22 +1,148 @@
-//! The plugin's automatable parameters. Read on the audio thread, written by the host and the GUI.
+//! The plugin's parameters and persisted fields. Written by the host and the GUI; read on the
+//! audio thread (values and smoothers only) and by the engine's worker thread (structural
+//! values: look-ahead, seed, the preset path).
 
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use counterpart_core::engine::{EngineSettings, MissingLabel};
 use nice_plug::prelude::*;
 
-/// All host-visible parameters of Counterpart.
+/// Where the guide track A comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum GuideSource {
+    /// The track the plugin sits on.
+    #[id = "main"]
+    #[name = "Main input"]
+    Main,
+    /// The "Guide sidechain" auxiliary input.
+    #[id = "sidechain"]
+    #[name = "Sidechain"]
+    Sidechain,
+}
+
+/// How far the decision model may look ahead into the guide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum LookaheadMode {
+    /// L = 0: B answers A with no added latency (it trails its grid by the worker margin).
+    #[id = "live"]
+    #[name = "Live (L=0)"]
+    Live,
+    /// L = 1: B lines up with A; the plugin reports one segment plus the worker margin of
+    /// latency.
+    #[id = "aligned"]
+    #[name = "Aligned (L=1)"]
+    Aligned,
+}
+
+impl LookaheadMode {
+    /// The look-ahead in segments.
+    pub fn segments(self) -> usize {
+        match self {
+            LookaheadMode::Live => 0,
+            LookaheadMode::Aligned => 1,
+        }
+    }
+}
+
+/// All of Counterpart's parameters, and the preset path saved with the project.
 #[derive(Params)]
 pub struct CounterpartParams {
-    /// Share of the companion track in the output: 0 = only the dry input, 1 = only the companion.
+    /// The preset file; `None` plays the embedded default preset. Saved in the plugin state.
+    /// GUI and worker threads only.
+    #[persist = "preset-path"]
+    pub preset_path: Arc<Mutex<Option<PathBuf>>>,
+
+    /// Sampling temperature τ (0: always the most likely label).
+    #[id = "temp"]
+    pub temperature: FloatParam,
+    /// Nucleus sampling mass (1: off).
+    #[id = "topp"]
+    pub top_p: FloatParam,
+    /// Follow ↔ free: 0 follows the model, 1 samples from the corpus's own label statistics.
+    #[id = "free"]
+    pub freedom: FloatParam,
+    /// Only sample labels the corpus has.
+    #[id = "constr"]
+    pub constrained: BoolParam,
+    /// Probability of continuing with the next corpus segment when it carries a fitting label.
+    #[id = "contin"]
+    pub continuity: FloatParam,
+    /// Crossfade length at a jump between corpus segments.
+    #[id = "xfade"]
+    pub crossfade_ms: FloatParam,
+    /// Look-ahead mode (changing it rebuilds the engine and the reported latency).
+    #[id = "lookahd"]
+    pub lookahead: EnumParam<LookaheadMode>,
+    /// Share of the companion track in the output.
     #[id = "drywet"]
     pub dry_wet: FloatParam,
     /// Gain applied to the whole output.
     #[id = "outgain"]
     pub output_gain: FloatParam,
+    /// Where the guide comes from.
+    #[id = "guide"]
+    pub guide_source: EnumParam<GuideSource>,
+    /// Seed of the sampler and the navigator (changing it restarts the engine).
+    #[id = "seed"]
+    pub seed: IntParam,
+    /// Stop following the guide and keep playing the current corpus run.
+    #[id = "freeze"]
+    pub freeze: BoolParam,
 }
 
 impl Default for CounterpartParams {
     fn default() -> Self {
+        let defaults = EngineSettings::default();
         Self {
-            dry_wet: FloatParam::new("Dry/Wet", 0.0, FloatRange::Linear { min: 0.0, max: 1.0 })
+            preset_path: Arc::new(Mutex::new(None)),
+            temperature: FloatParam::new(
+                "Temperature",
+                defaults.temperature,
+                FloatRange::Linear { min: 0.0, max: 2.0 },
+            )
+            .with_step_size(0.01)
+            .with_value_to_string(formatters::v2s_f32_rounded(2)),
+            top_p: FloatParam::new(
+                "Top-p",
+                defaults.top_p,
+                FloatRange::Linear {
+                    min: 0.05,
+                    max: 1.0,
+                },
+            )
+            .with_step_size(0.01)
+            .with_value_to_string(formatters::v2s_f32_rounded(2)),
+            freedom: FloatParam::new(
+                "Follow/Free",
+                defaults.freedom,
+                FloatRange::Linear { min: 0.0, max: 1.0 },
+            )
+            .with_unit(" %")
+            .with_value_to_string(formatters::v2s_f32_percentage(0))
+            .with_string_to_value(formatters::s2v_f32_percentage()),
+            constrained: BoolParam::new("Constrained", defaults.constrained),
+            continuity: FloatParam::new(
+                "Continuity",
+                defaults.continuity,
+                FloatRange::Linear { min: 0.0, max: 1.0 },
+            )
+            .with_unit(" %")
+            .with_value_to_string(formatters::v2s_f32_percentage(0))
+            .with_string_to_value(formatters::s2v_f32_percentage()),
+            crossfade_ms: FloatParam::new(
+                "Crossfade",
+                defaults.crossfade_seconds * 1000.0,
+                FloatRange::Skewed {
+                    min: 2.0,
+                    max: 250.0,
+                    factor: FloatRange::skew_factor(-1.5),
+                },
+            )
+            .with_unit(" ms")
+            .with_value_to_string(formatters::v2s_f32_rounded(0)),
+            lookahead: EnumParam::new("Look-ahead", LookaheadMode::Aligned),
+            dry_wet: FloatParam::new("Dry/Wet", 0.5, FloatRange::Linear { min: 0.0, max: 1.0 })
                 .with_smoother(SmoothingStyle::Linear(20.0))
                 .with_unit(" %")
                 .with_value_to_string(formatters::v2s_f32_percentage(0))
@@ -34,6 +160,43 @@ impl Default for CounterpartParams {
             .with_unit(" dB")
             .with_value_to_string(formatters::v2s_f32_gain_to_db(1))
             .with_string_to_value(formatters::s2v_f32_gain_to_db()),
+            guide_source: EnumParam::new("Guide Source", GuideSource::Main),
+            seed: IntParam::new("Seed", 1, IntRange::Linear { min: 0, max: 9999 }),
+            freeze: BoolParam::new("Freeze", false),
+        }
+    }
+}
+
+impl CounterpartParams {
+    /// The engine settings the parameters ask for now. Allocation-free (audio thread).
+    pub fn engine_settings(&self) -> EngineSettings {
+        EngineSettings {
+            temperature: self.temperature.value(),
+            top_p: self.top_p.value(),
+            top_k: 0,
+            freedom: self.freedom.value(),
+            constrained: self.constrained.value(),
+            continuity: self.continuity.value(),
+            no_immediate_repeat: true,
+            missing_label: MissingLabel::Nearest,
+            crossfade_seconds: self.crossfade_ms.value() / 1000.0,
+            freeze: self.freeze.value(),
+        }
+    }
+
+    /// The preset file the user chose, if any (GUI and worker threads).
+    pub fn preset_path(&self) -> Option<PathBuf> {
+        self.preset_path.lock().map_or_else(
+            |poisoned| poisoned.into_inner().clone(),
+            |path| path.clone(),
+        )
+    }
+
+    /// Chooses the preset file (`None`: the embedded default). GUI thread.
+    pub fn set_preset_path(&self, path: Option<PathBuf>) {
+        match self.preset_path.lock() {
+            Ok(mut slot) => *slot = path,
+            Err(poisoned) => *poisoned.into_inner() = path,
         }
     }
 }

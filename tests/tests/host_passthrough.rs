@@ -1,6 +1,7 @@
-//! The bundled `Counterpart.clap`, loaded through a real CLAP host API (clack-host), passes its
-//! input through sample by sample at any block size and sample rate, survives deactivation and
-//! reactivation, and restores its saved state into a new instance.
+//! The bundled `Counterpart.clap`, loaded through a real CLAP host API (clack-host), with Dry/Wet
+//! at 0 passes its input through sample by sample at any block size and sample rate (while its
+//! engine loads and plays), survives deactivation and reactivation, and restores its saved state
+//! into a new instance.
 
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::events::Pckn;
@@ -42,6 +43,8 @@ fn passthrough_error(plugin: &mut HostedPlugin, sample_rate: f64, seed: u64) -> 
 #[test]
 fn passes_audio_through_at_random_block_sizes_and_both_rates_across_reactivation() {
     let mut plugin = HostedPlugin::load(&bundled_clap(), CLAP_ID);
+    let dry_wet = plugin.param_id("Dry/Wet");
+    plugin.set_param(dry_wet, 0.0);
     for (i, rate) in [44_100.0, 48_000.0, 44_100.0].into_iter().enumerate() {
         let (worst, frames) = passthrough_error(&mut plugin, rate, i as u64);
         assert!(frames > 60, "processed {frames} frames");
@@ -56,23 +59,25 @@ fn saved_state_restores_into_a_new_instance() {
     let dry_wet = first.param_id("Dry/Wet");
     let gain = first.param_id("Output Gain");
     let default_gain = first.param_value(gain);
-    // The host automates Dry/Wet to 30 % (CLAP values are normalised) inside a block.
+    let default_dry_wet = first.param_value(dry_wet);
+    first.set_param(dry_wet, 0.0);
+    // The host automates Dry/Wet to 30 % inside a block.
     first.run_audio(48_000.0, 512, |audio| {
         let event = ParamValueEvent::new(17, dry_wet, Pckn::match_all(), 0.3);
         let mut main: [Vec<f32>; CHANNELS] = std::array::from_fn(|_| vec![0.5; 64]);
         let mut side: [Vec<f32>; CHANNELS] = std::array::from_fn(|_| vec![0.0; 64]);
         let mut out: [Vec<f32>; CHANNELS] = std::array::from_fn(|_| vec![0.0; 64]);
         audio.process(&mut main, &mut side, &mut out, &[event]);
-        // Before the event the input passes unchanged; after it the dry share starts to fall.
+        // Before the event the input passes unchanged.
         assert_eq!(out[0][16], 0.5);
-        assert!(out[0][63] < 0.5);
+        assert!(out[0].iter().all(|x| x.is_finite()));
     });
     assert!((first.param_value(dry_wet) - 0.3).abs() < 1e-6);
     let state = first.save_state();
     assert!(!state.is_empty());
 
     let mut second = HostedPlugin::load(&path, CLAP_ID);
-    assert_eq!(second.param_value(dry_wet), 0.0);
+    assert_eq!(second.param_value(dry_wet), default_dry_wet);
     second.load_state(&state);
     assert!((second.param_value(dry_wet) - 0.3).abs() < 1e-6);
     assert_eq!(second.param_value(gain), default_gain);

@@ -80,12 +80,18 @@ pub struct EncoderSearch {
 }
 
 impl Default for EncoderSearch {
-    /// `$COUNTERPART_ENCODER_DIR`, the folder of the running binary and its `encoders/`,
-    /// `./models/encoders`, and the source tree's `models/encoders` (for development builds).
+    /// `$COUNTERPART_ENCODER_DIR`, the folder of the binary holding this code (a plugin's
+    /// library) and its `encoders/`, the running executable's folder and its `encoders/`, the
+    /// setup folder's `encoders/` (`~/.local/share/counterpart/encoders`), `./models/encoders`,
+    /// and the source tree's `models/encoders` (for development builds).
     fn default() -> Self {
         let mut dirs = Vec::new();
         if let Some(dir) = std::env::var_os("COUNTERPART_ENCODER_DIR") {
             dirs.push(PathBuf::from(dir));
+        }
+        if let Some(dir) = crate::onnx_runtime::binary_dir() {
+            dirs.push(dir.join("encoders"));
+            dirs.push(dir);
         }
         if let Some(exe_dir) = std::env::current_exe()
             .ok()
@@ -93,6 +99,11 @@ impl Default for EncoderSearch {
         {
             dirs.push(exe_dir.join("encoders"));
             dirs.push(exe_dir);
+        }
+        if let Some(setup) = crate::onnx_runtime::setup_dir() {
+            if let Some(home) = setup.parent() {
+                dirs.push(home.join("encoders"));
+            }
         }
         dirs.push(PathBuf::from("models/encoders"));
         dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/encoders"));

@@ -172,7 +172,9 @@ impl EngineTelemetry {
         self.dropped_samples.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub(crate) fn count_error(&self) {
+    /// Counts an error the worker met and skipped (whoever runs the worker: its thread, or an
+    /// offline renderer's caller).
+    pub fn count_error(&self) {
         self.worker_errors.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -1,0 +1,93 @@
+//! Which preset the plugin plays, and reading it (worker threads only: file I/O, decoding).
+//!
+//! With no preset file chosen, the plugin plays the **embedded default preset**
+//! (`models/presets/default.cpreset`, compiled into the plugin together with its encoder
+//! `models/encoders/counterpart-default.onnx`), so it works out of the box, offline, with
+//! nothing installed beside it.
+
+use std::path::{Path, PathBuf};
+
+use counterpart_core::preset::{sha256_hex, Preset};
+
+/// The default preset's file, compiled in.
+static DEFAULT_PRESET: &[u8] = include_bytes!("../../models/presets/default.cpreset");
+
+/// The default encoder's ONNX file, compiled in. Used for every preset that names it without
+/// embedding it (the hash is checked).
+static DEFAULT_ENCODER: &[u8] = include_bytes!("../../models/encoders/counterpart-default.onnx");
+
+/// The name the default encoder goes by in presets.
+const DEFAULT_ENCODER_NAME: &str = "counterpart-default";
+
+/// Where a preset comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PresetSource {
+    /// The embedded default preset.
+    Default,
+    /// A preset file the user chose.
+    File(PathBuf),
+}
+
+impl PresetSource {
+    /// The source for the persisted path (`None`: the default).
+    pub fn from_path(path: Option<PathBuf>) -> Self {
+        path.map_or(PresetSource::Default, PresetSource::File)
+    }
+
+    /// A short description for the GUI and the log.
+    pub fn describe(&self) -> String {
+        match self {
+            PresetSource::Default => "the embedded default preset".to_owned(),
+            PresetSource::File(path) => path.display().to_string(),
+        }
+    }
+
+    /// Reads and validates the preset. When it names the default encoder without embedding
+    /// it, the compiled-in encoder is attached (only if its hash is the one the preset
+    /// records). Worker thread: reads the file and decodes the corpus.
+    pub fn read(&self) -> Result<Preset, String> {
+        let mut preset = match self {
+            PresetSource::Default => Preset::from_bytes(DEFAULT_PRESET)
+                .map_err(|e| format!("the embedded default preset is damaged: {e}"))?,
+            PresetSource::File(path) => read_file(path)?,
+        };
+        if preset.encoder.embedded.is_none()
+            && preset.encoder.name == DEFAULT_ENCODER_NAME
+            && preset.encoder.sha256 == sha256_hex(DEFAULT_ENCODER)
+        {
+            preset.encoder.embedded = Some(DEFAULT_ENCODER.to_vec());
+        }
+        Ok(preset)
+    }
+}
+
+fn read_file(path: &Path) -> Result<Preset, String> {
+    Preset::load(path).map_err(|e| format!("cannot load preset {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_default_preset_reads_with_its_encoder() {
+        let preset = PresetSource::Default.read().expect("default preset");
+        assert!(preset.encoder.embedded.is_some());
+        assert!(preset.k() >= 2);
+    }
+
+    #[test]
+    fn a_foreign_file_gives_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("cp-plugin-src-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("not-a-preset.cpreset");
+        std::fs::write(&path, b"RIFF....WAVEfmt ").unwrap();
+        let error = PresetSource::File(path.clone()).read().unwrap_err();
+        assert!(error.contains("not-a-preset.cpreset"), "{error}");
+        let missing = PresetSource::File(dir.join("missing.cpreset"))
+            .read()
+            .unwrap_err();
+        assert!(missing.contains("missing.cpreset"), "{missing}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,185 @@
+//! State shared by the plugin's threads, with who writes what.
+//!
+//! * Atomics: written by the **audio thread** (input level, host tempo, reset requests) or the
+//!   **GUI** (reload requests), read anywhere. The audio thread touches nothing else here.
+//! * Mutexes: written by the **worker thread** (what is loaded, what went wrong), read by the
+//!   **GUI**. Never locked on the audio thread.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use counterpart_core::engine::EngineTelemetry;
+use counterpart_core::preset::Preset;
+
+/// What the engine is doing, for the editor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineStatus {
+    /// The plugin is not active yet.
+    Idle,
+    /// A preset is being loaded; the plugin passes dry audio meanwhile.
+    Loading(String),
+    /// The engine is playing.
+    Running,
+    /// Loading or building failed; the plugin passes dry audio. The message says why and what
+    /// to do.
+    Failed(String),
+}
+
+/// What the editor shows about the loaded preset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresetInfo {
+    /// Where it came from.
+    pub source: String,
+    /// Its name.
+    pub name: String,
+    /// Its author.
+    pub author: String,
+    /// Its licence.
+    pub licence: String,
+    /// Its description.
+    pub description: String,
+    /// The alphabet size K.
+    pub k: usize,
+    /// How the audio is cut, e.g. "0.5 s" or "1/8 note".
+    pub segmentation: String,
+    /// The corpus files' names, in preset order (the provenance display indexes them).
+    pub corpus_files: Vec<String>,
+    /// Total corpus length in seconds.
+    pub corpus_seconds: f64,
+    /// How many corpus segments carry each label.
+    pub label_counts: Vec<usize>,
+}
+
+impl PresetInfo {
+    /// Collects the editor's view of `preset`, read from `source`.
+    pub fn new(preset: &Preset, source: String) -> Self {
+        let summary = preset.summary();
+        Self {
+            source,
+            name: summary.name,
+            author: summary.author,
+            licence: summary.licence,
+            description: summary.description,
+            k: summary.k,
+            segmentation: summary.segmentation.length.to_string(),
+            corpus_files: preset.corpus.iter().map(|file| file.name.clone()).collect(),
+            corpus_seconds: summary.corpus_seconds,
+            label_counts: summary.label_counts,
+        }
+    }
+}
+
+/// Shared between the audio thread, the worker thread and the GUI (see the module notes).
+#[derive(Debug)]
+pub struct SharedState {
+    input_peak: AtomicU32,
+    host_tempo: AtomicU64,
+    resets: AtomicU64,
+    reloads: AtomicU64,
+    status: Mutex<EngineStatus>,
+    preset: Mutex<Option<Arc<PresetInfo>>>,
+    telemetry: Mutex<Option<Arc<EngineTelemetry>>>,
+}
+
+impl Default for SharedState {
+    fn default() -> Self {
+        Self {
+            input_peak: AtomicU32::new(0),
+            host_tempo: AtomicU64::new(0),
+            resets: AtomicU64::new(0),
+            reloads: AtomicU64::new(0),
+            status: Mutex::new(EngineStatus::Idle),
+            preset: Mutex::new(None),
+            telemetry: Mutex::new(None),
+        }
+    }
+}
+
+/// Locks `mutex`, recovering the data if a thread panicked while holding it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl SharedState {
+    /// Raises the guide's peak level to `peak` (audio thread; lock-free).
+    pub fn note_input_peak(&self, peak: f32) {
+        if peak.is_finite() && peak > 0.0 {
+            // Non-negative floats order like their bit patterns.
+            self.input_peak.fetch_max(peak.to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    /// The guide's peak level since the last call, and resets it (GUI).
+    pub fn take_input_peak(&self) -> f32 {
+        f32::from_bits(self.input_peak.swap(0, Ordering::Relaxed))
+    }
+
+    /// Publishes the host's tempo, if it reports one (audio thread).
+    pub fn set_host_tempo(&self, bpm: Option<f64>) {
+        let bits = bpm
+            .filter(|b| b.is_finite() && *b > 0.0)
+            .map_or(0, f64::to_bits);
+        self.host_tempo.store(bits, Ordering::Relaxed);
+    }
+
+    /// The host's tempo, if it reports one.
+    pub fn host_tempo(&self) -> Option<f64> {
+        match self.host_tempo.load(Ordering::Relaxed) {
+            0 => None,
+            bits => Some(f64::from_bits(bits)),
+        }
+    }
+
+    /// Asks the worker for a fresh engine: the host reset the plugin (audio thread).
+    pub fn request_reset(&self) {
+        self.resets.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many resets were requested.
+    pub fn resets(&self) -> u64 {
+        self.resets.load(Ordering::Acquire)
+    }
+
+    /// Asks the worker to read the preset file again (GUI), e.g. after it changed on disk or a
+    /// new path was chosen.
+    pub fn request_reload(&self) {
+        self.reloads.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many reloads were requested.
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Acquire)
+    }
+
+    /// What the engine is doing.
+    pub fn status(&self) -> EngineStatus {
+        lock(&self.status).clone()
+    }
+
+    /// Sets the status (worker).
+    pub fn set_status(&self, status: EngineStatus) {
+        *lock(&self.status) = status;
+    }
+
+    /// The loaded preset, if any.
+    pub fn preset(&self) -> Option<Arc<PresetInfo>> {
+        lock(&self.preset).clone()
+    }
+
+    /// Sets the loaded preset (worker).
+    pub fn set_preset(&self, info: Option<Arc<PresetInfo>>) {
+        *lock(&self.preset) = info;
+    }
+
+    /// The running engine's telemetry, if an engine runs.
+    pub fn telemetry(&self) -> Option<Arc<EngineTelemetry>> {
+        lock(&self.telemetry).clone()
+    }
+
+    /// Sets the running engine's telemetry (worker).
+    pub fn set_telemetry(&self, telemetry: Option<Arc<EngineTelemetry>>) {
+        *lock(&self.telemetry) = telemetry;
+    }
+}

@@ -1,0 +1,429 @@
+//! The engine's worker thread: loads presets, builds engines, runs the engine's worker (segment,
+//! encode, decide, schedule) and frees what the audio thread is done with.
+//!
+//! Started in [`Plugin::activate`](nice_plug::prelude::Plugin::activate), stopped (and joined)
+//! when the plugin deactivates or is dropped. Loading a preset (file reading, corpus
+//! resampling, model and encoder sessions) runs on a separate loader thread, so that the engine
+//! that plays meanwhile keeps deciding on time.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use counterpart_core::engine::{
+    build, EncoderSearch, EngineConfig, EngineWorker, LoadedPreset, OfflineRenderer,
+    DEFAULT_WORKER_MARGIN_S,
+};
+use counterpart_core::perception::SegmentLength;
+use counterpart_core::preset::Preset;
+use crossbeam_channel::{Receiver, TryRecvError};
+use nice_plug::prelude::ProcessMode;
+use ringbuf::traits::{Consumer, Producer};
+use ringbuf::{HeapCons, HeapProd};
+
+use crate::handoff::{BuildProgress, Handoff, Installed, PlayingEngine, SegmentGrid};
+use crate::params::CounterpartParams;
+use crate::preset_source::PresetSource;
+use crate::shared::{EngineStatus, PresetInfo, SharedState};
+
+/// How long the worker sleeps when there is nothing to do.
+const IDLE_SLEEP: Duration = Duration::from_millis(2);
+
+/// What the worker thread needs to know about the host's audio setup.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostSetup {
+    /// The host's sample rate in Hz.
+    pub sample_rate: u32,
+    /// Real time or offline.
+    pub mode: ProcessMode,
+}
+
+/// The channels and shared state the worker thread works with.
+pub struct WorkerLinks {
+    /// The plugin's parameters (structural values and the preset path are read here).
+    pub params: Arc<CounterpartParams>,
+    /// State shared with the GUI and the audio thread.
+    pub shared: Arc<SharedState>,
+    /// Engines to the audio thread.
+    pub handoff: HeapProd<Handoff>,
+    /// Engines back from the audio thread, to be freed here.
+    pub returned: HeapCons<Box<Installed>>,
+    /// Build counters (for offline renders).
+    pub progress: Arc<BuildProgress>,
+}
+
+/// The running worker thread, owned by the plugin on the main thread.
+pub struct WorkerThread {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for WorkerThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerThread").finish_non_exhaustive()
+    }
+}
+
+impl WorkerThread {
+    /// Starts the worker thread; it loads the preset the parameters name and hands the engine to
+    /// the audio thread. The caller must have counted that first build with
+    /// [`BuildProgress::start`].
+    pub fn spawn(links: WorkerLinks, setup: HostSetup) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("counterpart-worker".into())
+            .spawn(move || Worker::new(links, setup).run(&thread_stop))?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread and waits for it (and for a load under way).
+    pub fn stop(mut self) {
+        self.join();
+    }
+
+    fn join(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                nice_plug::nice_error!("the Counterpart worker thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for WorkerThread {
+    fn drop(&mut self) {
+        self.join();
+    }
+}
+
+/// Everything that decides which engine should play: when it changes, a new one is built.
+#[derive(Debug, Clone, PartialEq)]
+struct BuildKey {
+    source: PresetSource,
+    reloads: u64,
+    resets: u64,
+    lookahead: usize,
+    seed: u64,
+    /// The host tempo, in hundredths of a BPM, for tempo-synced presets.
+    tempo_centi_bpm: Option<u64>,
+}
+
+/// A preset read from its source, kept so that rebuilding (a reset, another seed) does not
+/// read and decode the file again.
+struct CachedPreset {
+    source: PresetSource,
+    reloads: u64,
+    preset: Arc<Preset>,
+    info: Arc<PresetInfo>,
+}
+
+/// What a loader thread sends back.
+type LoadResult = Result<(Arc<Preset>, Arc<PresetInfo>, LoadedPreset), String>;
+
+/// A load under way on a loader thread.
+struct Loading {
+    key: BuildKey,
+    thread: JoinHandle<()>,
+    result: Receiver<LoadResult>,
+}
+
+/// The worker thread's state.
+struct Worker {
+    links: WorkerLinks,
+    setup: HostSetup,
+    /// The key of the engine playing (or that failed to build).
+    current: Option<BuildKey>,
+    /// The engine's worker half, in real time (offline, it runs on the audio thread).
+    worker: Option<EngineWorker>,
+    loading: Option<Loading>,
+    /// Loader threads whose result is no longer wanted, joined once they finish.
+    abandoned: Vec<JoinHandle<()>>,
+    cache: Option<CachedPreset>,
+    tempo_synced: bool,
+}
+
+impl Worker {
+    fn new(links: WorkerLinks, setup: HostSetup) -> Self {
+        Self {
+            links,
+            setup,
+            current: None,
+            worker: None,
+            loading: None,
+            abandoned: Vec::new(),
+            cache: None,
+            tempo_synced: false,
+        }
+    }
+
+    fn run(mut self, stop: &AtomicBool) {
+        // The first build was counted by whoever spawned this thread.
+        let mut counted = true;
+        while !stop.load(Ordering::Acquire) {
+            let mut busy = self.free_returned();
+            let wanted = self.wanted();
+            if self.current.as_ref() != Some(&wanted)
+                && self.loading.as_ref().map(|l| &l.key) != Some(&wanted)
+            {
+                if !counted {
+                    self.links.progress.start();
+                }
+                counted = false;
+                self.start_loading(wanted);
+                busy = true;
+            }
+            busy |= self.finish_loading();
+            if let Some(worker) = &mut self.worker {
+                match worker.step() {
+                    Ok(stepped) => busy |= stepped,
+                    Err(error) => {
+                        worker.telemetry().count_error();
+                        nice_plug::nice_error!("Counterpart engine: {error}");
+                    }
+                }
+            }
+            if !busy {
+                std::thread::sleep(IDLE_SLEEP);
+            }
+        }
+        // Let loads finish, so that no thread outlives the plugin.
+        if let Some(loading) = self.loading.take() {
+            let _ = loading.thread.join();
+            self.links.progress.finish();
+        }
+        for thread in self.abandoned.drain(..) {
+            let _ = thread.join();
+        }
+        if counted {
+            // A build was counted but never started: do not leave an offline render waiting.
+            self.links.progress.finish();
+        }
+    }
+
+    /// The engine the parameters and the host ask for now.
+    fn wanted(&self) -> BuildKey {
+        let params = &self.links.params;
+        let shared = &self.links.shared;
+        BuildKey {
+            source: PresetSource::from_path(params.preset_path()),
+            reloads: shared.reloads(),
+            resets: shared.resets(),
+            lookahead: params.lookahead.value().segments(),
+            seed: params.seed.value().max(0) as u64,
+            tempo_centi_bpm: if self.tempo_synced {
+                shared
+                    .host_tempo()
+                    .map(|bpm| (bpm * 100.0).round().max(1.0) as u64)
+            } else {
+                None
+            },
+        }
+    }
+
+    /// Frees engines the audio thread is done with. Returns whether there were any.
+    fn free_returned(&mut self) -> bool {
+        let mut any = false;
+        while let Some(engine) = self.links.returned.try_pop() {
+            drop(engine);
+            any = true;
+        }
+        any
+    }
+
+    /// Starts loading the preset `key` names on a loader thread (reusing the decoded preset
+    /// when only the seed, look-ahead, tempo or a reset changed).
+    fn start_loading(&mut self, key: BuildKey) {
+        if let Some(old) = self.loading.take() {
+            // A newer request supersedes it: its result is dropped when it arrives, and its
+            // thread is joined once it has finished.
+            self.abandoned.push(old.thread);
+            self.links.progress.finish();
+        }
+        self.abandoned.retain(|thread| !thread.is_finished());
+        let cached = self
+            .cache
+            .as_ref()
+            .filter(|c| c.source == key.source && c.reloads == key.reloads)
+            .map(|c| (Arc::clone(&c.preset), Arc::clone(&c.info)));
+        let source = key.source.clone();
+        let rate = self.setup.sample_rate;
+        self.links
+            .shared
+            .set_status(EngineStatus::Loading(source.describe()));
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let spawned = std::thread::Builder::new()
+            .name("counterpart-loader".into())
+            .spawn(move || {
+                let _ = tx.send(load(&source, cached, rate));
+            });
+        match spawned {
+            Ok(thread) => {
+                self.loading = Some(Loading {
+                    key,
+                    thread,
+                    result: rx,
+                })
+            }
+            Err(error) => self.fail(key, format!("cannot start the loader thread: {error}")),
+        }
+    }
+
+    /// Builds and hands over the engine when its preset has loaded. Returns whether it did.
+    fn finish_loading(&mut self) -> bool {
+        let Some(loading) = &self.loading else {
+            return false;
+        };
+        let result = match loading.result.try_recv() {
+            Ok(result) => result,
+            Err(TryRecvError::Empty) => return false,
+            Err(TryRecvError::Disconnected) => Err("the preset loader stopped unexpectedly".into()),
+        };
+        let Some(loading) = self.loading.take() else {
+            return false;
+        };
+        let _ = loading.thread.join();
+        let key = loading.key;
+        if key != self.wanted() {
+            // Superseded while loading: the next turn starts the newer one.
+            self.links.progress.finish();
+            self.current = None;
+            return true;
+        }
+        match result.and_then(|(preset, info, loaded)| {
+            self.tempo_synced = matches!(
+                preset.segmentation.length,
+                counterpart_core::preset::SegmentLength::TempoSynced { .. }
+            );
+            self.cache = Some(CachedPreset {
+                source: key.source.clone(),
+                reloads: key.reloads,
+                preset,
+                info: Arc::clone(&info),
+            });
+            self.install(&key, loaded).map(|()| info)
+        }) {
+            Ok(info) => {
+                nice_plug::nice_log!("Counterpart: playing {}", info.name);
+                self.links.shared.set_preset(Some(info));
+                self.links.shared.set_status(EngineStatus::Running);
+                self.current = Some(key);
+            }
+            Err(message) => self.fail(key, message),
+        }
+        true
+    }
+
+    /// Builds the engine for `loaded` and sends it to the audio thread.
+    fn install(&mut self, key: &BuildKey, loaded: LoadedPreset) -> Result<(), String> {
+        let rate = self.setup.sample_rate;
+        let tempo_bpm = key.tempo_centi_bpm.map(|c| c as f64 / 100.0);
+        let grid = grid(&loaded, tempo_bpm, rate);
+        let settings = self.links.params.engine_settings();
+        let config = EngineConfig {
+            lookahead: Some(key.lookahead),
+            settings,
+            seed: key.seed,
+            worker_margin_seconds: DEFAULT_WORKER_MARGIN_S,
+            tempo_bpm,
+            ..EngineConfig::default()
+        };
+        let engine = build(loaded, &config, rate).map_err(|e| match e {
+            counterpart_core::engine::EngineError::Config(message) if message.contains("look") => {
+                format!(
+                    "{message}. Pick the look-ahead mode this preset was trained for, or build \
+                     the preset with that look-ahead."
+                )
+            }
+            other => format!("cannot start the engine: {other}"),
+        })?;
+        let latency = engine.audio.latency_samples();
+        let telemetry = Arc::clone(engine.control.telemetry());
+        let (playing, worker) = match self.setup.mode {
+            ProcessMode::Offline => (
+                PlayingEngine::Offline(OfflineRenderer::new(engine.audio, engine.worker)),
+                None,
+            ),
+            ProcessMode::Realtime | ProcessMode::Buffered => {
+                (PlayingEngine::Live(engine.audio), Some(engine.worker))
+            }
+        };
+        let installed = Box::new(Installed {
+            engine: playing,
+            control: engine.control,
+            grid,
+            latency,
+            settings,
+            epoch: key.resets,
+        });
+        if self
+            .links
+            .handoff
+            .try_push(Handoff::Install(installed))
+            .is_err()
+        {
+            return Err("the audio thread is not taking new engines (is it processing?)".into());
+        }
+        self.links.progress.finish();
+        // The old engine's worker goes now; its audio half fades out on the audio thread and
+        // comes back here to be freed.
+        self.worker = worker;
+        self.links.shared.set_telemetry(Some(telemetry));
+        Ok(())
+    }
+
+    /// Reports a failed load or build: the audio thread passes dry audio.
+    fn fail(&mut self, key: BuildKey, message: String) {
+        nice_plug::nice_error!("Counterpart: {message}");
+        self.worker = None;
+        let _ = self.links.handoff.try_push(Handoff::Clear(key.resets));
+        self.links.progress.finish();
+        self.links.shared.set_telemetry(None);
+        self.links.shared.set_status(EngineStatus::Failed(message));
+        self.current = Some(key);
+    }
+}
+
+/// Reads the preset (unless cached) and turns it into runtime objects for `rate` (loader
+/// thread).
+fn load(
+    source: &PresetSource,
+    cached: Option<(Arc<Preset>, Arc<PresetInfo>)>,
+    rate: u32,
+) -> LoadResult {
+    let (preset, info) = match cached {
+        Some(cached) => cached,
+        None => {
+            let preset = source.read()?;
+            let info = Arc::new(PresetInfo::new(&preset, source.describe()));
+            (Arc::new(preset), info)
+        }
+    };
+    let loaded = LoadedPreset::load(&preset, rate, &EncoderSearch::default())
+        .map_err(|e| format!("cannot load {}: {e}", source.describe()))?;
+    Ok((preset, info, loaded))
+}
+
+/// The segment grid of `loaded` at `rate`, with the host's tempo for tempo-synced presets.
+fn grid(loaded: &LoadedPreset, tempo_bpm: Option<f64>, rate: u32) -> SegmentGrid {
+    let rate = f64::from(rate);
+    match loaded.segmentation.length {
+        SegmentLength::Seconds(seconds) => SegmentGrid {
+            period_samples: seconds * rate,
+            period_beats: None,
+        },
+        SegmentLength::Tempo { bpm, note } => {
+            let beats = f64::from(note.numerator) / f64::from(note.denominator) * 4.0;
+            let bpm = tempo_bpm.unwrap_or(bpm);
+            SegmentGrid {
+                period_samples: beats * 60.0 / bpm * rate,
+                period_beats: Some(beats),
+            }
+        }
+    }
+}

@@ -4,7 +4,9 @@
 //! The main-thread side ([`HostedPlugin`]) owns the instance; activation hands an audio processor
 //! to a dedicated audio thread ([`HostedPlugin::run_audio`]), as a real host does.
 
+use clack_extensions::latency::PluginLatency;
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::prelude::*;
@@ -139,6 +141,32 @@ impl HostedPlugin {
         );
     }
 
+    /// Switches between real-time and offline ("freewheeling") rendering, as a host does
+    /// before it exports a project.
+    pub fn set_offline(&mut self, offline: bool) {
+        let handle = self.instance.plugin_handle();
+        let render = handle
+            .get_extension::<PluginRender>()
+            .expect("render extension");
+        let mode = if offline {
+            RenderMode::Offline
+        } else {
+            RenderMode::Realtime
+        };
+        render
+            .set(&handle, mode)
+            .expect("the plugin accepts the mode");
+    }
+
+    /// The latency the plugin reports, in samples.
+    pub fn latency(&mut self) -> u32 {
+        let handle = self.instance.plugin_handle();
+        handle
+            .get_extension::<PluginLatency>()
+            .expect("latency extension")
+            .get(&handle)
+    }
+
     /// Saves the plugin's state, as a host does when the project is saved.
     pub fn save_state(&mut self) -> Vec<u8> {
         let handle = self.instance.plugin_handle();
@@ -248,6 +276,13 @@ impl AudioThread {
             )
             .expect("process succeeds");
         self.steady_time += frames as u64;
+    }
+}
+
+impl AudioThread {
+    /// Resets the plugin's processing state, as a host does when it jumps in the timeline.
+    pub fn reset(&mut self) {
+        self.processor.reset();
     }
 }
 

@@ -1,0 +1,280 @@
+//! The bundled `Counterpart.clap` (a debug build, with `assert_process_allocs`), hosted through
+//! clack-host, plays the embedded default preset against a real guide (`demo/guide.flac`, a
+//! soprano line the preset never trained on, looped to several minutes) at random block sizes.
+//!
+//! * Offline ("freewheeling") rendering gives exactly the audio of `counterpart render` with
+//!   the same preset, guide, settings and seed, hence the same segments; twice in a row, after
+//!   a reactivation; and at another sample rate it still plays, the same after a reset.
+//! * Real time, with the worker on its own thread, paced at twice real time: the output carries
+//!   the companion, has no NaN or infinity and does not clip, through automation (temperature,
+//!   freeze, look-ahead mode), a reset and a sample-rate change, and nothing allocates on the
+//!   audio thread (the debug plugin aborts if anything does).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clack_host::events::event_types::ParamValueEvent;
+use clack_host::events::Pckn;
+use counterpart::CounterpartParams;
+use counterpart_core::engine::EngineConfig;
+use counterpart_models::audio_file::AudioFile;
+use counterpart_models::render::{render, write_wav, RenderOptions, SampleFormat};
+use counterpart_tests::{bundled_clap, AudioThread, HostedPlugin, CHANNELS};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const CLAP_ID: &str = "org.counterpart.counterpart";
+const MAX_BLOCK: usize = 4096;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The demo guide, mono, looped to at least `seconds`.
+fn guide(seconds: f64) -> (Vec<f32>, u32) {
+    let file = AudioFile::read(&repo().join("demo/guide.flac")).expect("demo/guide.flac");
+    let once = file.to_mono();
+    let frames = (seconds * f64::from(file.sample_rate)) as usize;
+    let looped = once
+        .iter()
+        .copied()
+        .cycle()
+        .take(frames.max(once.len()))
+        .collect();
+    (looped, file.sample_rate)
+}
+
+/// How [`play`] feeds the plugin.
+struct Feed {
+    /// The guide goes to the sidechain (the main input is silent), else to the main input.
+    sidechain: bool,
+    /// Seed of the random block sizes.
+    seed: u64,
+    /// Run at this multiple of real time, or as fast as possible.
+    pace: Option<f64>,
+    /// The host's sample rate.
+    sample_rate: f64,
+}
+
+/// Sends `guide` through the plugin in random blocks of 1–4096 frames, with the parameter
+/// events `at_frame` gives for each block, and returns the output's two channels.
+fn play(
+    audio: &mut AudioThread,
+    guide: &[f32],
+    feed: &Feed,
+    mut at_frame: impl FnMut(usize, &mut AudioThread) -> Vec<ParamValueEvent>,
+) -> [Vec<f32>; CHANNELS] {
+    let mut rng = ChaCha8Rng::seed_from_u64(feed.seed);
+    let mut out: [Vec<f32>; CHANNELS] = std::array::from_fn(|_| Vec::with_capacity(guide.len()));
+    let started = Instant::now();
+    let mut position = 0;
+    while position < guide.len() {
+        let n = rng.random_range(1..=MAX_BLOCK).min(guide.len() - position);
+        let block = &guide[position..position + n];
+        let silent = vec![0.0f32; n];
+        let (guide_port, other_port) = (
+            std::array::from_fn(|_| block.to_vec()),
+            std::array::from_fn(|_| silent.clone()),
+        );
+        let (mut main, mut side): ([Vec<f32>; CHANNELS], [Vec<f32>; CHANNELS]) = if feed.sidechain {
+            (other_port, guide_port)
+        } else {
+            (guide_port, other_port)
+        };
+        let mut block_out: [Vec<f32>; CHANNELS] = std::array::from_fn(|_| vec![f32::NAN; n]);
+        let events = at_frame(position, audio);
+        audio.process(&mut main, &mut side, &mut block_out, &events);
+        for (channel, block) in out.iter_mut().zip(block_out) {
+            channel.extend(block);
+        }
+        position += n;
+        if let Some(speed) = feed.pace {
+            let due = Duration::from_secs_f64(position as f64 / feed.sample_rate / speed);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    out
+}
+
+fn rms(x: &[f32]) -> f64 {
+    (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt()
+}
+
+/// No NaN or infinity, no clipping.
+fn assert_clean(out: &[Vec<f32>; CHANNELS], what: &str) {
+    for channel in out {
+        let bad = channel.iter().position(|x| !x.is_finite());
+        assert_eq!(bad, None, "{what}: non-finite sample");
+        let peak = channel.iter().fold(0.0f32, |p, x| p.max(x.abs()));
+        assert!(peak <= 1.0, "{what}: clips (peak {peak})");
+    }
+}
+
+/// A plugin that takes its guide from the sidechain.
+fn sidechained(offline: bool, dry_wet: f64) -> HostedPlugin {
+    let mut plugin = HostedPlugin::load(&bundled_clap(), CLAP_ID);
+    let mix = plugin.param_id("Dry/Wet");
+    plugin.set_param(mix, dry_wet);
+    let source = plugin.param_id("Guide Source");
+    plugin.set_param(source, 1.0);
+    plugin.set_offline(offline);
+    plugin
+}
+
+fn no_events(_: usize, _: &mut AudioThread) -> Vec<ParamValueEvent> {
+    Vec::new()
+}
+
+#[test]
+fn offline_render_equals_counterpart_render_and_repeats_across_reactivation() {
+    let (guide, rate) = guide(200.0);
+    let dir = std::env::temp_dir().join(format!("cp-host-engine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let guide_path = dir.join("guide.wav");
+    write_wav(&guide_path, rate, &[guide.clone()], SampleFormat::Float32).unwrap();
+
+    // `counterpart render` with the plugin's default settings and seed.
+    let params = CounterpartParams::default();
+    let options = RenderOptions {
+        preset: repo().join("models/presets/default.cpreset"),
+        guide: guide_path,
+        out: dir.join("render.wav"),
+        mix: None,
+        segments_out: Some(dir.join("segments.csv")),
+        config: EngineConfig {
+            lookahead: Some(params.lookahead.value().segments()),
+            settings: params.engine_settings(),
+            seed: params.seed.value() as u64,
+            ..EngineConfig::default()
+        },
+        block_size: 512,
+        sample_rate: None,
+        format: SampleFormat::Float32,
+        encoder_dirs: Vec::new(),
+    };
+    let report = render(&options).expect("counterpart render");
+    assert!(report.slots > 300, "{} segments rendered", report.slots);
+    let rendered = AudioFile::read(&dir.join("render.wav")).unwrap();
+    // The default corpus is mono: the plugin plays it on both channels.
+    let channels = rendered.channels;
+    assert!((1..=CHANNELS).contains(&channels));
+
+    let mut plugin = sidechained(true, 1.0);
+    let feed = |seed| Feed {
+        sidechain: true,
+        seed,
+        pace: None,
+        sample_rate: f64::from(rate),
+    };
+    let first = plugin.run_audio(f64::from(rate), MAX_BLOCK as u32, |audio| {
+        play(audio, &guide, &feed(1), no_events)
+    });
+    // One segment (0.5 s) plus the worker margin (120 ms), for L = 1.
+    let expected_latency = (0.5 * f64::from(rate)).round() + (0.12 * f64::from(rate)).round();
+    assert_eq!(f64::from(plugin.latency()), expected_latency);
+
+    assert_clean(&first, "offline render");
+    assert!(rms(&first[0]) > 0.01, "the companion is silent");
+    for (c, channel) in first.iter().enumerate() {
+        let mismatched = channel
+            .iter()
+            .enumerate()
+            .filter(|&(i, &x)| x != rendered.samples[i * channels + c.min(channels - 1)])
+            .count();
+        assert_eq!(
+            mismatched,
+            0,
+            "channel {c}: the plugin's offline render differs from `counterpart render` at \
+             {mismatched} of {} samples",
+            channel.len()
+        );
+    }
+
+    // Reactivated (and at other block sizes), the same seed gives the same output.
+    let second = plugin.run_audio(f64::from(rate), MAX_BLOCK as u32, |audio| {
+        play(audio, &guide, &feed(2), no_events)
+    });
+    assert!(first == second, "a second offline render differs");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn offline_render_at_another_rate_plays_and_repeats_after_a_reset() {
+    let (guide, rate) = guide(60.0);
+    assert_ne!(rate, 48_000);
+    // The guide, played at 48 kHz, is simply heard faster; the engine runs at 48 kHz.
+    let mut plugin = sidechained(true, 1.0);
+    let feed = |seed| Feed {
+        sidechain: true,
+        seed,
+        pace: None,
+        sample_rate: 48_000.0,
+    };
+    let [first, second] = plugin.run_audio(48_000.0, MAX_BLOCK as u32, |audio| {
+        let first = play(audio, &guide, &feed(3), no_events);
+        audio.reset();
+        let second = play(audio, &guide, &feed(4), no_events);
+        [first, second]
+    });
+    assert_clean(&first, "48 kHz render");
+    assert!(rms(&first[0]) > 0.01, "the companion is silent at 48 kHz");
+    assert!(
+        first == second,
+        "after a reset, the same guide gives other audio"
+    );
+}
+
+#[test]
+fn real_time_playback_is_clean_through_automation_reset_and_rate_change() {
+    let mut plugin = sidechained(false, 0.5);
+    let temperature = plugin.param_id("Temperature");
+    let freeze = plugin.param_id("Freeze");
+    let lookahead = plugin.param_id("Look-ahead");
+    for (rate, seconds) in [(44_100.0, 50.0), (48_000.0, 30.0)] {
+        let (guide, _) = guide(seconds);
+        let feed = Feed {
+            sidechain: true,
+            seed: 5,
+            pace: Some(2.0),
+            sample_rate: rate,
+        };
+        let mut reset_done = false;
+        let out = plugin.run_audio(rate, MAX_BLOCK as u32, |audio| {
+            play(audio, &guide, &feed, |frame, audio| {
+                let t = frame as f64 / rate;
+                if t > 20.0 && !reset_done {
+                    reset_done = true;
+                    audio.reset();
+                }
+                // Automation: the temperature sweeps, freeze toggles, and the look-ahead mode
+                // switches to live and back (each switch rebuilds the engine).
+                vec![
+                    ParamValueEvent::new(0, temperature, Pckn::match_all(), (t / 60.0) % 1.0),
+                    ParamValueEvent::new(
+                        0,
+                        freeze,
+                        Pckn::match_all(),
+                        f64::from(u8::from((8.0..10.0).contains(&t))),
+                    ),
+                    ParamValueEvent::new(
+                        0,
+                        lookahead,
+                        Pckn::match_all(),
+                        f64::from(u8::from(!(12.0..14.0).contains(&t))),
+                    ),
+                ]
+            })
+        });
+        assert_clean(&out, "real-time playback");
+        // Past the engine's start (loading takes a few seconds in a debug build), the companion
+        // plays: the main input is silent, so the output is the companion's half of the mix.
+        let start = (6.0 * rate) as usize;
+        let level = rms(&out[0][start..]);
+        assert!(
+            level > 0.005,
+            "at {rate} Hz the companion is silent (RMS {level})"
+        );
+    }
+}

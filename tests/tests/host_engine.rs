@@ -133,7 +133,13 @@ fn offline_render_equals_counterpart_render_and_repeats_across_reactivation() {
     let dir = std::env::temp_dir().join(format!("cp-host-engine-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let guide_path = dir.join("guide.wav");
-    write_wav(&guide_path, rate, &[guide.clone()], SampleFormat::Float32).unwrap();
+    write_wav(
+        &guide_path,
+        rate,
+        std::slice::from_ref(&guide),
+        SampleFormat::Float32,
+    )
+    .unwrap();
 
     // `counterpart render` with the plugin's default settings and seed.
     let params = CounterpartParams::default();

@@ -307,3 +307,72 @@ fn corpus_files_with_gaps_are_split_and_keep_their_file_times() {
         "no continuity across a gap"
     );
 }
+
+#[test]
+fn resegmenting_recuts_and_relabels_the_corpus_the_streaming_way() {
+    use counterpart_core::perception::{
+        encode_clip, Codebook, EncoderOptions, OnnxEncoder, SegmentEncoderConfig,
+    };
+    use counterpart_core::preset::{NoteValue, SegmentLength};
+
+    let preset = synthetic_preset(1, false);
+    // An eighth note at 60 BPM: 0.5 s, twice the preset's 0.25 s.
+    let length = SegmentLength::TempoSynced {
+        note: NoteValue {
+            numerator: 1,
+            denominator: 8,
+        },
+        bpm: 60.0,
+    };
+    let recut = counterpart_core::engine::resegment(&preset, length.clone(), &search()).unwrap();
+    assert_eq!(recut.segmentation.length, length);
+    let (old, new) = (&preset.corpus[0], &recut.corpus[0]);
+    let half = f64::from(old.sample_rate) * 0.5;
+    assert!(new.segments.len() * 2 >= old.segments.len() - 2);
+    assert!(new
+        .segments
+        .iter()
+        .all(|s| ((s.end - s.start) as f64 - half).abs() <= 1.0));
+
+    // The labels are those the streaming encoder and the preset's codebook give.
+    let encoder = OnnxEncoder::load(
+        &encoder_dir().join(format!("{ENCODER_NAME}.onnx")),
+        &EncoderOptions {
+            layer: Some(preset.encoder.layer as usize),
+            intra_threads: 1,
+        },
+    )
+    .unwrap();
+    let codebook = Arc::new(
+        Codebook::new(
+            preset.k(),
+            preset.codebook.dim,
+            preset.codebook.centres.clone(),
+        )
+        .unwrap(),
+    );
+    let audio = old.channels_f32().remove(0);
+    let config = SegmentEncoderConfig {
+        segmentation: counterpart_core::engine::segmentation_config(&recut.segmentation),
+        context_s: preset.encoder.context_seconds,
+    };
+    let (expected, _) =
+        encode_clip(&audio, old.sample_rate, &config, encoder, Some(codebook)).unwrap();
+    let expected: Vec<u32> = expected
+        .iter()
+        .filter(|e| e.segment.end <= old.segments.last().unwrap().end)
+        .map(|e| e.token.unwrap())
+        .collect();
+    let labels: Vec<u32> = new.segments.iter().map(|s| s.label).collect();
+    assert_eq!(labels, expected);
+
+    // It plays.
+    let guide = melody(RATE, 6.0, 0.5, 3);
+    let out = render(&recut, &sampling(1), &guide, 512);
+    assert!(out.out.iter().all(|x| x.is_finite()));
+    assert!(out.slots.len() >= 9, "{} slots", out.slots.len());
+
+    // A length the segmenter refuses gives an error, not a panic.
+    let too_short = SegmentLength::Uniform { seconds: 0.01 };
+    assert!(counterpart_core::engine::resegment(&preset, too_short, &search()).is_err());
+}

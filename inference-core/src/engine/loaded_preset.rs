@@ -288,17 +288,7 @@ impl LoadedPreset {
         }
         let label_distances = LabelDistances::from_centres(codebook.centres(), codebook.dim())?;
 
-        let options = EncoderOptions {
-            layer: Some(preset.encoder.layer as usize),
-            intra_threads: 1,
-        };
-        let encoder = match &preset.encoder.embedded {
-            Some(bytes) => {
-                preset.verify_encoder(bytes)?;
-                OnnxEncoder::load_from_memory(bytes, &preset.encoder.name, &options)?
-            }
-            None => OnnxEncoder::load(&search.find(preset)?, &options)?,
-        };
+        let encoder = open_encoder(preset, search)?;
         if encoder.spec().hidden_size != codebook.dim() {
             return Err(LoadError::Mismatch(format!(
                 "encoder `{}` gives vectors of size {}, the codebook's have {}",
@@ -337,6 +327,25 @@ impl LoadedPreset {
     pub fn origin(&self, id: SegmentId) -> Option<SegmentOrigin> {
         self.origins.origin(&self.corpus, id)
     }
+}
+
+/// Opens the encoder `preset` names (embedded, or found through `search` and verified by hash),
+/// at the preset's layer, on one thread (worker thread).
+pub(super) fn open_encoder(
+    preset: &Preset,
+    search: &EncoderSearch,
+) -> Result<OnnxEncoder, LoadError> {
+    let options = EncoderOptions {
+        layer: Some(preset.encoder.layer as usize),
+        intra_threads: 1,
+    };
+    Ok(match &preset.encoder.embedded {
+        Some(bytes) => {
+            preset.verify_encoder(bytes)?;
+            OnnxEncoder::load_from_memory(bytes, &preset.encoder.name, &options)?
+        }
+        None => OnnxEncoder::load(&search.find(preset)?, &options)?,
+    })
 }
 
 /// The perception segmentation a preset's settings describe.

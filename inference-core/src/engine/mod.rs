@@ -55,6 +55,7 @@ mod audio;
 mod config;
 mod loaded_preset;
 mod offline;
+mod resegment;
 mod telemetry;
 mod worker;
 
@@ -70,6 +71,7 @@ pub use loaded_preset::{
     segmentation_config, CorpusOrigins, EncoderSearch, LoadError, LoadedPreset, SegmentOrigin,
 };
 pub use offline::OfflineRenderer;
+pub use resegment::resegment;
 pub use telemetry::{EngineTelemetry, NowPlaying, MAX_LABELS};
 pub use worker::{EngineWorker, PlayedSlot};
 

@@ -1,0 +1,128 @@
+//! Re-cutting a preset's corpus at another segment length, for the plugin's segment-length
+//! control.
+//!
+//! The new segments are labelled exactly as a live guide is: the preset's own encoder, with
+//! the same past context, streaming through the file ([`encode_clip`]), then the preset's
+//! codebook. The decision model is kept as it is: it was trained on tokens of the preset's own
+//! length, so other lengths change the music it makes, which is the point of the control.
+//! Worker thread: encodes the whole corpus (about 1/100 of its duration with the default
+//! encoder).
+
+use std::sync::Arc;
+
+use super::loaded_preset::{open_encoder, segmentation_config};
+use super::{EncoderSearch, LoadError};
+use crate::perception::{encode_clip, Codebook, SegmentEncoderConfig};
+use crate::preset::{CorpusFile, Preset, SegmentLength, SegmentRecord};
+
+/// A copy of `preset` whose corpus is cut into segments of `length` and labelled with the
+/// preset's encoder and codebook. Audio outside the preset's own segments (gaps it left out)
+/// stays out.
+pub fn resegment(
+    preset: &Preset,
+    length: SegmentLength,
+    search: &EncoderSearch,
+) -> Result<Preset, LoadError> {
+    preset.validate()?;
+    let mut out = preset.clone();
+    out.segmentation.length = length.clone();
+    let segmentation = segmentation_config(&out.segmentation);
+    segmentation.length.seconds()?;
+    let config = SegmentEncoderConfig {
+        segmentation,
+        context_s: preset.encoder.context_seconds,
+    };
+    let codebook = Arc::new(Codebook::new(
+        preset.k(),
+        preset.codebook.dim,
+        preset.codebook.centres.clone(),
+    )?);
+    let mut encoder = open_encoder(preset, search)?;
+    for file in &mut out.corpus {
+        file.segments = recut(file, &config, &mut encoder, &codebook)?;
+    }
+    out.corpus.retain(|file| !file.segments.is_empty());
+    if out.corpus.is_empty() {
+        return Err(LoadError::Mismatch(format!(
+            "no corpus recording is long enough for segments of {length}"
+        )));
+    }
+    out.validate()?;
+    Ok(out)
+}
+
+/// The new segments of one corpus file, inside the runs its old segments covered.
+fn recut(
+    file: &CorpusFile,
+    config: &SegmentEncoderConfig,
+    encoder: &mut crate::perception::OnnxEncoder,
+    codebook: &Arc<Codebook>,
+) -> Result<Vec<SegmentRecord>, LoadError> {
+    if file.segments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let runs = runs(&file.segments);
+    let channels = file.channels_f32();
+    let frames = channels.first().map_or(0, Vec::len);
+    let scale = 1.0 / channels.len().max(1) as f32;
+    let mono: Vec<f32> = (0..frames)
+        .map(|i| channels.iter().map(|c| c[i]).sum::<f32>() * scale)
+        .collect();
+    let (encoded, _) = encode_clip(
+        &mono,
+        file.sample_rate,
+        config,
+        encoder,
+        Some(Arc::clone(codebook)),
+    )?;
+    Ok(encoded
+        .iter()
+        .filter_map(|segment| {
+            let (start, end) = (segment.segment.start, segment.segment.end);
+            let inside = runs.iter().any(|&(lo, hi)| start >= lo && end <= hi);
+            Some(SegmentRecord {
+                start,
+                end,
+                label: segment.token?,
+            })
+            .filter(|_| inside)
+        })
+        .collect())
+}
+
+/// The contiguous runs `[start, end)` that `segments` (in order) cover.
+fn runs(segments: &[SegmentRecord]) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for segment in segments {
+        match runs.last_mut() {
+            Some(run) if run.1 == segment.start => run.1 = segment.end,
+            _ => runs.push((segment.start, segment.end)),
+        }
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(start: u64, end: u64) -> SegmentRecord {
+        SegmentRecord {
+            start,
+            end,
+            label: 0,
+        }
+    }
+
+    #[test]
+    fn runs_merge_contiguous_segments() {
+        let segments = [
+            record(0, 10),
+            record(10, 20),
+            record(30, 40),
+            record(40, 45),
+        ];
+        assert_eq!(runs(&segments), vec![(0, 20), (30, 45)]);
+        assert!(runs(&[]).is_empty());
+    }
+}

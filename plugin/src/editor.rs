@@ -112,7 +112,10 @@ impl CounterpartUi {
                     std::mem::swap(&mut self.distribution, &mut self.distribution_scratch);
                 }
             }
-            None => self.distribution.clear(),
+            None => {
+                self.timeline.clear();
+                self.distribution.clear();
+            }
         }
     }
 
@@ -176,7 +179,9 @@ impl CounterpartUi {
                         );
                         ui.add_space(theme::GAP);
                     }
-                    if preset.as_ref().is_some_and(|p| p.label_counts.contains(&0)) {
+                    if !self.distribution.is_empty()
+                        && preset.as_ref().is_some_and(|p| p.label_counts.contains(&0))
+                    {
                         distribution::absent_legend(ui);
                     }
                 });

@@ -69,9 +69,14 @@ impl PresetPanel {
             .id_salt("preset-body")
             .auto_shrink([false, false])
             .show(ui, |ui| {
-                show_status(ui, status);
+                show_status(ui, status, shared.telemetry().is_some());
                 match &preset {
-                    Some(info) => show_info(ui, info),
+                    Some(info) => {
+                        if matches!(status, EngineStatus::Failed(_)) {
+                            ui.label(theme::weak("Last loaded (not playing):").size(11.0));
+                        }
+                        show_info(ui, info)
+                    }
                     None => {
                         ui.label(theme::weak("No preset loaded."));
                     }
@@ -158,11 +163,13 @@ fn show_info(ui: &mut Ui, info: &PresetInfo) {
         .on_hover_text("Where this preset was read from");
 }
 
-fn show_status(ui: &mut Ui, status: &EngineStatus) {
+/// Draws a loading or failure notice; `engine_running` tells whether an engine still plays
+/// (the previous preset's, during a reload).
+fn show_status(ui: &mut Ui, status: &EngineStatus, engine_running: bool) {
     let (badge, colour) = status_badge(status);
     match status {
         EngineStatus::Failed(message) => {
-            ui.label(RichText::new(format!("⚠ {badge}")).strong().color(colour));
+            ui.label(RichText::new(badge).strong().color(colour));
             ui.label(RichText::new(message).color(colour));
             ui.label(theme::weak(
                 "The plugin passes the dry signal through until a preset loads.",
@@ -172,12 +179,22 @@ fn show_status(ui: &mut Ui, status: &EngineStatus) {
         EngineStatus::Loading(what) => {
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label(RichText::new(format!("Loading {what}…")).color(colour));
+                ui.label(RichText::new(badge).strong().color(colour));
             });
-            ui.label(theme::weak("Dry audio passes through meanwhile."));
+            ui.label(RichText::new(what).color(colour));
+            ui.label(theme::weak(loading_note(engine_running)));
             ui.separator();
         }
         EngineStatus::Running | EngineStatus::Idle => {}
+    }
+}
+
+/// What plays while a preset loads.
+fn loading_note(engine_running: bool) -> &'static str {
+    if engine_running {
+        "The current preset plays until the new one is ready."
+    } else {
+        "Dry audio passes through meanwhile."
     }
 }
 

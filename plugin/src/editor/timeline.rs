@@ -59,6 +59,12 @@ impl TokenTimeline {
         self.seen_decisions = decisions;
     }
 
+    /// Forgets the decisions shown: no engine runs.
+    pub fn clear(&mut self) {
+        self.steps.clear();
+        self.seen_decisions = 0;
+    }
+
     /// Draws the timeline in a strip `height` points tall, filling the available width.
     pub fn show(&self, ui: &mut Ui, height: f32) {
         let (rect, _) = ui.allocate_exact_size(vec2(ui.available_width(), height), Sense::hover());
@@ -174,6 +180,20 @@ mod tests {
         let last = timeline.steps.back().copied();
         assert_eq!(first, Some(step(69, 1069)));
         assert_eq!(last, Some(step(100, 1100)));
+    }
+
+    #[test]
+    fn after_a_clear_the_next_engine_fills_the_timeline_from_its_first_decision() {
+        let mut timeline = TokenTimeline::new(8);
+        for n in 1..=5u64 {
+            timeline.observe(n, step(1, 2));
+        }
+        timeline.clear();
+        assert!(timeline.steps.is_empty());
+        timeline.observe(0, step(0, 0));
+        timeline.observe(1, step(3, 4));
+        let steps: Vec<Step> = timeline.steps.iter().copied().collect();
+        assert_eq!(steps, vec![step(3, 4)]);
     }
 
     #[test]

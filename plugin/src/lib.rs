@@ -113,6 +113,7 @@ impl Plugin for Counterpart {
     ) -> bool {
         self.shut_down();
         let sample_rate = buffer_config.sample_rate;
+        self.shared.set_host_sample_rate(sample_rate);
         if !(sample_rate.is_finite() && (8_000.0..=384_000.0).contains(&sample_rate)) {
             self.shared.set_status(EngineStatus::Failed(format!(
                 "the host's sample rate {sample_rate} Hz is outside 8–384 kHz; passing dry audio"

@@ -73,6 +73,7 @@ impl PresetInfo {
 #[derive(Debug)]
 pub struct SharedState {
     input_peak: AtomicU32,
+    host_sample_rate: AtomicU32,
     host_tempo: AtomicU64,
     resets: AtomicU64,
     reloads: AtomicU64,
@@ -85,6 +86,7 @@ impl Default for SharedState {
     fn default() -> Self {
         Self {
             input_peak: AtomicU32::new(0),
+            host_sample_rate: AtomicU32::new(0),
             host_tempo: AtomicU64::new(0),
             resets: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
@@ -114,6 +116,25 @@ impl SharedState {
     /// The guide's peak level since the last call, and resets it (GUI).
     pub fn take_input_peak(&self) -> f32 {
         f32::from_bits(self.input_peak.swap(0, Ordering::Relaxed))
+    }
+
+    /// Publishes the sample rate the host activated the plugin at (main thread, in `activate`).
+    pub fn set_host_sample_rate(&self, sample_rate: f32) {
+        let bits = if sample_rate.is_finite() && sample_rate > 0.0 {
+            sample_rate.to_bits()
+        } else {
+            0
+        };
+        self.host_sample_rate.store(bits, Ordering::Relaxed);
+    }
+
+    /// The host's sample rate, once the plugin was activated (the editor turns sample counts
+    /// into times with it).
+    pub fn host_sample_rate(&self) -> Option<f32> {
+        match self.host_sample_rate.load(Ordering::Relaxed) {
+            0 => None,
+            bits => Some(f32::from_bits(bits)),
+        }
     }
 
     /// Publishes the host's tempo, if it reports one (audio thread).

@@ -4,8 +4,10 @@
 //!   nice-plug-xtask into `target/bundled/Counterpart.clap` and `Counterpart.vst3`, then copies the
 //!   ONNX Runtime library into the VST3 bundle and beside the CLAP file, so the bundles work on a
 //!   machine without the setup step.
-//! - `cargo xtask screenshot [--out FILE.png] [--release]`: builds the standalone app, opens its
-//!   editor under a private Xvfb display and saves the editor window as a PNG (default
+//! - `cargo xtask screenshot [--out FILE.png] [--settle SECONDS] [--release]`: builds the
+//!   standalone app, opens its editor under a private Xvfb display with the dummy audio backend,
+//!   waits `--settle` seconds (default 12) for the embedded default preset to load and the engine
+//!   to make some decisions, and saves the editor window as a PNG (default
 //!   `target/screenshots/editor.png`), so a GUI change can be looked at without a screen.
 //! - Any other nice-plug-xtask command is passed through.
 
@@ -151,11 +153,26 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// How long the screenshot waits after the window appears: the default preset loads in a few
+/// seconds, and the timeline should show some decisions.
+const DEFAULT_SETTLE: Duration = Duration::from_secs(12);
+
+/// The `--settle` option's value: a non-negative number of seconds.
+fn parse_settle(value: Option<&String>) -> nice_plug_xtask::Result<Duration> {
+    let value = value.ok_or_else(|| anyhow::anyhow!("--settle needs a number of seconds"))?;
+    value
+        .parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| anyhow::anyhow!("--settle takes seconds (e.g. 8 or 2.5), not {value}"))
+}
+
 /// Renders the editor of the standalone app under Xvfb and saves it as a PNG.
 fn screenshot(args: &[String]) -> nice_plug_xtask::Result<()> {
     nice_plug_xtask::chdir_workspace_root()?;
     let mut out = PathBuf::from("target/screenshots/editor.png");
     let mut release = false;
+    let mut settle = DEFAULT_SETTLE;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -165,9 +182,12 @@ fn screenshot(args: &[String]) -> nice_plug_xtask::Result<()> {
                         .ok_or_else(|| anyhow::anyhow!("--out needs a path"))?,
                 )
             }
+            "--settle" => settle = parse_settle(it.next())?,
             "--release" => release = true,
             other => {
-                anyhow::bail!("unknown screenshot option {other}; use --out FILE.png and --release")
+                anyhow::bail!(
+                    "unknown screenshot option {other}; use --out FILE.png, --settle SECONDS and --release"
+                )
             }
         }
     }
@@ -225,7 +245,7 @@ fn screenshot(args: &[String]) -> nice_plug_xtask::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     // Wait for the window (asking `import` for a window that does not exist yet would make it
-    // wait for a mouse click), then give egui a moment to draw a few frames.
+    // wait for a mouse click), then let the preset load and the engine run for a while.
     let deadline = Instant::now() + Duration::from_secs(60);
     while !Command::new("xwininfo")
         .args(["-display", &display, "-name", BUNDLE_NAME])
@@ -240,7 +260,7 @@ fn screenshot(args: &[String]) -> nice_plug_xtask::Result<()> {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
-    std::thread::sleep(Duration::from_millis(2000));
+    std::thread::sleep(settle);
     let grabbed = Command::new("import")
         .args(["-display", &display, "-window", BUNDLE_NAME])
         .arg(&out)

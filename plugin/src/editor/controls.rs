@@ -1,0 +1,225 @@
+//! All parameters, in four groups: Decision, Navigation, Mix and Engine. Every change goes
+//! through the host's parameter setter, so it is automatable and undoable.
+
+use egui::{vec2, Align, Layout, Rect, Response, RichText, Sense, Stroke, StrokeKind, Ui};
+use nice_plug::prelude::{BoolParam, Enum, EnumParam, Param, ParamSetter};
+use nice_plug_egui::widgets::ParamSlider;
+
+use super::{layout, theme};
+use crate::{CounterpartParams, GuideSource, LookaheadMode};
+
+/// Width of the parameter names' column.
+const NAME_WIDTH: f32 = 76.0;
+/// Room left for a slider's value text.
+const VALUE_WIDTH: f32 = 64.0;
+/// Height of one parameter row.
+const ROW_HEIGHT: f32 = 22.0;
+
+/// Draws the four groups side by side, filling `strip`.
+pub fn show(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter, strip: Rect) {
+    let groups = layout::columns(strip, 4);
+    layout::card_at(ui, groups[0], |ui| {
+        group(ui, "Decision", |ui| {
+            slider_row(
+                ui,
+                &params.temperature,
+                setter,
+                "Sampling temperature τ (0: always the most likely label)",
+            );
+            slider_row(ui, &params.top_p, setter, "Nucleus sampling mass (1: off)");
+            slider_row(
+                ui,
+                &params.freedom,
+                setter,
+                "0 follows the model; 1 samples from the corpus's own label statistics",
+            );
+            toggle_row(
+                ui,
+                &params.constrained,
+                setter,
+                "Only sample labels the corpus has",
+            );
+        })
+    });
+    layout::card_at(ui, groups[1], |ui| {
+        group(ui, "Navigation", |ui| {
+            slider_row(
+                ui,
+                &params.continuity,
+                setter,
+                "Probability of continuing with the next corpus segment when its label fits",
+            );
+            slider_row(
+                ui,
+                &params.crossfade_ms,
+                setter,
+                "Crossfade length at a jump between corpus segments",
+            );
+            toggle_row(
+                ui,
+                &params.freeze,
+                setter,
+                "Stop following the guide and keep playing the current corpus run",
+            );
+        })
+    });
+    layout::card_at(ui, groups[2], |ui| {
+        group(ui, "Mix", |ui| {
+            slider_row(
+                ui,
+                &params.dry_wet,
+                setter,
+                "Share of the companion track in the output",
+            );
+            slider_row(
+                ui,
+                &params.output_gain,
+                setter,
+                "Gain applied to the whole output",
+            );
+            choice_row(
+                ui,
+                &params.guide_source,
+                setter,
+                &[
+                    (GuideSource::Main, "Main"),
+                    (GuideSource::Sidechain, "Side"),
+                ],
+                "Where the guide track A comes from: the main input, or the sidechain input",
+            );
+        })
+    });
+    layout::card_at(ui, groups[3], |ui| {
+        group(ui, "Engine", |ui| {
+            choice_row(
+                ui,
+                &params.lookahead,
+                setter,
+                &[(LookaheadMode::Live, "Live"), (LookaheadMode::Aligned, "Aligned")],
+                "Live (L=0): no latency, B trails A. Aligned (L=1): B lines up with A; the plugin reports one segment of latency. Changing it rebuilds the engine.",
+            );
+            slider_row(
+                ui,
+                &params.seed,
+                setter,
+                "Seed of the sampler and the navigator (changing it restarts the engine)",
+            );
+        })
+    });
+}
+
+/// A group's title and its parameter rows, top-down.
+fn group(ui: &mut Ui, title: &str, add_rows: impl FnOnce(&mut Ui)) {
+    ui.vertical(|ui| {
+        ui.spacing_mut().item_spacing.y = 4.0;
+        theme::heading(ui, title);
+        add_rows(ui);
+    });
+}
+
+/// The parameter's name, left, in a fixed column; `help` shows on hover.
+fn name_cell(ui: &mut Ui, name: &str, help: &str) {
+    ui.allocate_ui_with_layout(
+        vec2(NAME_WIDTH, ROW_HEIGHT),
+        Layout::left_to_right(Align::Center),
+        |ui| {
+            ui.set_min_width(NAME_WIDTH);
+            ui.label(theme::weak(name).size(12.5)).on_hover_text(help);
+        },
+    );
+}
+
+/// A parameter row with the host-aware slider (drag, shift-drag, double-click to reset, click
+/// the value to type one).
+fn slider_row<P: Param>(ui: &mut Ui, param: &P, setter: &ParamSetter, help: &str) {
+    ui.horizontal(|ui| {
+        ui.set_min_height(ROW_HEIGHT);
+        name_cell(ui, param.name(), help);
+        let width = (ui.available_width() - VALUE_WIDTH).max(24.0);
+        ui.add(ParamSlider::for_param(param, setter).with_width(width))
+            .on_hover_text(help);
+    });
+}
+
+/// A parameter row with an on/off switch.
+fn toggle_row(ui: &mut Ui, param: &BoolParam, setter: &ParamSetter, help: &str) {
+    ui.horizontal(|ui| {
+        ui.set_min_height(ROW_HEIGHT);
+        name_cell(ui, param.name(), help);
+        let on = param.value();
+        if switch(ui, on).on_hover_text(help).clicked() {
+            setter.begin_set_parameter(param);
+            setter.set_parameter(param, !on);
+            setter.end_set_parameter(param);
+        }
+        ui.label(if on {
+            RichText::new("On")
+        } else {
+            theme::weak("Off")
+        });
+    });
+}
+
+/// An on/off switch: a pill with a knob that slides to the right when on.
+fn switch(ui: &mut Ui, on: bool) -> Response {
+    let (rect, response) = ui.allocate_exact_size(vec2(30.0, 16.0), Sense::click());
+    let position = ui.ctx().animate_bool_responsive(response.id, on);
+    let track = if on {
+        theme::ACCENT.gamma_multiply(0.8)
+    } else {
+        theme::TRACK
+    };
+    let painter = ui.painter();
+    let radius = rect.height() / 2.0;
+    painter.rect_filled(rect, radius, track);
+    painter.rect_stroke(
+        rect,
+        radius,
+        Stroke::new(1.0, theme::CARD_STROKE),
+        StrokeKind::Inside,
+    );
+    let x = egui::lerp((rect.left() + radius)..=(rect.right() - radius), position);
+    let knob = if response.hovered() {
+        theme::TEXT
+    } else {
+        theme::TEXT.gamma_multiply(0.85)
+    };
+    painter.circle_filled(egui::pos2(x, rect.center().y), radius - 3.0, knob);
+    response
+}
+
+/// A parameter row with one button per choice; `choices` pairs each value with a short name.
+fn choice_row<T: Enum + PartialEq + Copy + 'static>(
+    ui: &mut Ui,
+    param: &EnumParam<T>,
+    setter: &ParamSetter,
+    choices: &[(T, &str)],
+    help: &str,
+) {
+    ui.horizontal(|ui| {
+        ui.set_min_height(ROW_HEIGHT);
+        name_cell(ui, param.name(), help);
+        ui.spacing_mut().item_spacing.x = 2.0;
+        let current = param.value();
+        for &(value, name) in choices {
+            let selected = current == value;
+            let (fill, text) = if selected {
+                (
+                    theme::ACCENT.gamma_multiply(0.75),
+                    RichText::new(name).strong(),
+                )
+            } else {
+                (theme::TRACK, RichText::new(name).color(theme::WEAK_TEXT))
+            };
+            let button = egui::Button::new(text)
+                .fill(fill)
+                .stroke(Stroke::new(1.0, theme::CARD_STROKE))
+                .min_size(vec2(0.0, 18.0));
+            if ui.add(button).on_hover_text(help).clicked() && !selected {
+                setter.begin_set_parameter(param);
+                setter.set_parameter(param, value);
+                setter.end_set_parameter(param);
+            }
+        }
+    });
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use counterpart_core::engine::{EngineSettings, MissingLabel};
+use counterpart_core::preset::NoteValue;
 use nice_plug::prelude::*;
 
 /// Where the guide track A comes from.
@@ -45,6 +46,55 @@ impl LookaheadMode {
     }
 }
 
+/// How long the segments are: the preset's own length, or a note value at the host's tempo (the
+/// corpus is then re-cut and re-labelled with the preset's encoder; the decision model stays the
+/// one trained at the preset's length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+pub enum SegmentChoice {
+    /// The length the preset was built with.
+    #[id = "preset"]
+    #[name = "Preset"]
+    Preset,
+    /// A sixteenth note.
+    #[id = "1/16"]
+    #[name = "1/16 note"]
+    Sixteenth,
+    /// An eighth note.
+    #[id = "1/8"]
+    #[name = "1/8 note"]
+    Eighth,
+    /// A quarter note.
+    #[id = "1/4"]
+    #[name = "1/4 note"]
+    Quarter,
+    /// A half note.
+    #[id = "1/2"]
+    #[name = "1/2 note"]
+    Half,
+    /// A whole note.
+    #[id = "1/1"]
+    #[name = "Whole note"]
+    Whole,
+}
+
+impl SegmentChoice {
+    /// The note value, or `None` for the preset's own length.
+    pub fn note(self) -> Option<NoteValue> {
+        let denominator = match self {
+            SegmentChoice::Preset => return None,
+            SegmentChoice::Sixteenth => 16,
+            SegmentChoice::Eighth => 8,
+            SegmentChoice::Quarter => 4,
+            SegmentChoice::Half => 2,
+            SegmentChoice::Whole => 1,
+        };
+        Some(NoteValue {
+            numerator: 1,
+            denominator,
+        })
+    }
+}
+
 /// All of Counterpart's parameters, and the preset path saved with the project.
 #[derive(Params)]
 pub struct CounterpartParams {
@@ -71,6 +121,10 @@ pub struct CounterpartParams {
     /// Crossfade length at a jump between corpus segments.
     #[id = "xfade"]
     pub crossfade_ms: FloatParam,
+    /// Segment length: the preset's, or a note value at the host's tempo (changing it re-cuts
+    /// the corpus and rebuilds the engine).
+    #[id = "segment"]
+    pub segment: EnumParam<SegmentChoice>,
     /// Look-ahead mode (changing it rebuilds the engine and the reported latency).
     #[id = "lookahd"]
     pub lookahead: EnumParam<LookaheadMode>,
@@ -141,6 +195,7 @@ impl Default for CounterpartParams {
             )
             .with_unit(" ms")
             .with_value_to_string(formatters::v2s_f32_rounded(0)),
+            segment: EnumParam::new("Segment", SegmentChoice::Preset),
             lookahead: EnumParam::new("Look-ahead", LookaheadMode::Aligned),
             dry_wet: FloatParam::new("Dry/Wet", 0.5, FloatRange::Linear { min: 0.0, max: 1.0 })
                 .with_smoother(SmoothingStyle::Linear(20.0))

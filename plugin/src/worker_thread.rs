@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use counterpart_core::engine::{
-    build, EncoderSearch, EngineConfig, EngineWorker, LoadedPreset, OfflineRenderer,
+    build, resegment, EncoderSearch, EngineConfig, EngineWorker, LoadedPreset, OfflineRenderer,
     DEFAULT_WORKER_MARGIN_S,
 };
 use counterpart_core::perception::SegmentLength;
@@ -23,9 +23,12 @@ use ringbuf::traits::{Consumer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
 use crate::handoff::{BuildProgress, Handoff, Installed, PlayingEngine, SegmentGrid};
-use crate::params::CounterpartParams;
+use crate::params::{CounterpartParams, SegmentChoice};
 use crate::preset_source::PresetSource;
 use crate::shared::{EngineStatus, PresetInfo, SharedState};
+
+/// The tempo note-value segments are measured at when the host reports none.
+const DEFAULT_BPM: f64 = 120.0;
 
 /// How long the worker sleeps when there is nothing to do.
 const IDLE_SLEEP: Duration = Duration::from_millis(2);
@@ -110,21 +113,62 @@ struct BuildKey {
     resets: u64,
     lookahead: usize,
     seed: u64,
-    /// The host tempo, in hundredths of a BPM, for tempo-synced presets.
+    segment: SegmentChoice,
+    /// The host tempo, in hundredths of a BPM, for tempo-synced segments.
     tempo_centi_bpm: Option<u64>,
 }
 
-/// A preset read from its source, kept so that rebuilding (a reset, another seed) does not
-/// read and decode the file again.
-struct CachedPreset {
-    source: PresetSource,
-    reloads: u64,
+impl BuildKey {
+    /// The tempo segments follow: the host's, else [`DEFAULT_BPM`].
+    fn bpm(&self) -> f64 {
+        self.tempo_centi_bpm
+            .map_or(DEFAULT_BPM, |centi| centi as f64 / 100.0)
+    }
+}
+
+/// A preset ready to load, with the editor's view of it.
+#[derive(Clone)]
+struct Prepared {
     preset: Arc<Preset>,
     info: Arc<PresetInfo>,
 }
 
-/// What a loader thread sends back.
-type LoadResult = Result<(Arc<Preset>, Arc<PresetInfo>, LoadedPreset), String>;
+impl Prepared {
+    fn new(preset: Preset, source: &PresetSource) -> Self {
+        let info = Arc::new(PresetInfo::new(&preset, source.describe()));
+        Self {
+            preset: Arc::new(preset),
+            info,
+        }
+    }
+}
+
+/// The preset as read from its source and, if the segment control asked for it, re-cut: kept
+/// so that rebuilding (a reset, another seed or look-ahead) does not read, decode or re-cut the
+/// corpus again.
+struct PresetCache {
+    source: PresetSource,
+    reloads: u64,
+    read: Prepared,
+    recut: Option<(SegmentChoice, u64, Prepared)>,
+}
+
+/// What a loader thread is asked to do.
+struct LoadRequest {
+    source: PresetSource,
+    /// The segment control, and the tempo a note value is measured at.
+    segment: SegmentChoice,
+    bpm: f64,
+    /// The preset as read, when cached.
+    read: Option<Prepared>,
+    /// The re-cut preset, when cached.
+    recut: Option<Prepared>,
+    rate: u32,
+}
+
+/// What a loader thread sends back: the preset as read, the preset that plays (re-cut or
+/// not), and its runtime objects.
+type LoadResult = Result<(Prepared, Prepared, LoadedPreset), String>;
 
 /// A load under way on a loader thread.
 struct Loading {
@@ -144,7 +188,8 @@ struct Worker {
     loading: Option<Loading>,
     /// Loader threads whose result is no longer wanted, joined once they finish.
     abandoned: Vec<JoinHandle<()>>,
-    cache: Option<CachedPreset>,
+    cache: Option<PresetCache>,
+    /// Whether the preset as read is tempo-synced.
     tempo_synced: bool,
 }
 
@@ -216,7 +261,8 @@ impl Worker {
             resets: shared.resets(),
             lookahead: params.lookahead.value().segments(),
             seed: params.seed.value().max(0) as u64,
-            tempo_centi_bpm: if self.tempo_synced {
+            segment: params.segment.value(),
+            tempo_centi_bpm: if self.tempo_synced || params.segment.value().note().is_some() {
                 shared
                     .host_tempo()
                     .map(|bpm| (bpm * 100.0).round().max(1.0) as u64)
@@ -246,21 +292,36 @@ impl Worker {
             self.links.progress.finish();
         }
         self.abandoned.retain(|thread| !thread.is_finished());
-        let cached = self
+        let cache = self
             .cache
             .as_ref()
-            .filter(|c| c.source == key.source && c.reloads == key.reloads)
-            .map(|c| (Arc::clone(&c.preset), Arc::clone(&c.info)));
-        let source = key.source.clone();
-        let rate = self.setup.sample_rate;
-        self.links
-            .shared
-            .set_status(EngineStatus::Loading(source.describe()));
+            .filter(|c| c.source == key.source && c.reloads == key.reloads);
+        let centi = key.tempo_centi_bpm.unwrap_or(0);
+        let request = LoadRequest {
+            source: key.source.clone(),
+            segment: key.segment,
+            bpm: key.bpm(),
+            read: cache.map(|c| c.read.clone()),
+            recut: cache
+                .and_then(|c| c.recut.as_ref())
+                .filter(|(segment, tempo, _)| *segment == key.segment && *tempo == centi)
+                .map(|(_, _, prepared)| prepared.clone()),
+            rate: self.setup.sample_rate,
+        };
+        let what = match key.segment.note() {
+            Some(note) if request.recut.is_none() => format!(
+                "{}, re-cut into {note} notes at {:.1} BPM",
+                key.source.describe(),
+                request.bpm
+            ),
+            _ => key.source.describe(),
+        };
+        self.links.shared.set_status(EngineStatus::Loading(what));
         let (tx, rx) = crossbeam_channel::bounded(1);
         let spawned = std::thread::Builder::new()
             .name("counterpart-loader".into())
             .spawn(move || {
-                let _ = tx.send(load(&source, cached, rate));
+                let _ = tx.send(load(request));
             });
         match spawned {
             Ok(thread) => {
@@ -295,16 +356,20 @@ impl Worker {
             self.current = None;
             return true;
         }
-        match result.and_then(|(preset, info, loaded)| {
+        match result.and_then(|(read, playing, loaded)| {
             self.tempo_synced = matches!(
-                preset.segmentation.length,
+                read.preset.segmentation.length,
                 counterpart_core::preset::SegmentLength::TempoSynced { .. }
             );
-            self.cache = Some(CachedPreset {
+            let info = Arc::clone(&playing.info);
+            self.cache = Some(PresetCache {
                 source: key.source.clone(),
                 reloads: key.reloads,
-                preset,
-                info: Arc::clone(&info),
+                read,
+                recut: key
+                    .segment
+                    .note()
+                    .map(|_| (key.segment, key.tempo_centi_bpm.unwrap_or(0), playing)),
             });
             self.install(&key, loaded).map(|()| info)
         }) {
@@ -389,24 +454,36 @@ impl Worker {
     }
 }
 
-/// Reads the preset (unless cached) and turns it into runtime objects for `rate` (loader
-/// thread).
-fn load(
-    source: &PresetSource,
-    cached: Option<(Arc<Preset>, Arc<PresetInfo>)>,
-    rate: u32,
-) -> LoadResult {
-    let (preset, info) = match cached {
-        Some(cached) => cached,
-        None => {
-            let preset = source.read()?;
-            let info = Arc::new(PresetInfo::new(&preset, source.describe()));
-            (Arc::new(preset), info)
+/// Reads the preset (unless cached), re-cuts its corpus if the segment control asks for it
+/// (unless cached), and turns it into runtime objects (loader thread).
+fn load(request: LoadRequest) -> LoadResult {
+    let source = &request.source;
+    let search = EncoderSearch::default();
+    let read = match request.read {
+        Some(read) => read,
+        None => Prepared::new(source.read()?, source),
+    };
+    let playing = match (request.segment.note(), request.recut) {
+        (None, _) => read.clone(),
+        (Some(_), Some(recut)) => recut,
+        (Some(note), None) => {
+            let length = counterpart_core::preset::SegmentLength::TempoSynced {
+                note,
+                bpm: request.bpm,
+            };
+            let recut = resegment(&read.preset, length, &search).map_err(|e| {
+                format!(
+                    "cannot cut {} into {note} notes at {:.1} BPM: {e}",
+                    source.describe(),
+                    request.bpm
+                )
+            })?;
+            Prepared::new(recut, source)
         }
     };
-    let loaded = LoadedPreset::load(&preset, rate, &EncoderSearch::default())
+    let loaded = LoadedPreset::load(&playing.preset, request.rate, &search)
         .map_err(|e| format!("cannot load {}: {e}", source.describe()))?;
-    Ok((preset, info, loaded))
+    Ok((read, playing, loaded))
 }
 
 /// The segment grid of `loaded` at `rate`, with the host's tempo for tempo-synced presets.

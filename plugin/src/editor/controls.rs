@@ -100,6 +100,12 @@ pub fn show(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter, strip
             );
             slider_row(
                 ui,
+                &params.segment,
+                setter,
+                "Segment length: the preset's own, or a note value at the host's tempo (re-cuts and re-labels the corpus with the preset's encoder, which takes a few seconds; the model stays the one trained at the preset's length)",
+            );
+            slider_row(
+                ui,
                 &params.seed,
                 setter,
                 "Seed of the sampler and the navigator (changing it restarts the engine)",

@@ -169,8 +169,13 @@ impl CounterpartUi {
                         played,
                         played.and_then(|label| self.distribution.get(label as usize)),
                     ) {
+                        let sampled = telemetry
+                            .as_ref()
+                            .and_then(|t| t.sampled_label())
+                            .map_or_else(String::new, |s| format!("sampled: label {s} · "));
                         ui.label(
-                            theme::weak(format!("played: label {label}, p = {p:.2}")).size(11.0),
+                            theme::weak(format!("{sampled}played: label {label}, p = {p:.2}"))
+                                .size(11.0),
                         )
                         .on_hover_text(
                             "The label of the segment playing: the navigator may keep a \

@@ -83,10 +83,13 @@ fn main() {
     plugin.set_param(source, 1.0);
     let (commands, command_rx) = std::sync::mpsc::channel::<Command>();
     let (times_tx, times) = std::sync::mpsc::channel::<Duration>();
+    let (ready_tx, ready) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
         // Criterion runs on its own thread and has the audio thread process the blocks it
         // times, as a host's audio thread would.
         scope.spawn(move || {
+            // Wait until the engine plays and the worker has been measured.
+            ready.recv().unwrap();
             let mut criterion = Criterion::default().configure_from_args();
             criterion.bench_function("plugin/process_128", |b| {
                 b.iter_custom(|iterations| {
@@ -111,6 +114,7 @@ fn main() {
                 ),
                 _ => println!("worker thread: not found in /proc/self/task"),
             }
+            ready_tx.send(()).unwrap();
             let mut position = 0;
             while let Ok(Command::Blocks(n)) = command_rx.recv() {
                 let started = Instant::now();

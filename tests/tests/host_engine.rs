@@ -284,3 +284,55 @@ fn real_time_playback_is_clean_through_automation_reset_and_rate_change() {
         );
     }
 }
+
+#[test]
+fn a_note_value_segment_recuts_the_corpus_and_sets_the_latency() {
+    let (guide, rate) = guide(30.0);
+    let mut plugin = sidechained(true, 1.0);
+    let segment = plugin.param_id("Segment");
+    // Eighth notes (the third choice) at the default 120 BPM: 0.25 s segments.
+    plugin.set_param(segment, 2.0);
+    let feed = Feed {
+        sidechain: true,
+        seed: 6,
+        pace: None,
+        sample_rate: f64::from(rate),
+    };
+    let out = plugin.run_audio(f64::from(rate), MAX_BLOCK as u32, |audio| {
+        play(audio, &guide, &feed, no_events)
+    });
+    assert_clean(&out, "eighth-note segments");
+    assert!(rms(&out[0]) > 0.01, "the re-cut corpus is silent");
+    let expected_latency = (0.25 * f64::from(rate)).round() + (0.12 * f64::from(rate)).round();
+    assert_eq!(f64::from(plugin.latency()), expected_latency);
+}
+
+#[test]
+fn an_invalid_preset_file_passes_dry_audio() {
+    let dir = std::env::temp_dir().join(format!("cp-host-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("broken.cpreset");
+    std::fs::write(&bad, b"not a preset at all").unwrap();
+    let mut plugin = HostedPlugin::load(&bundled_clap(), CLAP_ID);
+    // The project remembers a preset file that has since been damaged.
+    let state = plugin.save_state();
+    let mut json: serde_json::Value = serde_json::from_slice(&state).expect("JSON state");
+    json["fields"]["preset-path"] =
+        serde_json::Value::String(serde_json::to_string(&Some(bad.clone())).unwrap());
+    plugin.load_state(&serde_json::to_vec(&json).unwrap());
+    plugin.set_offline(true);
+    let (guide, rate) = guide(5.0);
+    let feed = Feed {
+        sidechain: false,
+        seed: 7,
+        pace: None,
+        sample_rate: f64::from(rate),
+    };
+    let out = plugin.run_audio(f64::from(rate), MAX_BLOCK as u32, |audio| {
+        play(audio, &guide, &feed, no_events)
+    });
+    for channel in &out {
+        assert!(channel == &guide, "the dry signal does not pass unchanged");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -38,6 +38,7 @@ pub struct EngineTelemetry {
     peak_load: AtomicU32,
     token_a: AtomicU32,
     token_b: AtomicU32,
+    sampled: AtomicU32,
     latency: AtomicU32,
     now_file: AtomicU32,
     now_start: AtomicU32,
@@ -59,6 +60,7 @@ impl Default for EngineTelemetry {
             peak_load: AtomicU32::new(0),
             token_a: AtomicU32::new(NONE),
             token_b: AtomicU32::new(NONE),
+            sampled: AtomicU32::new(NONE),
             latency: AtomicU32::new(0),
             now_file: AtomicU32::new(NONE),
             now_start: AtomicU32::new(0),
@@ -122,6 +124,12 @@ impl EngineTelemetry {
         some(self.token_b.load(Ordering::Relaxed))
     }
 
+    /// The label last sampled from the distribution (the navigator may play another: the
+    /// corpus successor, or the nearest label the corpus has).
+    pub fn sampled_label(&self) -> Option<u32> {
+        some(self.sampled.load(Ordering::Relaxed))
+    }
+
     /// The latency to report to the host, in samples.
     pub fn latency_samples(&self) -> u32 {
         self.latency.load(Ordering::Relaxed)
@@ -182,10 +190,11 @@ impl EngineTelemetry {
         self.latency.store(samples, Ordering::Relaxed);
     }
 
-    /// Records one decision (worker).
+    /// Records one decision (worker): the guide's token, the label sampled, the label played.
     pub(crate) fn publish_decision(
         &self,
         token_a: Option<u32>,
+        sampled: u32,
         token_b: Option<u32>,
         late: bool,
         load: f32,
@@ -199,6 +208,7 @@ impl EngineTelemetry {
             .store(token_a.unwrap_or(NONE), Ordering::Relaxed);
         self.token_b
             .store(token_b.unwrap_or(NONE), Ordering::Relaxed);
+        self.sampled.store(sampled, Ordering::Relaxed);
         self.load.store(load.to_bits(), Ordering::Relaxed);
         if load > self.peak_worker_load() {
             self.peak_load.store(load.to_bits(), Ordering::Relaxed);

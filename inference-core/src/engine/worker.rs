@@ -435,8 +435,14 @@ impl EngineWorker {
             .round() as u64;
         let late = self.handle.telemetry().position() > at.saturating_sub(half_fade);
         let load = started.elapsed().as_secs_f64() * f64::from(self.host_rate) / p.period;
-        self.telemetry
-            .publish_decision(p.last_a, played, late, load as f32, &p.distribution);
+        self.telemetry.publish_decision(
+            p.last_a,
+            requested,
+            played,
+            late,
+            load as f32,
+            &p.distribution,
+        );
         if let Some(log) = &mut self.log {
             log.push(PlayedSlot {
                 slot: t,

@@ -315,11 +315,15 @@ fn an_invalid_preset_file_passes_dry_audio() {
     std::fs::write(&bad, b"not a preset at all").unwrap();
     let mut plugin = HostedPlugin::load(&bundled_clap(), CLAP_ID);
     // The project remembers a preset file that has since been damaged.
+    // nice-plug's CLAP state: a little-endian u64 length, then the JSON.
     let state = plugin.save_state();
-    let mut json: serde_json::Value = serde_json::from_slice(&state).expect("JSON state");
+    let mut json: serde_json::Value = serde_json::from_slice(&state[8..]).expect("JSON state");
     json["fields"]["preset-path"] =
         serde_json::Value::String(serde_json::to_string(&Some(bad.clone())).unwrap());
-    plugin.load_state(&serde_json::to_vec(&json).unwrap());
+    let body = serde_json::to_vec(&json).unwrap();
+    let mut edited = (body.len() as u64).to_le_bytes().to_vec();
+    edited.extend(body);
+    plugin.load_state(&edited);
     plugin.set_offline(true);
     let (guide, rate) = guide(5.0);
     let feed = Feed {

@@ -313,6 +313,10 @@ struct CommonBuildArgs {
     /// Seed of the split, k-means and training.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Probability of replacing each label of B's past by a random one while training (against
+    /// the model copying B's past and ignoring A when it generates).
+    #[arg(long, default_value_t = 0.5)]
+    history_noise: f64,
     /// The encoder.
     #[arg(long, default_value = DEFAULT_ENCODER)]
     encoder: PathBuf,
@@ -401,6 +405,7 @@ fn build_options(c: &CommonBuildArgs, k: usize, lookahead: usize) -> BuildOption
             batch_size: c.batch_size,
             max_epochs: c.max_epochs,
             seed: c.seed,
+            history_noise: c.history_noise,
             time_budget: Some(minutes(c.minutes_limit)),
             ..TrainConfig::default()
         },

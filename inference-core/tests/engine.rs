@@ -31,7 +31,7 @@ struct Render {
 }
 
 fn render(preset: &Preset, config: &EngineConfig, guide: &[f32], block: usize) -> Render {
-    let loaded = LoadedPreset::load(preset, RATE, &search()).unwrap();
+    let loaded = LoadedPreset::load_for(preset, RATE, &search(), config.lookahead).unwrap();
     let corpus = Arc::clone(&loaded.corpus);
     let engine = build(loaded, config, RATE).unwrap();
     let telemetry = Arc::clone(engine.control.telemetry());
@@ -248,6 +248,45 @@ fn reported_latency_is_zero_live_and_one_segment_plus_margin_aligned() {
         ..EngineConfig::default()
     };
     assert!(build(loaded, &wrong, RATE).is_err());
+}
+
+#[test]
+fn a_preset_with_one_model_per_lookahead_loads_the_one_asked_for() {
+    let mut preset = synthetic_preset(1, true);
+    let live = synthetic_preset(0, true).decisions.remove(0);
+    preset.decisions.push(live);
+    assert_eq!(preset.lookaheads(), vec![1, 0]);
+    let lookahead_of = |l: Option<usize>| {
+        LoadedPreset::load_for(&preset, RATE, &search(), l)
+            .unwrap()
+            .decision
+            .config()
+            .lookahead
+    };
+    assert_eq!(lookahead_of(None), 1);
+    assert_eq!(lookahead_of(Some(1)), 1);
+    assert_eq!(lookahead_of(Some(0)), 0);
+    let plain = LoadedPreset::load(&preset, RATE, &search()).unwrap();
+    assert_eq!(plain.decision.config().lookahead, 1);
+    let error = LoadedPreset::load_for(&preset, RATE, &search(), Some(2)).unwrap_err();
+    assert!(
+        matches!(&error, LoadError::NoModelForLookahead { wanted: 2, available }
+            if available == &[1, 0]),
+        "{error}"
+    );
+    // Either model runs in the engine, at its own latency.
+    let silence = vec![0.0f32; 4096];
+    let with = |l: Option<usize>| EngineConfig {
+        lookahead: l,
+        ..EngineConfig::default()
+    };
+    assert_eq!(render(&preset, &with(Some(0)), &silence, 4096).latency, 0);
+    let aligned = render(&preset, &with(Some(1)), &silence, 4096).latency;
+    assert!(aligned > 0);
+    assert_eq!(
+        render(&preset, &with(None), &silence, 4096).latency,
+        aligned
+    );
 }
 
 #[test]

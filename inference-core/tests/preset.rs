@@ -108,10 +108,16 @@ fn sample_preset() -> Preset {
             dim: DIM,
             centres,
         },
-        decision: DecisionData {
-            config: json!({"vocab_size": K, "d_model": 4, "layers": 1, "dropout": 0.1}),
-            weights: decision_weights(),
-        },
+        decisions: vec![
+            DecisionData {
+                config: json!({"vocab_size": K, "d_model": 4, "layers": 1, "lookahead": 1}),
+                weights: decision_weights(),
+            },
+            DecisionData {
+                config: json!({"vocab_size": K, "d_model": 4, "layers": 1, "lookahead": 0}),
+                weights: decision_weights(),
+            },
+        ],
         corpus: vec![
             CorpusFile {
                 name: "guitar.flac".into(),
@@ -223,6 +229,51 @@ fn round_trip_preserves_every_field() {
     assert_eq!(loaded, preset);
     // Writing is deterministic.
     assert_eq!(loaded.to_bytes().unwrap(), bytes);
+}
+
+#[test]
+fn one_model_per_lookahead_is_found_by_lookahead() {
+    let preset = sample_preset();
+    assert_eq!(preset.lookaheads(), vec![1, 0]);
+    assert_eq!(preset.decision_for(None), Some(&preset.decisions[0]));
+    assert_eq!(preset.decision_for(Some(0)), Some(&preset.decisions[1]));
+    assert_eq!(preset.decision_for(Some(1)), Some(&preset.decisions[0]));
+    assert_eq!(preset.decision_for(Some(2)), None);
+    let (header, tensors) = split(&preset.to_bytes().unwrap());
+    assert_eq!(header["version"], json!(FORMAT_VERSION));
+    assert_eq!(header["decisions"].as_array().unwrap().len(), 2);
+    let names: Vec<&str> = tensors.iter().map(|t| t.0.as_str()).collect();
+    assert!(names.contains(&"decision.0.weights") && names.contains(&"decision.1.weights"));
+}
+
+#[test]
+fn version_1_files_with_one_model_still_load() {
+    let mut preset = sample_preset();
+    preset.decisions.truncate(1);
+    let bytes = preset.to_bytes().unwrap();
+    let v1 = rewrite(&bytes, true, |header, tensors| {
+        header["version"] = json!(1);
+        let decisions = header.as_object_mut().unwrap().remove("decisions").unwrap();
+        header["decision"] = decisions[0].clone();
+        for t in tensors.iter_mut() {
+            if t.0 == "decision.0.weights" {
+                t.0 = "decision.weights".into();
+            }
+        }
+    });
+    assert_eq!(Preset::from_bytes(&v1).unwrap(), preset);
+
+    // A version 1 header with the version 2 model list is corrupt, and so is the reverse.
+    let mixed = rewrite(&bytes, true, |header, _| header["version"] = json!(1));
+    assert!(matches!(
+        Preset::from_bytes(&mixed),
+        Err(PresetError::Corrupt(_))
+    ));
+    let mixed = rewrite(&v1, true, |header, _| header["version"] = json!(2));
+    assert!(matches!(
+        Preset::from_bytes(&mixed),
+        Err(PresetError::Corrupt(_))
+    ));
 }
 
 #[test]
@@ -502,7 +553,33 @@ fn inconsistent_contents_are_refused_with_a_reason() {
         ("hexadecimal", Box::new(|p| p.encoder.sha256 = "abc".into())),
         (
             "not a safetensors blob",
-            Box::new(|p| p.decision.weights = vec![1, 2, 3]),
+            Box::new(|p| p.decisions[1].weights = vec![1, 2, 3]),
+        ),
+        ("no decision model", Box::new(|p| p.decisions.clear())),
+        (
+            "already has look-ahead 1",
+            Box::new(|p| p.decisions[1].config["lookahead"] = json!(1)),
+        ),
+        (
+            "names no look-ahead",
+            Box::new(|p| {
+                p.decisions[1]
+                    .config
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("lookahead");
+            }),
+        ),
+        (
+            "more than 8",
+            Box::new(|p| {
+                p.decisions = (0..9)
+                    .map(|l| DecisionData {
+                        config: json!({ "lookahead": l }),
+                        weights: decision_weights(),
+                    })
+                    .collect();
+            }),
         ),
         ("JSON object", Box::new(|p| p.metrics = json!([1, 2]))),
         ("no recording", Box::new(|p| p.corpus.clear())),

@@ -5,6 +5,16 @@
 //! → evaluate on held-out pieces (TPP/LCP against the baselines) → pack a [`Preset`]: the corpus
 //! is the target stems of the training pieces (or every audio file of `--corpus DIR`) with the
 //! segments and labels perception gives them, as 16-bit PCM.
+//!
+//! Extra stems sets ([`BuildOptions::extra_training`]) add pieces that only train and validate:
+//! they are never held out and never enter the corpus, so the preset's size and its held-out
+//! pieces are those of the main set.
+//!
+//! The codebook is fitted by default on the *target* tracks of the training pairs
+//! ([`CodebookFit::Targets`]): its labels name the corpus material the model predicts and the
+//! navigator plays. Fitted on every track, a guide in a wide register (a soprano) takes most
+//! centres and the targets (a bass line) crowd into a few labels: on the stems-dev primary pairs
+//! at K = 16 one label held 49 % of the bass segments.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -13,7 +23,7 @@ use std::time::{Duration, Instant};
 use candle_core::Device;
 use counterpart_core::decision::model::{CONFIG_FILE, WEIGHTS_FILE};
 use counterpart_core::decision::{DecisionConfig, DecisionModel};
-use counterpart_core::perception::{Codebook, SegmentLength as PerceptionLength};
+use counterpart_core::perception::{perplexity, Codebook, SegmentLength as PerceptionLength};
 use counterpart_core::preset::{
     sha256_hex, AudioData, CodebookData, CorpusFile, DecisionData, EncoderIdentity, NoteValue,
     Preset, PresetInfo, SegmentLength, SegmentRecord, SegmentationSettings,
@@ -45,6 +55,16 @@ pub fn default_model(k: usize, lookahead: usize) -> DecisionConfig {
     }
 }
 
+/// Which segment vectors the codebook is fitted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodebookFit {
+    /// The target tracks of the training pairs (the corpus side): labels spread over what is
+    /// predicted and played.
+    Targets,
+    /// Every single-stem track of the training pieces (the paper's choice).
+    AllTracks,
+}
+
 /// Everything `build-preset` needs.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -56,10 +76,18 @@ pub struct BuildOptions {
     pub k: usize,
     /// k-means restarts.
     pub kmeans_restarts: usize,
+    /// Which tracks the codebook is fitted on.
+    pub codebook_fit: CodebookFit,
+    /// More stems sets whose pieces only train and validate (split by `val_fraction`): never
+    /// held out, never in the corpus.
+    pub extra_training: Vec<PathBuf>,
     /// Encoding (encoder, segmentation, threads, cache).
     pub encoding: EncodingSettings,
-    /// The decision model (its `vocab_size` and `lookahead` are the preset's).
+    /// The decision model (its `vocab_size` is set to K and its `lookahead` to each of
+    /// `lookaheads`).
     pub model: DecisionConfig,
+    /// Look-aheads to train one model each for; the first is the preset's preferred model.
+    pub lookaheads: Vec<usize>,
     /// Training options (time budget, epochs, …).
     pub train: TrainConfig,
     /// Share of pieces held out for the evaluation.
@@ -76,16 +104,30 @@ pub struct BuildOptions {
     pub skip_check: bool,
 }
 
+/// The training and held-out evaluation of one decision model of a build.
+#[derive(Debug)]
+pub struct ModelOutcome {
+    /// The model's look-ahead L.
+    pub lookahead: usize,
+    /// Training report.
+    pub train: TrainReport,
+    /// Held-out evaluation: sampled unconstrained, sampled constrained, arg-max unconstrained,
+    /// arg-max constrained ([`EVALUATIONS`]).
+    pub eval: Vec<EvalReport>,
+    /// Training wall time, in seconds.
+    pub train_s: f64,
+    /// Evaluation wall time, in seconds.
+    pub eval_s: f64,
+}
+
 /// What a build made.
 #[derive(Debug)]
 pub struct BuildOutcome {
     /// The preset.
     pub preset: Preset,
-    /// Training report.
-    pub train: TrainReport,
-    /// Held-out evaluation, unconstrained then constrained.
-    pub eval: [EvalReport; 2],
-    /// Piece ids of the training, validation and test sets.
+    /// One entry per decision model, in [`BuildOptions::lookaheads`] order.
+    pub models: Vec<ModelOutcome>,
+    /// Piece ids of the training, validation and test sets (extra sets included).
     pub split: [Vec<String>; 3],
 }
 
@@ -116,6 +158,36 @@ pub fn split_pieces(
         v.sort();
     }
     Ok([train, val, test])
+}
+
+/// The evaluations of a build: metrics key and decoding, in report order.
+pub const EVALUATIONS: [(&str, bool, bool); 4] = [
+    ("unconstrained", false, false),
+    ("constrained", false, true),
+    ("argmax_unconstrained", true, false),
+    ("argmax_constrained", true, true),
+];
+
+/// The sampling of one of [`EVALUATIONS`].
+pub fn evaluation_sampling(argmax: bool, constrained: bool) -> EvalSampling {
+    if argmax {
+        EvalSampling::argmax(constrained)
+    } else {
+        EvalSampling::new(constrained)
+    }
+}
+
+/// Splits the pieces of an extra training set into (train, validation) with a seeded shuffle.
+fn split_extra(ids: &[String], val_fraction: f64, seed: u64) -> [Vec<String>; 2] {
+    let mut shuffled = ids.to_vec();
+    shuffled.sort();
+    shuffled.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_e87a));
+    let n_val = ((val_fraction * ids.len() as f64).round() as usize).min(ids.len());
+    let mut val = shuffled[..n_val].to_vec();
+    let mut train = shuffled[n_val..].to_vec();
+    train.sort();
+    val.sort();
+    [train, val]
 }
 
 /// Least optimiser steps per epoch: small sets (one pair per piece) otherwise give epochs of one
@@ -216,49 +288,104 @@ pub fn today() -> String {
 pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome, PipelineError> {
     let started = Instant::now();
     let set = StemsSet::open(root)?;
+    let extras = options
+        .extra_training
+        .iter()
+        .map(|d| StemsSet::open(d))
+        .collect::<Result<Vec<_>, _>>()?;
     if !options.skip_check {
-        let report = check(
-            &set,
-            &CheckOptions {
-                selection: options.selection.clone(),
-                ..CheckOptions::default()
-            },
-        );
-        for d in &report.diagnostics {
-            tracing::warn!("{d}");
-        }
-        if report.errors() > 0 {
-            return Err(PipelineError::Check(report.errors()));
+        for s in std::iter::once(&set).chain(&extras) {
+            let report = check(
+                s,
+                &CheckOptions {
+                    selection: options.selection.clone(),
+                    ..CheckOptions::default()
+                },
+            );
+            for d in &report.diagnostics {
+                tracing::warn!("{}: {d}", s.root.display());
+            }
+            if report.errors() > 0 {
+                return Err(PipelineError::Check(report.errors()));
+            }
         }
     }
-    let usable: Vec<String> = set
-        .pieces
-        .iter()
-        .filter(|p| !p.pairs(&options.selection).is_empty())
-        .map(|p| p.id.clone())
-        .collect();
+    let usable_in = |s: &StemsSet| -> Vec<String> {
+        s.pieces
+            .iter()
+            .filter(|p| !p.pairs(&options.selection).is_empty())
+            .map(|p| p.id.clone())
+            .collect()
+    };
+    let usable = usable_in(&set);
     let split = split_pieces(
         &usable,
         options.test_fraction,
         options.val_fraction,
         options.seed,
     )?;
-    let [train_ids, val_ids, test_ids] = &split;
+    // The main set's training and validation pieces (the corpus), then every set's.
+    let [main_train, main_val, test_ids] = &split;
+    let (mut train_all, mut val_all) = (main_train.clone(), main_val.clone());
+    let mut combined = set.clone();
+    let mut ids: BTreeSet<String> = set.pieces.iter().map(|p| p.id.clone()).collect();
+    for extra in &extras {
+        for p in &extra.pieces {
+            if !ids.insert(p.id.clone()) {
+                return Err(PipelineError::Invalid(format!(
+                    "piece `{}` of {} is also in another stems set: extra training sets must \
+                     not repeat pieces (held-out pieces would leak into training)",
+                    p.id,
+                    extra.root.display()
+                )));
+            }
+        }
+        let [t, v] = split_extra(&usable_in(extra), options.val_fraction, options.seed);
+        train_all.extend(t);
+        val_all.extend(v);
+        combined.pieces.extend(extra.pieces.iter().cloned());
+    }
+    combined.pieces.sort_by(|a, b| a.id.cmp(&b.id));
+    let usable_all: Vec<String> = train_all
+        .iter()
+        .chain(&val_all)
+        .chain(test_ids)
+        .cloned()
+        .collect();
     tracing::info!(
-        train = train_ids.len(),
-        validation = val_ids.len(),
+        train = train_all.len(),
+        validation = val_all.len(),
         test = test_ids.len(),
         "pieces split"
     );
 
     // Encode (cached).
     let t = Instant::now();
-    let encoded = EncodedSet::encode(&set, &options.selection, Some(&usable), &options.encoding)?;
+    let encoded = EncodedSet::encode(
+        &combined,
+        &options.selection,
+        Some(&usable_all),
+        &options.encoding,
+    )?;
     let encode_s = t.elapsed().as_secs_f64();
 
-    // Codebook on the training pieces' single-stem vectors.
+    // Codebook on the training pieces' vectors.
     let t = Instant::now();
-    let (vectors, dim) = encoded.vectors(Some(train_ids));
+    let (vectors, dim) = match options.codebook_fit {
+        CodebookFit::AllTracks => encoded.vectors(Some(&train_all)),
+        CodebookFit::Targets => {
+            let mut tracks = Vec::new();
+            for piece in combined.pieces.iter().filter(|p| train_all.contains(&p.id)) {
+                for pair in piece.pairs(&options.selection) {
+                    let key = (piece.id.clone(), crate::stems::track_key(&pair.target));
+                    if !tracks.contains(&key) {
+                        tracks.push(key);
+                    }
+                }
+            }
+            encoded.track_vectors(&tracks)
+        }
+    };
     if vectors.is_empty() {
         return Err(PipelineError::Invalid(
             "no segment in the training pieces".into(),
@@ -281,55 +408,21 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
 
     // Tokenise and pair.
     let corpus_tokens = encoded.tokenise(&codebook)?;
-    let pairing = pairing_for(&set, &options.selection);
+    let pairing = pairing_for(&combined, &options.selection);
     let all = PairedTokenDataset::from_pieces(options.k, &corpus_tokens.pieces, &pairing)?;
     let in_set = |ids: &[String]| {
         let ids: BTreeSet<&String> = ids.iter().collect();
         all.filter(|p| ids.contains(&p.piece))
     };
-    let (train_set, val_set, test_set) = (in_set(train_ids), in_set(val_ids), in_set(test_ids));
-
-    // Train.
-    let mut model_config = options.model.clone();
-    model_config.vocab_size = options.k;
-    let work = match &options.work_dir {
-        Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!(
-            "counterpart-build-{}-{}",
-            std::process::id(),
-            started.elapsed().as_nanos()
-        )),
-    };
-    let train_config = scaled_schedule(&options.train, &model_config, &train_set);
-    let t = Instant::now();
-    let report = train(
-        &model_config,
-        &train_set,
-        &val_set,
-        &train_config,
-        &work,
-        &Device::Cpu,
-    )?;
-    let train_s = t.elapsed().as_secs_f64();
-    let model = DecisionModel::load(&work, &Device::Cpu)?;
-    let read = |name: &str| {
-        let p = work.join(name);
-        std::fs::read(&p).map_err(|e| PipelineError::io(p, e))
-    };
-    let weights = read(WEIGHTS_FILE)?;
-    let config_json: serde_json::Value = serde_json::from_slice(&read(CONFIG_FILE)?)
-        .map_err(|e| PipelineError::Invalid(format!("checkpoint config: {e}")))?;
-    if options.work_dir.is_none() {
-        let _ = std::fs::remove_dir_all(&work);
-    }
+    let (train_set, val_set, test_set) = (in_set(&train_all), in_set(&val_all), in_set(test_ids));
 
     // Corpus.
     let corpus = match &options.corpus {
         Some(dir) => corpus_from_folder(dir, &codebook, &options.encoding)?,
         None => corpus_from_targets(
             &set,
-            train_ids,
-            val_ids,
+            main_train,
+            main_val,
             &options.selection,
             &encoded,
             &codebook,
@@ -342,16 +435,76 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
         }
     }
 
-    // Evaluate on the held-out pieces.
-    let t = Instant::now();
-    let eval = [false, true].map(|constrained| {
-        evaluate_model(&model, &test_set, &counts, &EvalSampling::new(constrained))
-    });
-    let [unconstrained, constrained] = eval;
-    let eval = [unconstrained?, constrained?];
-    let eval_s = t.elapsed().as_secs_f64();
-    for e in &eval {
-        tracing::info!("held-out evaluation:\n{}", e.table());
+    // Train and evaluate one model per look-ahead.
+    if options.lookaheads.is_empty() {
+        return Err(PipelineError::Invalid("no look-ahead to train".into()));
+    }
+    let work = match &options.work_dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!(
+            "counterpart-build-{}-{}",
+            std::process::id(),
+            started.elapsed().as_nanos()
+        )),
+    };
+    let mut models = Vec::new();
+    let mut decisions = Vec::new();
+    for &lookahead in &options.lookaheads {
+        let mut model_config = options.model.clone();
+        model_config.vocab_size = options.k;
+        model_config.lookahead = lookahead;
+        let dir = work.join(format!("lookahead-{lookahead}"));
+        let train_config = scaled_schedule(&options.train, &model_config, &train_set);
+        let t = Instant::now();
+        let report = train(
+            &model_config,
+            &train_set,
+            &val_set,
+            &train_config,
+            &dir,
+            &Device::Cpu,
+        )?;
+        let train_s = t.elapsed().as_secs_f64();
+        let model = DecisionModel::load(&dir, &Device::Cpu)?;
+        let read = |name: &str| {
+            let p = dir.join(name);
+            std::fs::read(&p).map_err(|e| PipelineError::io(p, e))
+        };
+        let weights = read(WEIGHTS_FILE)?;
+        let config_json: serde_json::Value = serde_json::from_slice(&read(CONFIG_FILE)?)
+            .map_err(|e| PipelineError::Invalid(format!("checkpoint config: {e}")))?;
+        decisions.push(DecisionData {
+            config: config_json,
+            weights,
+        });
+
+        // Evaluate on the held-out pieces.
+        let t = Instant::now();
+        let eval = EVALUATIONS
+            .iter()
+            .map(|&(_, argmax, constrained)| {
+                evaluate_model(
+                    &model,
+                    &test_set,
+                    &counts,
+                    &evaluation_sampling(argmax, constrained),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let eval_s = t.elapsed().as_secs_f64();
+        for e in &eval {
+            tracing::info!(lookahead, "held-out evaluation:\n{}", e.table());
+        }
+        models.push(ModelOutcome {
+            lookahead,
+            train: report,
+            eval,
+            train_s,
+            eval_s,
+        });
+    }
+    if options.work_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
     }
 
     // Encoder identity.
@@ -375,31 +528,37 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
     let metrics = json!({
         "data": {
             "stems_dir": root.display().to_string(),
+            "extra_training": options.extra_training.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
             "pairs": format!("{:?}", options.selection),
-            "pieces": {"train": train_ids, "validation": val_ids, "test": test_ids},
+            "pieces": {"train": train_all, "validation": val_all, "test": test_ids},
             "pairs_count": {"train": train_set.pairs.len(), "validation": val_set.pairs.len(), "test": test_set.pairs.len()},
             "tokens": {"train": train_set.num_tokens(), "validation": val_set.num_tokens(), "test": test_set.num_tokens()},
         },
         "codebook": {
             "k": options.k,
+            "fit_on": format!("{:?}", options.codebook_fit),
             "vectors": vectors.len() / dim,
+            "test_target_usage": perplexity(&test_set.pairs.iter().flat_map(|p| p.b.iter().copied()).collect::<Vec<_>>(), options.k) / options.k as f64,
             "inertia": fitted.inertia,
             "usage": fitted.usage(),
             "seed": options.seed,
         },
-        "training": {
-            "epochs": report.epochs.len(),
-            "best_epoch": report.best_epoch,
-            "best_val_loss": report.best_val_loss,
-            "best_val_accuracy": report.best_val_accuracy,
-            "tokens_per_second": report.tokens_per_second,
-            "loss": report.epochs.iter().map(|e| json!({
+        "training": models.iter().map(|m| (format!("L{}", m.lookahead), json!({
+            "epochs": m.train.epochs.len(),
+            "best_epoch": m.train.best_epoch,
+            "best_val_loss": m.train.best_val_loss,
+            "best_val_accuracy": m.train.best_val_accuracy,
+            "tokens_per_second": m.train.tokens_per_second,
+            "seconds": m.train_s,
+            "loss": m.train.epochs.iter().map(|e| json!({
                 "epoch": e.epoch, "train_loss": e.train_loss, "val_loss": e.val_loss,
                 "val_accuracy": e.val_accuracy,
             })).collect::<Vec<_>>(),
-        },
-        "eval": {"unconstrained": eval_json(&eval[0]), "constrained": eval_json(&eval[1])},
-        "timing_s": {"encode": encode_s, "kmeans": kmeans_s, "train": train_s, "eval": eval_s,
+        }))).collect::<serde_json::Map<_, _>>(),
+        "eval": models.iter().map(|m| (format!("L{}", m.lookahead), serde_json::Value::Object(EVALUATIONS.iter().zip(&m.eval).map(|(&(name, _, _), e)| (name.to_string(), eval_json(e))).collect()))).collect::<serde_json::Map<_, _>>(),
+        "timing_s": {"encode": encode_s, "kmeans": kmeans_s,
+                     "train": models.iter().map(|m| m.train_s).sum::<f64>(),
+                     "eval": models.iter().map(|m| m.eval_s).sum::<f64>(),
                      "total": started.elapsed().as_secs_f64()},
     });
     let mut info = options.info.clone();
@@ -430,19 +589,15 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
             dim: codebook.dim(),
             centres: codebook.centres().to_vec(),
         },
-        decision: DecisionData {
-            config: config_json,
-            weights,
-        },
+        decisions,
         corpus,
         metrics,
     };
     preset.validate()?;
     Ok(BuildOutcome {
         preset,
-        train: report,
-        eval,
-        split,
+        models,
+        split: [train_all, val_all, test_ids.clone()],
     })
 }
 
@@ -606,19 +761,28 @@ pub fn corpus_from_folder(
     Ok(out)
 }
 
-/// Loads the runtime pieces of a preset: its codebook, its decision model and the corpus label
-/// counts.
+/// Loads the runtime pieces of a preset: its codebook, its decision model for `lookahead` (the
+/// preferred one for `None`) and the corpus label counts.
 pub fn preset_runtime(
     preset: &Preset,
+    lookahead: Option<usize>,
 ) -> Result<(Codebook, DecisionModel, Vec<u32>), PipelineError> {
+    let decision = preset.decision_for(lookahead).ok_or_else(|| {
+        PipelineError::Invalid(format!(
+            "the preset has no decision model for look-ahead {} (it has {:?}): build it with \
+             --lookahead {0}",
+            lookahead.unwrap_or(0),
+            preset.lookaheads()
+        ))
+    })?;
     let codebook = Codebook::new(
         preset.codebook.k,
         preset.codebook.dim,
         preset.codebook.centres.clone(),
     )?;
-    let config: DecisionConfig = serde_json::from_value(preset.decision.config.clone())
+    let config: DecisionConfig = serde_json::from_value(decision.config.clone())
         .map_err(|e| PipelineError::Invalid(format!("the preset's decision config: {e}")))?;
-    let model = DecisionModel::from_bytes(&config, preset.decision.weights.clone(), &Device::Cpu)?;
+    let model = DecisionModel::from_bytes(&config, decision.weights.clone(), &Device::Cpu)?;
     let mut counts = vec![0u32; preset.k()];
     for f in &preset.corpus {
         for s in &f.segments {
@@ -655,15 +819,16 @@ pub fn preset_encoding(
 }
 
 /// `counterpart eval`: tokenises `root` with the preset's encoder and codebook and evaluates the
-/// preset's model on its pairs.
+/// preset's model for `lookahead` (the preferred one for `None`) on its pairs.
 pub fn evaluate_preset(
     preset: &Preset,
+    lookahead: Option<usize>,
     root: &Path,
     selection: &PairSelection,
     encoding: &EncodingSettings,
     sampling: &EvalSampling,
 ) -> Result<EvalReport, PipelineError> {
-    let (codebook, model, counts) = preset_runtime(preset)?;
+    let (codebook, model, counts) = preset_runtime(preset, lookahead)?;
     let set = StemsSet::open(root)?;
     let encoded = EncodedSet::encode(&set, selection, None, encoding)?;
     let tokens = encoded.tokenise(&codebook)?;

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use counterpart_core::decision::DecisionConfig;
+use counterpart_core::decision::{DecisionConfig, SamplerSettings};
 use counterpart_core::engine::{EngineConfig, EngineSettings};
 use counterpart_core::perception::{
     EncoderOptions, OnnxEncoder, SegmentEncoderConfig, SegmentLength, SegmentationConfig,
@@ -11,6 +11,7 @@ use counterpart_core::perception::{
 use counterpart_core::preset::{Preset, PresetInfo};
 use counterpart_models::build_preset::{
     build_preset, default_model, evaluate_preset, minutes, preset_encoding, BuildOptions,
+    CodebookFit,
 };
 use counterpart_models::check::{check, CheckOptions};
 use counterpart_models::eval_perception::{evaluate, held_out_pieces, EvalOptions};
@@ -132,7 +133,8 @@ enum Command {
         /// Seed of the sampler and the navigator.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Look-ahead in segments; must be the model's (the model's when left out).
+        /// Look-ahead in segments: plays the preset's model for it (the preset's preferred model
+        /// when left out).
         #[arg(long)]
         lookahead: Option<usize>,
         /// Only sample labels the corpus has (pass `--constrained false` to allow all).
@@ -182,12 +184,18 @@ enum Command {
         stems_dir: PathBuf,
         #[command(flatten)]
         pairs: PairArgs,
-        /// Expected look-ahead of the preset's model (an error if it differs).
+        /// Evaluate the preset's model for this look-ahead (its preferred model when left out).
         #[arg(long)]
         lookahead: Option<usize>,
         /// Sample only labels present in the preset's corpus.
         #[arg(long)]
         constrained: bool,
+        /// Sampling temperature (0: arg-max decoding, compared with the majority-label baseline).
+        #[arg(long, default_value_t = 1.0)]
+        temperature: f32,
+        /// Nucleus mass of the sampling.
+        #[arg(long, default_value_t = 0.9)]
+        top_p: f32,
         /// Print the scores as JSON.
         #[arg(long)]
         json: bool,
@@ -305,12 +313,24 @@ struct CommonBuildArgs {
     /// Seed of the split, k-means and training.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Probability of replacing each label of B's past by a random one while training (against
+    /// the model copying B's past and ignoring A when it generates).
+    #[arg(long, default_value_t = 0.5)]
+    history_noise: f64,
     /// The encoder.
     #[arg(long, default_value = DEFAULT_ENCODER)]
     encoder: PathBuf,
     /// Skip the stems check.
     #[arg(long)]
     skip_check: bool,
+    /// More stems sets for training and validation only (repeatable): never held out, never in
+    /// the corpus. Their piece ids must differ from the main set's.
+    #[arg(long = "extra-stems")]
+    extra_stems: Vec<PathBuf>,
+    /// Fit the codebook on the training pairs' target tracks (the corpus side) or on every
+    /// track.
+    #[arg(long, default_value = "targets", value_parser = ["targets", "all"])]
+    codebook_fit: String,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -329,9 +349,11 @@ struct BuildArgs {
     /// Alphabet size K.
     #[arg(long, default_value_t = 16)]
     k: usize,
-    /// Look-ahead L in segments (0 = live, 1 = aligned).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
-    lookahead: u8,
+    /// Look-aheads L in segments (0 = live, 1 = aligned), comma-separated: one decision model
+    /// is trained for each, the first being the preset's preferred one.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1u8, 0],
+          value_parser = clap::value_parser!(u8).range(0..=1))]
+    lookahead: Vec<u8>,
     /// Preset name.
     #[arg(long, default_value = "Untitled corpus")]
     name: String,
@@ -357,6 +379,12 @@ fn build_options(c: &CommonBuildArgs, k: usize, lookahead: usize) -> BuildOption
         corpus: None,
         k,
         kmeans_restarts: 4,
+        codebook_fit: if c.codebook_fit == "all" {
+            CodebookFit::AllTracks
+        } else {
+            CodebookFit::Targets
+        },
+        extra_training: c.extra_stems.clone(),
         encoding: EncodingSettings {
             encoder: c.encoder.clone(),
             layer: None,
@@ -372,10 +400,12 @@ fn build_options(c: &CommonBuildArgs, k: usize, lookahead: usize) -> BuildOption
             ffn_dim: c.ffn,
             ..default_model(k, lookahead)
         },
+        lookaheads: vec![lookahead],
         train: TrainConfig {
             batch_size: c.batch_size,
             max_epochs: c.max_epochs,
             seed: c.seed,
+            history_noise: c.history_noise,
             time_budget: Some(minutes(c.minutes_limit)),
             ..TrainConfig::default()
         },
@@ -426,7 +456,8 @@ fn check_command(stems_dir: &Path, pairs: &PairArgs, min_seconds: f64) -> Result
 }
 
 fn build_command(a: &BuildArgs) -> Result<(), String> {
-    let mut options = build_options(&a.common, a.k, usize::from(a.lookahead));
+    let mut options = build_options(&a.common, a.k, 0);
+    options.lookaheads = a.lookahead.iter().map(|&l| usize::from(l)).collect();
     options.corpus = a.corpus.clone();
     options.work_dir = a.work_dir.clone();
     options.info = PresetInfo {
@@ -441,20 +472,26 @@ fn build_command(a: &BuildArgs) -> Result<(), String> {
     let s = outcome.preset.summary();
     println!("wrote {}", a.out.display());
     println!("{s}");
-    println!(
-        "training: {} epochs, best {} (val loss {:.4}, accuracy {:.2}%), {:.0} tokens/s",
-        outcome.train.epochs.len(),
-        outcome.train.best_epoch,
-        outcome.train.best_val_loss,
-        outcome.train.best_val_accuracy * 100.0,
-        outcome.train.tokens_per_second
-    );
-    for e in &outcome.eval {
+    for m in &outcome.models {
         println!(
-            "held-out pieces {}:\n{}",
-            outcome.split[2].join(", "),
-            e.table()
+            "L = {}: {} epochs in {:.0} s, best {} (val loss {:.4}, accuracy {:.2}%), {:.0} \
+             tokens/s",
+            m.lookahead,
+            m.train.epochs.len(),
+            m.train_s,
+            m.train.best_epoch,
+            m.train.best_val_loss,
+            m.train.best_val_accuracy * 100.0,
+            m.train.tokens_per_second
         );
+        for e in &m.eval {
+            println!(
+                "L = {}, held-out pieces {}:\n{}",
+                m.lookahead,
+                outcome.split[2].join(", "),
+                e.table()
+            );
+        }
     }
     Ok(())
 }
@@ -465,7 +502,7 @@ fn eval_command(
     stems_dir: &Path,
     pairs: &PairArgs,
     lookahead: Option<usize>,
-    constrained: bool,
+    sampling: &EvalSampling,
     json: bool,
     plot: &Path,
     encoder: &Path,
@@ -474,23 +511,13 @@ fn eval_command(
     let preset = Preset::load(preset_path).map_err(|e| e.to_string())?;
     let encoding =
         preset_encoding(&preset, encoder, run.threads, run.cache()).map_err(|e| e.to_string())?;
-    let model_l = preset
-        .decision
-        .config
-        .get("lookahead")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0) as usize;
-    if let Some(l) = lookahead.filter(|&l| l != model_l) {
-        return Err(format!(
-            "the preset's model was trained with look-ahead L = {model_l}, not {l}: build a              preset with --lookahead {l}"
-        ));
-    }
     let report = evaluate_preset(
         &preset,
+        lookahead,
         stems_dir,
         &pairs.selection(),
         &encoding,
-        &EvalSampling::new(constrained),
+        sampling,
     )
     .map_err(|e| e.to_string())?;
     report.plot(plot).map_err(|e| e.to_string())?;
@@ -738,6 +765,8 @@ fn main() -> std::process::ExitCode {
             pairs,
             lookahead,
             constrained,
+            temperature,
+            top_p,
             json,
             plot,
             encoder,
@@ -747,7 +776,14 @@ fn main() -> std::process::ExitCode {
             &stems_dir,
             &pairs,
             lookahead,
-            constrained,
+            &EvalSampling {
+                settings: SamplerSettings {
+                    temperature,
+                    top_p,
+                    ..EvalSampling::new(constrained).settings
+                },
+                seed: 0,
+            },
             json,
             &plot,
             &encoder,

@@ -125,13 +125,17 @@ pub enum Baseline {
     LabelHistogram,
     /// Uniform over the labels present in the true B sequence.
     UniformPresent,
+    /// The most frequent label of the true B sequence at every position (ties to the lower
+    /// label): the arg-max counterpart of [`Baseline::LabelHistogram`], to compare arg-max
+    /// decoding with.
+    Majority,
     /// B := A, position by position.
     CopyA,
 }
 
 impl Baseline {
     /// The match probability `q` of a random baseline on `truth`, for [`expected_iid_scores`]
-    /// (`None` for [`Baseline::CopyA`], which is not random).
+    /// (`None` for [`Baseline::Majority`] and [`Baseline::CopyA`], which are not random).
     pub fn match_probability(self, vocab_size: usize, truth: &[u32]) -> Option<f64> {
         let n = truth.len() as f64;
         let mut counts = vec![0usize; vocab_size];
@@ -144,7 +148,7 @@ impl Baseline {
             Baseline::UniformPresent => {
                 Some(1.0 / counts.iter().filter(|&&c| c > 0).count() as f64)
             }
-            Baseline::CopyA => None,
+            Baseline::Majority | Baseline::CopyA => None,
         }
     }
 
@@ -167,10 +171,23 @@ impl Baseline {
                         .map(|_| *present.choose(&mut rng).expect("B is not empty"))
                         .collect()
                 }
+                Baseline::Majority => vec![majority_label(&p.b); p.b.len()],
                 Baseline::CopyA => p.a.clone(),
             })
             .collect()
     }
+}
+
+/// The most frequent label of `seq` (ties to the lower label; 0 for an empty sequence).
+pub fn majority_label(seq: &[u32]) -> u32 {
+    let mut counts = std::collections::BTreeMap::new();
+    for &t in seq {
+        *counts.entry(t).or_insert(0usize) += 1;
+    }
+    counts
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map_or(0, |(&label, _)| label)
 }
 
 /// Shuffled-pair control: for every pair, a guide A taken from a pair of *another* piece (seeded

@@ -9,11 +9,12 @@ use plotters::prelude::*;
 use crate::pipeline_error::PipelineError;
 
 /// Colours of the series, in order (the first is the model): name, RGB.
-pub const SERIES_COLOURS: [(&str, RGBColor); 6] = [
+pub const SERIES_COLOURS: [(&str, RGBColor); 7] = [
     ("black", RGBColor(0, 0, 0)),
     ("red", RGBColor(220, 40, 40)),
     ("orange", RGBColor(240, 150, 0)),
     ("green", RGBColor(40, 160, 60)),
+    ("grey", RGBColor(130, 130, 130)),
     ("blue", RGBColor(40, 90, 220)),
     ("purple", RGBColor(150, 60, 190)),
 ];

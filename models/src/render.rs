@@ -119,7 +119,7 @@ pub fn render(options: &RenderOptions) -> Result<RenderReport, RenderError> {
     search
         .dirs
         .splice(0..0, options.encoder_dirs.iter().cloned());
-    let loaded = LoadedPreset::load(&preset, rate, &search)?;
+    let loaded = LoadedPreset::load_for(&preset, rate, &search, options.config.lookahead)?;
     let channels = loaded.corpus.channel_count();
     let engine = build(loaded, &options.config, rate)?;
     let telemetry = std::sync::Arc::clone(engine.control.telemetry());

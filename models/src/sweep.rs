@@ -28,7 +28,7 @@ pub struct SweepOptions {
 struct Row {
     k: usize,
     lookahead: usize,
-    eval: [EvalReport; 2],
+    eval: Vec<EvalReport>,
     epochs: usize,
     train_s: f64,
 }
@@ -46,8 +46,8 @@ fn table(stems: &Path, rows: &[Row], base: &BuildOptions) -> String {
         out,
         "# Results: K × L sweep\n\nStems: `{}`; pairs {:?}; segment {:?}; decision model d_model \
          {}, {}+{} layers, FFN {}, context {}; training limit {:?} per run. Scores on held-out \
-         pieces (split by piece, seed {}), generated with the streaming model (temperature 1, \
-         top-p 0.9). Cells: TPP % / mean LCP (segments).\n",
+         pieces (split by piece, seed {}), generated with the streaming model. Cells: TPP % / \
+         mean LCP (segments). Best random TPP: the best of uniform, histogram and present.\n",
         stems.display(),
         base.selection,
         base.encoding.config.segmentation.length,
@@ -60,22 +60,27 @@ fn table(stems: &Path, rows: &[Row], base: &BuildOptions) -> String {
         base.seed
     );
     for (i, title) in [
-        "Unconstrained generation",
-        "Constrained to the corpus labels",
+        "Sampled (temperature 1, top-p 0.9), unconstrained",
+        "Sampled (temperature 1, top-p 0.9), constrained to the corpus labels",
+        "Arg-max, unconstrained",
+        "Arg-max, constrained to the corpus labels",
     ]
     .iter()
     .enumerate()
     {
         let _ = writeln!(
             out,
-            "## {title}\n\n| K | L | model | uniform | histogram | present | copy_a | shuffled | \
-             model / best random TPP | beats all | epochs | train s |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+            "## {title}\n\n| K | L | model | uniform | histogram | present | majority | copy_a | \
+             shuffled | model / best random TPP | beats all | epochs | train s |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for r in rows {
             let e = &r.eval[i];
-            let _ = writeln!(
+            let _ =
+                writeln!(
                 out,
-                "| {} | {} | **{:.1} / {:.2}** | {} | {} | {} | {} | {} | {:.2}× | {} | {} | {:.0} |",
+                "| {} | {} | **{:.1} / {:.2}** | {} | {} | {} | {} | {} | {} | {:.2}× | {} | {} | \
+                 {:.0} |",
                 r.k,
                 r.lookahead,
                 e.model.tpp * 100.0,
@@ -83,6 +88,7 @@ fn table(stems: &Path, rows: &[Row], base: &BuildOptions) -> String {
                 cell(e, "uniform"),
                 cell(e, "histogram"),
                 cell(e, "present"),
+                cell(e, "majority"),
                 cell(e, "copy_a"),
                 cell(e, "shuffled"),
                 e.model.tpp / e.best_random_tpp().max(1e-9),
@@ -112,17 +118,22 @@ pub fn sweep(stems: &Path, options: &SweepOptions) -> Result<String, PipelineErr
             o.k = k;
             o.model.vocab_size = k;
             o.model.lookahead = l;
+            o.lookaheads = vec![l];
             o.info.name = format!("sweep K={k} L={l}");
             let outcome = build_preset(stems, &o)?;
             let path = options.presets.join(format!("k{k}-l{l}.cpreset"));
             outcome.preset.save(&path)?;
-            let train_s = outcome.train.epochs.last().map_or(0.0, |e| e.elapsed_s);
+            let model = outcome
+                .models
+                .into_iter()
+                .next()
+                .ok_or_else(|| PipelineError::Invalid("the build trained no model".into()))?;
             rows.push(Row {
                 k,
                 lookahead: l,
-                eval: outcome.eval,
-                epochs: outcome.train.epochs.len(),
-                train_s,
+                eval: model.eval,
+                epochs: model.train.epochs.len(),
+                train_s: model.train_s,
             });
             text = table(stems, &rows, &options.base);
             std::fs::write(&options.out, &text).map_err(|e| PipelineError::io(&options.out, e))?;

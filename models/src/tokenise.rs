@@ -382,6 +382,20 @@ impl EncodedSet {
         (out, dim)
     }
 
+    /// The pooled vectors of the given `(piece id, track key)` tracks, vector-major, and their
+    /// size (tracks not encoded are skipped).
+    pub fn track_vectors(&self, tracks: &[(String, String)]) -> (Vec<f32>, usize) {
+        let mut out = Vec::new();
+        let mut dim = 0;
+        for (piece, key) in tracks {
+            if let Some(t) = self.pieces.get(piece).and_then(|p| p.get(key)) {
+                out.extend_from_slice(&t.vectors);
+                dim = t.dim;
+            }
+        }
+        (out, dim)
+    }
+
     /// Quantises every track with `codebook`. The tracks of a piece are cut to the piece's
     /// shortest track, so that all are on one segment grid.
     pub fn tokenise(&self, codebook: &Codebook) -> Result<TokenCorpus, PipelineError> {

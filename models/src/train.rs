@@ -11,7 +11,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use counterpart_core::decision::model::save_checkpoint;
 use counterpart_core::decision::{seeded_model, DecisionConfig, DecisionError, DecisionModel};
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::dataset::{PairedTokenDataset, Window};
@@ -67,6 +67,12 @@ pub struct TrainConfig {
     pub grad_clip: f64,
     /// Label smoothing ε of the training loss.
     pub label_smoothing: f64,
+    /// History noise: each content label of B's decoder input (B's past) is replaced by a
+    /// uniformly random label with this probability during training (0 disables it). Teacher
+    /// forcing otherwise lets the model lean on copying B's true past (consecutive segments
+    /// share a label about half the time), which it does not have when it generates: with its
+    /// own output as past it then ignores A. Noise on the past makes A worth attending to.
+    pub history_noise: f64,
     /// Stop after this many epochs without a better validation loss.
     pub patience: usize,
     /// Seed of the weight init, dropout and window sampling.
@@ -90,6 +96,7 @@ impl Default for TrainConfig {
             weight_decay: 0.01,
             grad_clip: 1.0,
             label_smoothing: 0.1,
+            history_noise: 0.0,
             patience: 6,
             seed: 0,
             time_budget: Some(Duration::from_secs(30 * 60)),
@@ -179,6 +186,23 @@ pub fn make_batch(
         response: Tensor::from_vec(r, (b, len), device)?,
         targets: Tensor::from_vec(t, (b, len), device)?,
     })
+}
+
+/// `response` with each content label (below `vocab_size`; special tokens are kept) replaced by
+/// a uniformly random content label with probability `p` ([`TrainConfig::history_noise`]).
+pub fn noisy_history(
+    response: &Tensor,
+    vocab_size: usize,
+    p: f64,
+    rng: &mut impl Rng,
+) -> Result<Tensor, TrainError> {
+    let mut ids: Vec<u32> = response.flatten_all()?.to_vec1()?;
+    for id in ids.iter_mut().filter(|id| (**id as usize) < vocab_size) {
+        if rng.random_bool(p.clamp(0.0, 1.0)) {
+            *id = rng.random_range(0..vocab_size as u32);
+        }
+    }
+    Ok(Tensor::from_vec(ids, response.shape(), response.device())?)
 }
 
 /// Mean token loss over non-PAD targets: `(1 − ε)·NLL + ε·mean_k(−log p_k)`; also returns the
@@ -309,6 +333,11 @@ pub fn train(
             "batch_size, max_epochs and warmup_steps must be ≥ 1".into(),
         ));
     }
+    if !(0.0..1.0).contains(&cfg.history_noise) {
+        return Err(TrainError::Invalid(
+            "history_noise must be in [0, 1)".into(),
+        ));
+    }
     let len = cfg.window.unwrap_or(model_config.context);
     if len == 0 {
         return Err(TrainError::Invalid("window must be ≥ 1".into()));
@@ -372,7 +401,15 @@ pub fn train(
             let windows: Vec<Window> = (0..cfg.batch_size)
                 .map(|_| train.random_window(len, &mut rng))
                 .collect();
-            let batch = make_batch(model_config, train, &windows, len, device)?;
+            let mut batch = make_batch(model_config, train, &windows, len, device)?;
+            if cfg.history_noise > 0.0 {
+                batch.response = noisy_history(
+                    &batch.response,
+                    model_config.vocab_size,
+                    cfg.history_noise,
+                    &mut rng,
+                )?;
+            }
             let logits = model.forward(&batch.guide, &batch.response, Some(&mut rng))?;
             let (loss, _, counted) = loss_and_hits(
                 &logits,

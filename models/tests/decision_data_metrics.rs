@@ -6,7 +6,7 @@ use counterpart_models::dataset::{
     DatasetError, Manifest, PairedTokenDataset, Pairing, TokenCorpus, TokenisedPiece,
 };
 use counterpart_models::metrics::{
-    expected_iid_scores, lcp_per_position, score, shuffled_guides, tpp, Baseline,
+    expected_iid_scores, lcp_per_position, majority_label, score, shuffled_guides, tpp, Baseline,
 };
 use rand::SeedableRng;
 
@@ -171,6 +171,12 @@ fn random_baselines_match_their_expected_scores() {
         Some(0.5)
     );
     assert_eq!(Baseline::CopyA.predict(&data, 0)[0], data.pairs[0].a);
+    assert_eq!(majority_label(&[3, 1, 1, 3, 2]), 1);
+    let majority = Baseline::Majority.predict(&data, 0);
+    let top = majority_label(&data.pairs[0].b);
+    assert!(majority[0].iter().all(|&t| t == top));
+    assert_eq!(majority[0].len(), data.pairs[0].b.len());
+    assert_eq!(Baseline::Majority.match_probability(4, &[0, 1]), None);
 }
 
 #[test]

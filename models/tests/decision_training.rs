@@ -7,8 +7,8 @@ use counterpart_core::decision::{
 use counterpart_models::dataset::PairedTokenDataset;
 use counterpart_models::metrics::{generate, score};
 use counterpart_models::train::{
-    evaluate, learning_rate, loss_and_hits, make_batch, sorted_vars, train, TrainConfig,
-    LOSS_LOG_FILE,
+    evaluate, learning_rate, loss_and_hits, make_batch, noisy_history, sorted_vars, train,
+    TrainConfig, LOSS_LOG_FILE,
 };
 use rand::SeedableRng;
 
@@ -197,4 +197,37 @@ fn learning_rate_warms_up_then_decays_by_cosine() {
     assert!((learning_rate(&cfg, 10, 110) - 1.0).abs() < 1e-12);
     assert!((learning_rate(&cfg, 60, 110) - 0.55).abs() < 1e-12);
     assert!((learning_rate(&cfg, 110, 110) - 0.1).abs() < 1e-12);
+}
+
+#[test]
+fn history_noise_replaces_content_labels_only_at_its_rate() {
+    let k = 8usize;
+    let ids: Vec<u32> = (0..4000)
+        .map(|i| {
+            if i % 10 == 0 {
+                k as u32
+            } else {
+                (i % 7) as u32
+            }
+        })
+        .collect();
+    let response = candle_core::Tensor::from_vec(ids.clone(), (40, 100), &Device::Cpu).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let same = noisy_history(&response, k, 0.0, &mut rng).unwrap();
+    assert_eq!(same.flatten_all().unwrap().to_vec1::<u32>().unwrap(), ids);
+    let noisy: Vec<u32> = noisy_history(&response, k, 0.5, &mut rng)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    assert_eq!(
+        noisy.iter().filter(|&&t| t == k as u32).count(),
+        400,
+        "special tokens stay"
+    );
+    assert!(noisy.iter().all(|&t| t <= k as u32));
+    // Replaced with probability 0.5 by a uniform label, of which 1/8 is the same one.
+    let changed = noisy.iter().zip(&ids).filter(|(a, b)| a != b).count() as f64 / 3600.0;
+    assert!((changed - 0.5 * 7.0 / 8.0).abs() < 0.04, "{changed}");
 }

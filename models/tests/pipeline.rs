@@ -9,7 +9,7 @@ use counterpart_core::perception::{
     SegmentationConfig,
 };
 use counterpart_core::preset::{AudioData, Preset, PresetInfo};
-use counterpart_models::build_preset::{build_preset, BuildOptions};
+use counterpart_models::build_preset::{build_preset, BuildOptions, CodebookFit};
 use counterpart_models::check::{check, CheckOptions, Severity};
 use counterpart_models::layout::{LayoutKind, PairSelection, StemsSet};
 use counterpart_models::tokenise::{EncodedSet, EncodingSettings};
@@ -287,6 +287,8 @@ fn tiny_build_options(dir: &Path) -> BuildOptions {
         corpus: None,
         k: 16,
         kmeans_restarts: 1,
+        codebook_fit: CodebookFit::Targets,
+        extra_training: Vec::new(),
         encoding: encoding(Some(dir.join("cache")), 0),
         model: DecisionConfig {
             d_model: 16,
@@ -297,6 +299,7 @@ fn tiny_build_options(dir: &Path) -> BuildOptions {
             context: 8,
             ..DecisionConfig::new(16, 1)
         },
+        lookaheads: vec![1],
         train: TrainConfig {
             batch_size: 4,
             max_epochs: 2,
@@ -359,7 +362,7 @@ fn build_preset_end_to_end_and_eval_json() {
     let again = build_preset(&stems, &options).unwrap();
     assert_eq!(again.preset.codebook, preset.codebook);
     assert_eq!(again.preset.corpus, preset.corpus);
-    assert_eq!(again.preset.decision, preset.decision);
+    assert_eq!(again.preset.decisions, preset.decisions);
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_counterpart"))
         .args([
@@ -395,7 +398,14 @@ fn build_preset_end_to_end_and_eval_json() {
     names.sort();
     assert_eq!(
         names,
-        ["copy_a", "histogram", "present", "shuffled", "uniform"]
+        [
+            "copy_a",
+            "histogram",
+            "majority",
+            "present",
+            "shuffled",
+            "uniform"
+        ]
     );
     for b in baselines.values() {
         assert!(b["tpp"].as_f64().is_some() && b["lcp_mean"].as_f64().is_some());

@@ -54,6 +54,18 @@ pub enum LoadError {
     /// The decision model could not be built from its config and weights.
     #[error("decision model: {0}")]
     Decision(#[from] DecisionError),
+    /// The preset has no decision model for the wanted look-ahead.
+    #[error(
+        "the preset has no decision model for look-ahead {wanted} (it has look-ahead {}): \
+         rebuild it with that look-ahead, or choose one it has",
+        available.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    NoModelForLookahead {
+        /// The look-ahead asked for.
+        wanted: usize,
+        /// The look-aheads the preset has models for.
+        available: Vec<usize>,
+    },
     /// The corpus audio could not be turned into a corpus memory.
     #[error("corpus file `{file}`: {source}")]
     Corpus {
@@ -242,15 +254,35 @@ impl std::fmt::Debug for LoadedPreset {
 }
 
 impl LoadedPreset {
-    /// Converts `preset` for a host running at `host_rate` Hz, finding the encoder (embedded,
-    /// or by name through `search`, verified by hash). Worker thread: allocates and may take a
-    /// while (corpus resampling, model and session loading).
+    /// Converts `preset` for a host running at `host_rate` Hz with its preferred (first)
+    /// decision model; see [`LoadedPreset::load_for`].
     pub fn load(
         preset: &Preset,
         host_rate: u32,
         search: &EncoderSearch,
     ) -> Result<Self, LoadError> {
+        Self::load_for(preset, host_rate, search, None)
+    }
+
+    /// Converts `preset` for a host running at `host_rate` Hz, with the decision model for
+    /// look-ahead `lookahead` (the preferred, first one for `None`), finding the encoder
+    /// (embedded, or by name through `search`, verified by hash). A look-ahead the preset has
+    /// no model for is a [`LoadError::NoModelForLookahead`]. Worker thread: allocates and may
+    /// take a while (corpus resampling, model and session loading).
+    pub fn load_for(
+        preset: &Preset,
+        host_rate: u32,
+        search: &EncoderSearch,
+        lookahead: Option<usize>,
+    ) -> Result<Self, LoadError> {
         preset.validate()?;
+        let decision_data =
+            preset
+                .decision_for(lookahead)
+                .ok_or_else(|| LoadError::NoModelForLookahead {
+                    wanted: lookahead.unwrap_or(0),
+                    available: preset.lookaheads(),
+                })?;
         let k = preset.k();
         let codebook = Arc::new(Codebook::new(
             k,
@@ -261,7 +293,7 @@ impl LoadedPreset {
         segmentation.length.seconds()?;
 
         let config: DecisionConfig =
-            serde_json::from_value(preset.decision.config.clone()).map_err(DecisionError::Json)?;
+            serde_json::from_value(decision_data.config.clone()).map_err(DecisionError::Json)?;
         if config.vocab_size != k {
             return Err(LoadError::Mismatch(format!(
                 "the decision model has {} labels but the codebook {k}",
@@ -269,7 +301,7 @@ impl LoadedPreset {
             )));
         }
         let decision =
-            DecisionModel::from_bytes(&config, preset.decision.weights.clone(), &Device::Cpu)?;
+            DecisionModel::from_bytes(&config, decision_data.weights.clone(), &Device::Cpu)?;
 
         let (recordings, origins) = corpus_recordings(&preset.corpus)?;
         let corpus =

@@ -20,8 +20,9 @@ pub struct Preset {
     pub encoder: EncoderIdentity,
     /// The k-means codebook: one centre per label.
     pub codebook: CodebookData,
-    /// The decision model's configuration and weights.
-    pub decision: DecisionData,
+    /// The decision models, one per look-ahead, the preferred one first (the one a host gets
+    /// when it asks for none in particular).
+    pub decisions: Vec<DecisionData>,
     /// The corpus recordings, their segments and labels.
     pub corpus: Vec<CorpusFile>,
     /// Training and evaluation metrics, as a JSON object.
@@ -32,6 +33,23 @@ impl Preset {
     /// The alphabet size K: the number of codebook centres, hence of labels.
     pub fn k(&self) -> usize {
         self.codebook.k
+    }
+
+    /// The look-aheads of the decision models, in stored order (models whose config names no
+    /// look-ahead are left out).
+    pub fn lookaheads(&self) -> Vec<usize> {
+        self.decisions
+            .iter()
+            .filter_map(DecisionData::lookahead)
+            .collect()
+    }
+
+    /// The decision model for look-ahead `lookahead`, or the preferred (first) one for `None`.
+    pub fn decision_for(&self, lookahead: Option<usize>) -> Option<&DecisionData> {
+        match lookahead {
+            None => self.decisions.first(),
+            Some(l) => self.decisions.iter().find(|d| d.lookahead() == Some(l)),
+        }
     }
 }
 
@@ -162,6 +180,16 @@ pub struct DecisionData {
     pub config: serde_json::Value,
     /// The model weights, a safetensors blob.
     pub weights: Vec<u8>,
+}
+
+impl DecisionData {
+    /// The look-ahead L the config names (its `lookahead` field), if any.
+    pub fn lookahead(&self) -> Option<usize> {
+        self.config
+            .get("lookahead")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|l| usize::try_from(l).ok())
+    }
 }
 
 /// One corpus recording with its segments.

@@ -3,9 +3,11 @@
 //! Layout:
 //! - `__metadata__["counterpart.preset"]`: the JSON header ([`FORMAT_NAME`], format version,
 //!   info, segmentation settings, encoder identity without its bytes, codebook shape, decision
-//!   config, the corpus file list, metrics, and a SHA-256 over all tensor data);
+//!   configs, the corpus file list, metrics, and a SHA-256 over all tensor data);
 //! - `codebook.centres`: F32 `[K, dim]`;
-//! - `decision.weights`: U8 `[n]`, the decision model's safetensors blob;
+//! - `decision.<i>.weights`: U8 `[n]`, the safetensors blob of decision model `i` (one per
+//!   look-ahead, the preferred one first). Version 1 files hold a single model: header field
+//!   `decision` instead of `decisions`, tensor `decision.weights`; they still load.
 //! - `encoder.onnx`: U8 `[n]`, only when the encoder is embedded;
 //! - `corpus.<i>.audio`: U8 `[n]` FLAC stream for integer PCM, or F32 `[channels, frames]`;
 //! - `corpus.<i>.segments`: U64 `[segments, 2]`, start and end in source samples;
@@ -32,10 +34,11 @@ use super::data::{
 use super::error::PresetError;
 use super::flac::{self, PcmLayout};
 use super::safetensors_guard::{check_extent, read_header, FramingError, LENGTH_PREFIX};
-use super::validate::{MAX_CHANNELS, MAX_CORPUS_FILES, MAX_CORPUS_SAMPLES};
+use super::validate::{MAX_CHANNELS, MAX_CORPUS_FILES, MAX_CORPUS_SAMPLES, MAX_DECISION_MODELS};
 
-/// The newest preset format version this build reads, and the one it writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest preset format version this build reads, and the one it writes. Version 2 holds
+/// several decision models (one per look-ahead); version 1 held one.
+pub const FORMAT_VERSION: u32 = 2;
 /// The safetensors metadata key that holds the preset header.
 pub const MARKER_KEY: &str = "counterpart.preset";
 /// The `format` field of every preset header.
@@ -51,7 +54,12 @@ struct Header {
     segmentation: SegmentationSettings,
     encoder: EncoderHeader,
     codebook: CodebookHeader,
-    decision: DecisionHeader,
+    /// Version 1: the single decision model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    decision: Option<DecisionHeader>,
+    /// Version 2 and later: the decision models, the preferred one first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    decisions: Option<Vec<DecisionHeader>>,
     corpus: Vec<CorpusHeader>,
     metrics: serde_json::Value,
     /// SHA-256 over every tensor, in name order (see [`content_sha256`]).
@@ -129,10 +137,12 @@ impl Preset {
                 data: f32_bytes(&self.codebook.centres),
             },
         );
-        tensors.insert(
-            "decision.weights".to_owned(),
-            byte_tensor(self.decision.weights.clone()),
-        );
+        for (index, decision) in self.decisions.iter().enumerate() {
+            tensors.insert(
+                decision_tensor_name(FORMAT_VERSION, index),
+                byte_tensor(decision.weights.clone()),
+            );
+        }
         if let Some(onnx) = &self.encoder.embedded {
             tensors.insert("encoder.onnx".to_owned(), byte_tensor(onnx.clone()));
         }
@@ -170,9 +180,15 @@ impl Preset {
                 k: self.codebook.k,
                 dim: self.codebook.dim,
             },
-            decision: DecisionHeader {
-                config: self.decision.config.clone(),
-            },
+            decision: None,
+            decisions: Some(
+                self.decisions
+                    .iter()
+                    .map(|d| DecisionHeader {
+                        config: d.config.clone(),
+                    })
+                    .collect(),
+            ),
             corpus,
             metrics: self.metrics.clone(),
             content_sha256: content_sha256(
@@ -329,8 +345,40 @@ fn parse_header(marker: &str) -> Result<Header, PresetError> {
             "format version 0 does not exist".into(),
         ));
     }
-    serde_json::from_str(marker)
-        .map_err(|e| PresetError::Corrupt(format!("the preset header is malformed: {e}")))
+    let header: Header = serde_json::from_str(marker)
+        .map_err(|e| PresetError::Corrupt(format!("the preset header is malformed: {e}")))?;
+    let models = decision_headers(&header)?.len();
+    if models > MAX_DECISION_MODELS {
+        return Err(PresetError::Invalid(format!(
+            "the preset has {models} decision models, more than {MAX_DECISION_MODELS}"
+        )));
+    }
+    Ok(header)
+}
+
+/// The decision model headers of a version-checked header: `decision` in version 1,
+/// `decisions` (at least one) from version 2.
+fn decision_headers(header: &Header) -> Result<&[DecisionHeader], PresetError> {
+    match (header.version, &header.decision, &header.decisions) {
+        (1, Some(one), None) => Ok(std::slice::from_ref(one)),
+        (1, _, _) => Err(PresetError::Corrupt(
+            "a version 1 header must have one `decision` and no `decisions`".into(),
+        )),
+        (_, None, Some(many)) if !many.is_empty() => Ok(many),
+        (version, _, _) => Err(PresetError::Corrupt(format!(
+            "a version {version} header must have a non-empty `decisions` list and no \
+             `decision`"
+        ))),
+    }
+}
+
+/// The tensor holding the weights of decision model `index` in a file of format `version`.
+fn decision_tensor_name(version: u32, index: usize) -> String {
+    if version == 1 {
+        "decision.weights".to_owned()
+    } else {
+        format!("decision.{index}.weights")
+    }
 }
 
 /// Checks that the file holds exactly the tensors its header calls for.
@@ -341,7 +389,10 @@ fn check_tensor_names(header: &Header, tensors: &SafeTensors<'_>) -> Result<(), 
             header.corpus.len()
         )));
     }
-    let mut expected = vec!["codebook.centres".to_owned(), "decision.weights".to_owned()];
+    let mut expected = vec!["codebook.centres".to_owned()];
+    for index in 0..decision_headers(header)?.len() {
+        expected.push(decision_tensor_name(header.version, index));
+    }
     if header.encoder.embedded {
         expected.push("encoder.onnx".to_owned());
     }
@@ -375,7 +426,16 @@ fn assemble(header: Header, tensors: &SafeTensors<'_>) -> Result<Preset, PresetE
             header.codebook.dim
         )));
     }
-    let weights = byte_tensor_data(tensors, "decision.weights")?;
+    let decisions = decision_headers(&header)?
+        .iter()
+        .enumerate()
+        .map(|(index, d)| {
+            Ok(DecisionData {
+                config: d.config.clone(),
+                weights: byte_tensor_data(tensors, &decision_tensor_name(header.version, index))?,
+            })
+        })
+        .collect::<Result<Vec<_>, PresetError>>()?;
     let embedded = if header.encoder.embedded {
         Some(byte_tensor_data(tensors, "encoder.onnx")?)
     } else {
@@ -420,10 +480,7 @@ fn assemble(header: Header, tensors: &SafeTensors<'_>) -> Result<Preset, PresetE
             dim: header.codebook.dim,
             centres: le_f32s(centres.data()),
         },
-        decision: DecisionData {
-            config: header.decision.config,
-            weights,
-        },
+        decisions,
         corpus,
         metrics: header.metrics,
     })

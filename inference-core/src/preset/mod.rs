@@ -2,8 +2,8 @@
 //! play with one corpus.
 //!
 //! A [`Preset`] is plain data: its info and licence, the segmentation settings, the encoder's
-//! identity (optionally the encoder itself), the codebook, the decision model's config and
-//! weights, the lossless corpus audio with its labelled segments, and the training and
+//! identity (optionally the encoder itself), the codebook, the decision models' configs and
+//! weights (one per look-ahead), the lossless corpus audio with its labelled segments, and the training and
 //! evaluation metrics. Perception, decision and action convert their runtime types from and to
 //! it. The file is a safetensors file whose metadata holds a JSON header; see [`file`] for the
 //! layout. Loading validates everything and never panics.
@@ -27,5 +27,6 @@ pub use error::PresetError;
 pub use file::{FORMAT_NAME, FORMAT_VERSION, MARKER_KEY};
 pub use summary::PresetSummary;
 pub use validate::{
-    MAX_CHANNELS, MAX_CODEBOOK_DIM, MAX_CORPUS_FILES, MAX_CORPUS_SAMPLES, MAX_K, MAX_SAMPLE_RATE,
+    MAX_CHANNELS, MAX_CODEBOOK_DIM, MAX_CORPUS_FILES, MAX_CORPUS_SAMPLES, MAX_DECISION_MODELS,
+    MAX_K, MAX_SAMPLE_RATE,
 };

@@ -33,10 +33,12 @@ pub struct PresetSummary {
     pub encoder_layer: u32,
     /// Size of the embedded encoder in bytes, if embedded.
     pub encoder_embedded_bytes: Option<usize>,
-    /// Number of values in the decision model's weights.
+    /// Number of values in the preferred (first) decision model's weights.
     pub decision_parameters: u64,
-    /// Size of the decision model's weights blob in bytes.
+    /// Size of all decision models' weights blobs in bytes.
     pub decision_bytes: usize,
+    /// Look-ahead of each decision model, in stored order (`None` where the config names none).
+    pub decision_lookaheads: Vec<Option<usize>>,
     /// Number of corpus recordings.
     pub corpus_files: usize,
     /// Total corpus duration in seconds.
@@ -65,7 +67,10 @@ impl Preset {
                 *count += 1;
             }
         }
-        let decision_parameters = parse_safetensors(&self.decision.weights)
+        let decision_parameters = self
+            .decisions
+            .first()
+            .and_then(|d| parse_safetensors(&d.weights).ok())
             .map(|weights| {
                 weights
                     .iter()
@@ -97,7 +102,8 @@ impl Preset {
             encoder_layer: self.encoder.layer,
             encoder_embedded_bytes: self.encoder.embedded.as_ref().map(Vec::len),
             decision_parameters,
-            decision_bytes: self.decision.weights.len(),
+            decision_bytes: self.decisions.iter().map(|d| d.weights.len()).sum(),
+            decision_lookaheads: self.decisions.iter().map(|d| d.lookahead()).collect(),
             corpus_files: self.corpus.len(),
             corpus_seconds: self.corpus.iter().map(|f| f.duration_seconds()).sum(),
             segments: self.corpus.iter().map(|f| f.segments.len()).sum(),
@@ -136,9 +142,17 @@ impl fmt::Display for PresetSummary {
             Some(bytes) => writeln!(f, ", embedded ({})", Bytes(bytes))?,
             None => writeln!(f, ", not embedded")?,
         }
+        let lookaheads: Vec<String> = self
+            .decision_lookaheads
+            .iter()
+            .map(|l| l.map_or_else(|| "?".into(), |l| l.to_string()))
+            .collect();
         writeln!(
             f,
-            "decision:     {} parameters ({})",
+            "decision:     {} model(s), look-ahead {} (the first is the default), {} parameters \
+             in the first, {} in all",
+            self.decision_lookaheads.len(),
+            lookaheads.join(", "),
             self.decision_parameters,
             Bytes(self.decision_bytes)
         )?;

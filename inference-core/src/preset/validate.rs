@@ -13,6 +13,8 @@ pub const MAX_CHANNELS: u16 = 2;
 pub const MAX_CORPUS_SAMPLES: u64 = 1 << 28;
 /// Most corpus files a preset may hold.
 pub const MAX_CORPUS_FILES: usize = 4096;
+/// Most decision models (one per look-ahead) a preset may hold.
+pub const MAX_DECISION_MODELS: usize = 8;
 /// Largest alphabet size K a preset may use.
 pub const MAX_K: usize = 1 << 16;
 /// Largest codebook dimension a preset may use.
@@ -144,14 +146,41 @@ impl Preset {
     }
 
     fn validate_decision(&self) -> Result<(), PresetError> {
-        if !self.decision.config.is_object() {
-            return invalid("the decision model's config must be a JSON object".into());
+        if self.decisions.is_empty() {
+            return invalid("the preset has no decision model".into());
         }
-        parse_safetensors(&self.decision.weights).map_err(|reason| {
-            PresetError::Invalid(format!(
-                "the decision model's weights are not a safetensors blob: {reason}"
-            ))
-        })?;
+        if self.decisions.len() > MAX_DECISION_MODELS {
+            return invalid(format!(
+                "the preset has {} decision models, more than {MAX_DECISION_MODELS}",
+                self.decisions.len()
+            ));
+        }
+        let mut seen = Vec::new();
+        for (index, decision) in self.decisions.iter().enumerate() {
+            if !decision.config.is_object() {
+                return invalid(format!(
+                    "decision model {index}: its config must be a JSON object"
+                ));
+            }
+            if let Some(l) = decision.lookahead() {
+                if seen.contains(&l) {
+                    return invalid(format!(
+                        "decision model {index}: another model already has look-ahead {l}"
+                    ));
+                }
+                seen.push(l);
+            } else if self.decisions.len() > 1 {
+                return invalid(format!(
+                    "decision model {index}: its config names no look-ahead, which a preset \
+                     with several models needs to tell them apart"
+                ));
+            }
+            parse_safetensors(&decision.weights).map_err(|reason| {
+                PresetError::Invalid(format!(
+                    "decision model {index}: the weights are not a safetensors blob: {reason}"
+                ))
+            })?;
+        }
         Ok(())
     }
 

@@ -147,10 +147,10 @@ pub fn preset_for_encoder(encoder_path: &std::path::Path, lookahead: usize, embe
             embedded: embed.then_some(onnx),
         },
         codebook: CodebookData { k: K, dim, centres },
-        decision: DecisionData {
+        decisions: vec![DecisionData {
             config: serde_json::to_value(&decision).unwrap(),
             weights,
-        },
+        }],
         corpus: vec![CorpusFile {
             name: "tones.wav".into(),
             sample_rate: CORPUS_RATE,

@@ -163,6 +163,8 @@ struct LoadRequest {
     read: Option<Prepared>,
     /// The re-cut preset, when cached.
     recut: Option<Prepared>,
+    /// The look-ahead whose decision model to load.
+    lookahead: usize,
     rate: u32,
 }
 
@@ -306,6 +308,7 @@ impl Worker {
                 .and_then(|c| c.recut.as_ref())
                 .filter(|(segment, tempo, _)| *segment == key.segment && *tempo == centi)
                 .map(|(_, _, prepared)| prepared.clone()),
+            lookahead: key.lookahead,
             rate: self.setup.sample_rate,
         };
         let what = match key.segment.note() {
@@ -398,15 +401,8 @@ impl Worker {
             tempo_bpm,
             ..EngineConfig::default()
         };
-        let engine = build(loaded, &config, rate).map_err(|e| match e {
-            counterpart_core::engine::EngineError::Config(message) if message.contains("look") => {
-                format!(
-                    "{message}. Pick the look-ahead mode this preset was trained for, or build \
-                     the preset with that look-ahead."
-                )
-            }
-            other => format!("cannot start the engine: {other}"),
-        })?;
+        let engine =
+            build(loaded, &config, rate).map_err(|e| format!("cannot start the engine: {e}"))?;
         let latency = engine.audio.latency_samples();
         let telemetry = Arc::clone(engine.control.telemetry());
         let (playing, worker) = match self.setup.mode {
@@ -481,8 +477,13 @@ fn load(request: LoadRequest) -> LoadResult {
             Prepared::new(recut, source)
         }
     };
-    let loaded = LoadedPreset::load(&playing.preset, request.rate, &search)
-        .map_err(|e| format!("cannot load {}: {e}", source.describe()))?;
+    let loaded = LoadedPreset::load_for(
+        &playing.preset,
+        request.rate,
+        &search,
+        Some(request.lookahead),
+    )
+    .map_err(|e| format!("cannot load {}: {e}", source.describe()))?;
     Ok((read, playing, loaded))
 }
 

@@ -15,6 +15,9 @@ use crate::handoff::{BuildProgress, Handoff, Installed, PlayingEngine};
 const SWAP_FADE_SECONDS: f32 = 0.05;
 /// How long the companion fades in or out when an engine starts or stops.
 const PRESENCE_FADE_SECONDS: f32 = 0.05;
+/// Transport positions closer than this many samples to where the grid expects them count as
+/// on time (hosts compute positions from seconds or beats, with rounding noise).
+const JUMP_TOLERANCE: u64 = 64;
 /// The longest an offline render waits for its engine to load.
 const OFFLINE_WAIT: Duration = Duration::from_secs(120);
 
@@ -36,6 +39,8 @@ pub struct AudioSide {
     resets: u64,
     /// Settings last sent to the playing engine.
     sent: EngineSettings,
+    /// Where the host's transport should be at the next block if it plays on.
+    expected_position: Option<i64>,
     /// The companion's share of the mix: ramps to 1 while an engine plays, to 0 otherwise.
     level: f32,
     presence: Box<[f32]>,
@@ -90,6 +95,7 @@ impl AudioSide {
             epoch: None,
             resets: 0,
             sent: EngineSettings::default(),
+            expected_position: None,
             level: 0.0,
             presence: buffer(),
             wet: [buffer(), buffer()],
@@ -109,11 +115,17 @@ impl AudioSide {
     }
 
     /// Takes engines the worker sent, starts the fade of the one they replace, hands finished
-    /// engines back, and forwards `settings` when they changed. Offline, first waits (the host
+    /// engines back, forwards `settings` when they changed, and realigns the engine with the
+    /// host's grid after a transport jump (`frames`: this block's length). Offline, first waits (the host
     /// is not waiting in real time) until the engine being built has arrived, so that the
     /// render does not depend on how long loading took. Returns the latency to report when a
     /// new engine started.
-    pub fn poll(&mut self, settings: EngineSettings, transport: TransportInfo) -> Option<u32> {
+    pub fn poll(
+        &mut self,
+        settings: EngineSettings,
+        transport: TransportInfo,
+        frames: usize,
+    ) -> Option<u32> {
         let started = Instant::now();
         let mut latency = None;
         loop {
@@ -125,7 +137,7 @@ impl AudioSide {
                 let (next, epoch) = match handoff {
                     Handoff::Install(mut engine) => {
                         latency = Some(engine.latency);
-                        self.align(&mut engine, transport);
+                        align(&mut engine, transport, self.sample_rate, &mut self.fade);
                         let epoch = engine.epoch;
                         (Some(engine), epoch)
                     }
@@ -152,6 +164,16 @@ impl AudioSide {
             if settings != self.sent && engine.control.set_settings(settings) {
                 self.sent = settings;
             }
+            // A transport jump: get back on the host's grid.
+            let position = transport.pos_samples.filter(|_| transport.playing);
+            let jumped = match (position, self.expected_position) {
+                (Some(now), Some(expected)) => (now - expected).unsigned_abs() > JUMP_TOLERANCE,
+                _ => false,
+            };
+            if jumped {
+                align(engine, transport, self.sample_rate, &mut self.fade);
+            }
+            self.expected_position = position.map(|p| p + frames as i64);
         }
         latency
     }
@@ -223,27 +245,44 @@ impl AudioSide {
             }
         }
     }
+}
 
-    /// Lines the new engine's first segment up with the host's grid: when the transport plays,
-    /// the engine first runs through the part of the current segment that already passed, as
-    /// silence.
-    fn align(&mut self, engine: &mut Installed, transport: TransportInfo) {
-        if !transport.playing || matches!(engine.engine, PlayingEngine::Offline(_)) {
-            return;
-        }
-        let Some(mut phase) = engine.grid.phase_samples(
-            transport.pos_samples,
-            transport.pos_beats,
-            transport.tempo,
-            f64::from(self.sample_rate),
-        ) else {
-            return;
-        };
-        let [left, right] = &mut self.fade;
-        while phase > 0 {
-            let n = phase.min(left.len());
-            engine.process(&[], &mut [&mut left[..n], &mut right[..n]]);
-            phase -= n;
-        }
+/// Lines the engine's segment grid up with the host's: when the transport plays, the engine
+/// runs through as much silence (its output discarded) as puts its position, modulo a segment,
+/// where the host's is. A new engine thus starts on the grid, and one that plays through a
+/// transport jump (a loop, a seek) gets back on it. Bounded: at most one segment of frames.
+fn align(
+    engine: &mut Installed,
+    transport: TransportInfo,
+    sample_rate: f32,
+    scratch: &mut [Box<[f32]>; 2],
+) {
+    if !transport.playing || matches!(engine.engine, PlayingEngine::Offline(_)) {
+        return;
+    }
+    let Some(host_phase) = engine.grid.phase_samples(
+        transport.pos_samples,
+        transport.pos_beats,
+        transport.tempo,
+        f64::from(sample_rate),
+    ) else {
+        return;
+    };
+    let period = engine.grid.period_samples;
+    let engine_phase = (engine.position() as f64).rem_euclid(period);
+    let delta = (host_phase as f64 - engine_phase)
+        .rem_euclid(period)
+        .round();
+    // Hosts derive sample positions from seconds or beats: ignore rounding noise.
+    let tolerance = JUMP_TOLERANCE as f64;
+    if !(delta > tolerance && delta < period - tolerance) {
+        return;
+    }
+    let mut remaining = delta as usize;
+    let [left, right] = scratch;
+    while remaining > 0 {
+        let n = remaining.min(left.len());
+        engine.process(&[], &mut [&mut left[..n], &mut right[..n]]);
+        remaining -= n;
     }
 }

@@ -66,6 +66,16 @@ impl Installed {
     }
 }
 
+impl Installed {
+    /// Host frames the engine has rendered since it started.
+    pub fn position(&self) -> u64 {
+        match &self.engine {
+            PlayingEngine::Live(engine) => engine.position(),
+            PlayingEngine::Offline(renderer) => renderer.audio().position(),
+        }
+    }
+}
+
 /// Where segment boundaries fall, in host terms.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SegmentGrid {

@@ -200,7 +200,7 @@ impl Plugin for Counterpart {
             }
             return ProcessStatus::Normal;
         };
-        if let Some(latency) = audio.poll(params.engine_settings(), info) {
+        if let Some(latency) = audio.poll(params.engine_settings(), info, buffer.samples()) {
             context.set_latency_samples(latency);
         }
 

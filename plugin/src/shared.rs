@@ -5,7 +5,7 @@
 //! * Mutexes: written by the **worker thread** (what is loaded, what went wrong), read by the
 //!   **GUI**. Never locked on the audio thread.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use counterpart_core::engine::EngineTelemetry;
@@ -75,6 +75,7 @@ pub struct SharedState {
     input_peak: AtomicU32,
     host_sample_rate: AtomicU32,
     host_tempo: AtomicU64,
+    transport_seen: AtomicBool,
     resets: AtomicU64,
     reloads: AtomicU64,
     status: Mutex<EngineStatus>,
@@ -88,6 +89,7 @@ impl Default for SharedState {
             input_peak: AtomicU32::new(0),
             host_sample_rate: AtomicU32::new(0),
             host_tempo: AtomicU64::new(0),
+            transport_seen: AtomicBool::new(false),
             resets: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             status: Mutex::new(EngineStatus::Idle),
@@ -137,12 +139,19 @@ impl SharedState {
         }
     }
 
-    /// Publishes the host's tempo, if it reports one (audio thread).
+    /// Publishes the host's tempo, if it reports one (audio thread, every block).
     pub fn set_host_tempo(&self, bpm: Option<f64>) {
         let bits = bpm
             .filter(|b| b.is_finite() && *b > 0.0)
             .map_or(0, f64::to_bits);
         self.host_tempo.store(bits, Ordering::Relaxed);
+        self.transport_seen.store(true, Ordering::Release);
+    }
+
+    /// Whether the audio thread has processed a block, so the host's tempo is known if the
+    /// host reports one.
+    pub fn transport_seen(&self) -> bool {
+        self.transport_seen.load(Ordering::Acquire)
     }
 
     /// The host's tempo, if it reports one.

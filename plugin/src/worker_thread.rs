@@ -30,6 +30,10 @@ use crate::shared::{EngineStatus, PresetInfo, SharedState};
 /// The tempo note-value segments are measured at when the host reports none.
 const DEFAULT_BPM: f64 = 120.0;
 
+/// How long the worker waits for the host's first block (and tempo) before cutting the corpus
+/// into note values at the default tempo.
+const TEMPO_WAIT: Duration = Duration::from_millis(500);
+
 /// How long the worker sleeps when there is nothing to do.
 const IDLE_SLEEP: Duration = Duration::from_millis(2);
 
@@ -212,11 +216,18 @@ impl Worker {
     fn run(mut self, stop: &AtomicBool) {
         // The first build was counted by whoever spawned this thread.
         let mut counted = true;
+        let started = std::time::Instant::now();
         while !stop.load(Ordering::Acquire) {
             let mut busy = self.free_returned();
             let wanted = self.wanted();
+            // Note-value segments are measured at the host's tempo: give the host a moment to
+            // report it before cutting the corpus.
+            let tempo_pending = wanted.segment.note().is_some()
+                && !self.links.shared.transport_seen()
+                && started.elapsed() < TEMPO_WAIT;
             if self.current.as_ref() != Some(&wanted)
                 && self.loading.as_ref().map(|l| &l.key) != Some(&wanted)
+                && !tempo_pending
             {
                 if !counted {
                     self.links.progress.start();

@@ -8,7 +8,7 @@ use clack_extensions::latency::PluginLatency;
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
-use clack_host::events::event_types::ParamValueEvent;
+use clack_host::events::event_types::{ParamValueEvent, TransportEvent};
 use clack_host::prelude::*;
 use std::path::PathBuf;
 
@@ -212,6 +212,7 @@ impl HostedPlugin {
                     outputs: AudioPorts::with_capacity(CHANNELS, 1),
                     output_events: EventBuffer::new(),
                     steady_time: 0,
+                    transport: None,
                 };
                 let result = audio(&mut thread);
                 (thread.processor.stop_processing(), result)
@@ -231,6 +232,7 @@ pub struct AudioThread {
     outputs: AudioPorts,
     output_events: EventBuffer,
     steady_time: u64,
+    transport: Option<TransportEvent>,
 }
 
 impl AudioThread {
@@ -272,7 +274,7 @@ impl AudioThread {
                 &InputEvents::from_buffer(&events),
                 &mut OutputEvents::from_buffer(&mut self.output_events),
                 Some(self.steady_time),
-                None,
+                self.transport.as_ref(),
             )
             .expect("process succeeds");
         self.steady_time += frames as u64;
@@ -283,6 +285,35 @@ impl AudioThread {
     /// Resets the plugin's processing state, as a host does when it jumps in the timeline.
     pub fn reset(&mut self) {
         self.processor.reset();
+    }
+
+    /// From the next block on, tells the plugin that the transport plays at `bpm` and the block
+    /// starts at `seconds` into the song (`None`: no transport information).
+    pub fn set_transport(&mut self, position: Option<(f64, f64)>) {
+        self.transport = position.map(|(seconds, bpm)| {
+            use clack_host::events::event_types::TransportFlags;
+            use clack_host::events::EventFlags;
+            use clack_host::utils::{BeatTime, SecondsTime};
+            TransportEvent {
+                header: clack_host::events::EventHeader::new_core(0, EventFlags::empty()),
+                flags: TransportFlags::HAS_TEMPO
+                    | TransportFlags::HAS_BEATS_TIMELINE
+                    | TransportFlags::HAS_SECONDS_TIMELINE
+                    | TransportFlags::IS_PLAYING,
+                song_pos_beats: BeatTime::from_float(seconds * bpm / 60.0),
+                song_pos_seconds: SecondsTime::from_float(seconds),
+                tempo: bpm,
+                tempo_inc: 0.0,
+                loop_start_beats: BeatTime::from_int(0),
+                loop_end_beats: BeatTime::from_int(0),
+                loop_start_seconds: SecondsTime::from_int(0),
+                loop_end_seconds: SecondsTime::from_int(0),
+                bar_start: BeatTime::from_int(0),
+                bar_number: 0,
+                time_signature_numerator: 4,
+                time_signature_denominator: 4,
+            }
+        });
     }
 }
 

@@ -340,3 +340,33 @@ fn an_invalid_preset_file_passes_dry_audio() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn real_time_playback_follows_a_looping_transport() {
+    let (guide, rate) = guide(40.0);
+    let rate = f64::from(rate);
+    let mut plugin = sidechained(false, 1.0);
+    let feed = Feed {
+        sidechain: true,
+        seed: 8,
+        pace: Some(2.0),
+        sample_rate: rate,
+    };
+    let out = plugin.run_audio(rate, MAX_BLOCK as u32, |audio| {
+        // 100 BPM; the host loops 4.8 s to 12 s of song time after a start at 1.37 s, so the
+        // engine starts off the grid and jumps back every 7.2 s.
+        let (bpm, loop_start, loop_end) = (100.0, 4.8, 12.0);
+        play(audio, &guide, &feed, |frame, audio| {
+            let mut seconds = 1.37 + frame as f64 / rate;
+            while seconds >= loop_end {
+                seconds -= loop_end - loop_start;
+            }
+            audio.set_transport(Some((seconds, bpm)));
+            Vec::new()
+        })
+    });
+    assert_clean(&out, "looping transport");
+    let start = (10.0 * rate) as usize;
+    let level = rms(&out[0][start..]);
+    assert!(level > 0.01, "the companion is silent (RMS {level})");
+}

@@ -589,6 +589,13 @@ fn fit_codebook_command(
 }
 
 fn main() -> std::process::ExitCode {
+    // Like other command-line tools, stop quietly when the reader of our output goes away
+    // (`counterpart inspect P | head`) instead of panicking on the broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default SIGPIPE disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

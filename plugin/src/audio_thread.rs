@@ -126,7 +126,7 @@ impl AudioSide {
         transport: TransportInfo,
         frames: usize,
     ) -> Option<u32> {
-        let started = Instant::now();
+        let started = self.offline.then(Instant::now);
         let mut latency = None;
         loop {
             self.give_back();
@@ -155,8 +155,9 @@ impl AudioSide {
                     }
                 }
             }
-            if !(self.offline && self.waiting()) || started.elapsed() > OFFLINE_WAIT {
-                break;
+            match started {
+                Some(started) if self.waiting() && started.elapsed() <= OFFLINE_WAIT => {}
+                _ => break,
             }
             std::thread::sleep(Duration::from_millis(1));
         }

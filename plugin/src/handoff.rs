@@ -45,6 +45,14 @@ pub struct Installed {
 }
 
 impl Installed {
+    /// Host frames the engine has rendered since it started.
+    pub fn position(&self) -> u64 {
+        match &self.engine {
+            PlayingEngine::Live(engine) => engine.position(),
+            PlayingEngine::Offline(renderer) => renderer.audio().position(),
+        }
+    }
+
     /// Captures `guide` and renders the companion into `out` (audio thread); `false` when the
     /// engine refused the buffers or its worker failed (the block is then partly silent).
     /// Offline engines also run their worker here, which allocates: allowed, since the host is
@@ -62,16 +70,6 @@ impl Installed {
                     |()| true,
                 )
             }),
-        }
-    }
-}
-
-impl Installed {
-    /// Host frames the engine has rendered since it started.
-    pub fn position(&self) -> u64 {
-        match &self.engine {
-            PlayingEngine::Live(engine) => engine.position(),
-            PlayingEngine::Offline(renderer) => renderer.audio().position(),
         }
     }
 }

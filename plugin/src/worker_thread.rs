@@ -402,7 +402,10 @@ impl Worker {
     fn install(&mut self, key: &BuildKey, loaded: LoadedPreset) -> Result<(), String> {
         let rate = self.setup.sample_rate;
         let tempo_bpm = key.tempo_centi_bpm.map(|c| c as f64 / 100.0);
-        let grid = grid(&loaded, tempo_bpm, rate);
+        let period_beats = match loaded.segmentation.length {
+            SegmentLength::Seconds(_) => None,
+            SegmentLength::Tempo { note, .. } => Some(note.beats()),
+        };
         let settings = self.links.params.engine_settings();
         let config = EngineConfig {
             lookahead: Some(key.lookahead),
@@ -415,6 +418,10 @@ impl Worker {
         let engine =
             build(loaded, &config, rate).map_err(|e| format!("cannot start the engine: {e}"))?;
         let latency = engine.audio.latency_samples();
+        let grid = SegmentGrid {
+            period_samples: engine.worker.segment_samples(),
+            period_beats,
+        };
         let telemetry = Arc::clone(engine.control.telemetry());
         let (playing, worker) = match self.setup.mode {
             ProcessMode::Offline => (
@@ -496,23 +503,4 @@ fn load(request: LoadRequest) -> LoadResult {
     )
     .map_err(|e| format!("cannot load {}: {e}", source.describe()))?;
     Ok((read, playing, loaded))
-}
-
-/// The segment grid of `loaded` at `rate`, with the host's tempo for tempo-synced presets.
-fn grid(loaded: &LoadedPreset, tempo_bpm: Option<f64>, rate: u32) -> SegmentGrid {
-    let rate = f64::from(rate);
-    match loaded.segmentation.length {
-        SegmentLength::Seconds(seconds) => SegmentGrid {
-            period_samples: seconds * rate,
-            period_beats: None,
-        },
-        SegmentLength::Tempo { bpm, note } => {
-            let beats = f64::from(note.numerator) / f64::from(note.denominator) * 4.0;
-            let bpm = tempo_bpm.unwrap_or(bpm);
-            SegmentGrid {
-                period_samples: beats * 60.0 / bpm * rate,
-                period_beats: Some(beats),
-            }
-        }
-    }
 }

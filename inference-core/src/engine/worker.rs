@@ -269,6 +269,11 @@ impl EngineWorker {
         self.pipeline.latency()
     }
 
+    /// The segment length in host samples (at the configured tempo for tempo-synced presets).
+    pub fn segment_samples(&self) -> f64 {
+        self.pipeline.period
+    }
+
     /// Applies new settings now (the queued path is [`super::EngineControl::set_settings`]).
     pub fn apply_settings(&mut self, settings: EngineSettings) -> Result<(), EngineError> {
         settings.validate().map_err(EngineError::Config)?;

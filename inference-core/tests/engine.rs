@@ -363,7 +363,9 @@ fn resegmenting_recuts_and_relabels_the_corpus_the_streaming_way() {
         },
         bpm: 60.0,
     };
-    let recut = counterpart_core::engine::resegment(&preset, length.clone(), &search()).unwrap();
+    let go = std::sync::atomic::AtomicBool::new(false);
+    let recut =
+        counterpart_core::engine::resegment(&preset, length.clone(), &search(), &go).unwrap();
     assert_eq!(recut.segmentation.length, length);
     let (old, new) = (&preset.corpus[0], &recut.corpus[0]);
     let half = f64::from(old.sample_rate) * 0.5;
@@ -413,5 +415,12 @@ fn resegmenting_recuts_and_relabels_the_corpus_the_streaming_way() {
 
     // A length the segmenter refuses gives an error, not a panic.
     let too_short = SegmentLength::Uniform { seconds: 0.01 };
-    assert!(counterpart_core::engine::resegment(&preset, too_short, &search()).is_err());
+    assert!(counterpart_core::engine::resegment(&preset, too_short, &search(), &go).is_err());
+
+    // A cancelled re-cut stops and says so.
+    let cancelled = std::sync::atomic::AtomicBool::new(true);
+    assert!(matches!(
+        counterpart_core::engine::resegment(&preset, length, &search(), &cancelled),
+        Err(counterpart_core::engine::LoadError::Cancelled)
+    ));
 }

@@ -170,6 +170,8 @@ struct LoadRequest {
     /// The look-ahead whose decision model to load.
     lookahead: usize,
     rate: u32,
+    /// Set when the load is no longer wanted: a corpus re-cut then stops early.
+    cancel: Arc<AtomicBool>,
 }
 
 /// What a loader thread sends back: the preset as read, the preset that plays (re-cut or
@@ -181,6 +183,15 @@ struct Loading {
     key: BuildKey,
     thread: JoinHandle<()>,
     result: Receiver<LoadResult>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Loading {
+    /// Asks the loader to stop early and hands back its thread, to be joined.
+    fn abandon(self) -> JoinHandle<()> {
+        self.cancel.store(true, Ordering::Relaxed);
+        self.thread
+    }
 }
 
 /// The worker thread's state.
@@ -250,9 +261,10 @@ impl Worker {
                 std::thread::sleep(IDLE_SLEEP);
             }
         }
-        // Let loads finish, so that no thread outlives the plugin.
+        // Cancel loads and wait for them (a re-cut stops after its current corpus file), so
+        // that no thread outlives the plugin.
         if let Some(loading) = self.loading.take() {
-            let _ = loading.thread.join();
+            let _ = loading.abandon().join();
             self.links.progress.finish();
         }
         for thread in self.abandoned.drain(..) {
@@ -299,9 +311,9 @@ impl Worker {
     /// when only the seed, look-ahead, tempo or a reset changed).
     fn start_loading(&mut self, key: BuildKey) {
         if let Some(old) = self.loading.take() {
-            // A newer request supersedes it: its result is dropped when it arrives, and its
-            // thread is joined once it has finished.
-            self.abandoned.push(old.thread);
+            // A newer request supersedes it: it is cancelled, its result is dropped if it
+            // arrives, and its thread is joined once it has finished.
+            self.abandoned.push(old.abandon());
             self.links.progress.finish();
         }
         self.abandoned.retain(|thread| !thread.is_finished());
@@ -321,7 +333,9 @@ impl Worker {
                 .map(|(_, _, prepared)| prepared.clone()),
             lookahead: key.lookahead,
             rate: self.setup.sample_rate,
+            cancel: Arc::new(AtomicBool::new(false)),
         };
+        let cancel = Arc::clone(&request.cancel);
         let what = match key.segment.note() {
             Some(note) if request.recut.is_none() => format!(
                 "{}, re-cut into {note} notes at {:.1} BPM",
@@ -343,6 +357,7 @@ impl Worker {
                     key,
                     thread,
                     result: rx,
+                    cancel,
                 })
             }
             Err(error) => self.fail(key, format!("cannot start the loader thread: {error}")),
@@ -485,7 +500,7 @@ fn load(request: LoadRequest) -> LoadResult {
                 note,
                 bpm: request.bpm,
             };
-            let recut = resegment(&read.preset, length, &search).map_err(|e| {
+            let recut = resegment(&read.preset, length, &search, &request.cancel).map_err(|e| {
                 format!(
                     "cannot cut {} into {note} notes at {:.1} BPM: {e}",
                     source.describe(),

@@ -75,6 +75,9 @@ pub enum LoadError {
         #[source]
         source: CorpusError,
     },
+    /// The caller cancelled the work (see [`super::resegment`]).
+    #[error("cancelled")]
+    Cancelled,
     /// The codebook centres could not give label distances.
     #[error("label distances: {0}")]
     LabelDistances(#[from] LabelDistanceError),

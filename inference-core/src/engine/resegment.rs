@@ -6,8 +6,9 @@
 //! codebook. The decision model is kept as it is: it was trained on tokens of the preset's own
 //! length, so other lengths change the music it makes, which is the point of the control.
 //! Worker thread: encodes the whole corpus (about 1/100 of its duration with the default
-//! encoder).
+//! encoder), checking between corpus files whether the caller has cancelled.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::loaded_preset::{open_encoder, segmentation_config};
@@ -17,11 +18,13 @@ use crate::preset::{CorpusFile, Preset, SegmentLength, SegmentRecord};
 
 /// A copy of `preset` whose corpus is cut into segments of `length` and labelled with the
 /// preset's encoder and codebook. Audio outside the preset's own segments (gaps it left out)
-/// stays out.
+/// stays out. Setting `cancel` makes it return [`LoadError::Cancelled`] after the corpus file it
+/// is encoding (a second or so), so that a plugin being deactivated need not wait for the rest.
 pub fn resegment(
     preset: &Preset,
     length: SegmentLength,
     search: &EncoderSearch,
+    cancel: &AtomicBool,
 ) -> Result<Preset, LoadError> {
     preset.validate()?;
     let mut out = preset.clone();
@@ -39,6 +42,9 @@ pub fn resegment(
     )?);
     let mut encoder = open_encoder(preset, search)?;
     for file in &mut out.corpus {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(LoadError::Cancelled);
+        }
         file.segments = recut(file, &config, &mut encoder, &codebook)?;
     }
     out.corpus.retain(|file| !file.segments.is_empty());

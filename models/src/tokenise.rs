@@ -148,8 +148,9 @@ fn hash_file(path: &Path) -> Result<String, PipelineError> {
     Ok(sha256_hex(&bytes))
 }
 
-/// The cache key of a track: SHA-256 over the encoder's hash, the layer, the settings and the
-/// hashes of the track's files.
+/// The cache key of a track: SHA-256 over the encoder's hash, the layer read (`None` for the
+/// encoder's default layer, whether it was named or not), the settings and the hashes of the
+/// track's files.
 fn cache_key(
     encoder_sha: &str,
     layer: Option<usize>,
@@ -176,6 +177,12 @@ pub fn encode_tracks(
     settings: &EncodingSettings,
 ) -> Result<Vec<EncodedTrack>, PipelineError> {
     let encoder_sha = hash_file(&settings.encoder)?;
+    // `eval` names the preset's layer and `build-preset` leaves it to the encoder: both must find
+    // the same cache entries.
+    let layer = match settings.layer {
+        Some(layer) if layer == open_encoder(settings)?.spec().default_layer => None,
+        other => other,
+    };
     let threads = match settings.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -204,7 +211,14 @@ pub fn encode_tracks(
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(job) = jobs.get(i) else { break };
-                    let r = encode_job(set, job, settings, &encoder_sha, &mut encoder, &cached);
+                    let r = encode_job(
+                        set,
+                        job,
+                        settings,
+                        (&encoder_sha, layer),
+                        &mut encoder,
+                        &cached,
+                    );
                     let failed = r.is_err();
                     results.lock().expect("no panic while holding the lock")[i] = Some(r);
                     bar.inc(1);
@@ -235,11 +249,22 @@ pub fn encode_tracks(
         .collect()
 }
 
+/// Opens the encoder `settings` name, on one thread.
+fn open_encoder(settings: &EncodingSettings) -> Result<OnnxEncoder, PipelineError> {
+    Ok(OnnxEncoder::load(
+        &settings.encoder,
+        &EncoderOptions {
+            layer: settings.layer,
+            intra_threads: 1,
+        },
+    )?)
+}
+
 fn encode_job(
     set: &StemsSet,
     job: &TrackJob,
     settings: &EncodingSettings,
-    encoder_sha: &str,
+    (encoder_sha, layer): (&str, Option<usize>),
     encoder: &mut Option<OnnxEncoder>,
     cached: &AtomicUsize,
 ) -> Result<EncodedTrack, PipelineError> {
@@ -258,7 +283,7 @@ fn encode_job(
     let cache_file = match &settings.cache {
         Some(dir) => Some(dir.join(format!(
             "{}.seg",
-            cache_key(encoder_sha, settings.layer, &settings.config, &files)?
+            cache_key(encoder_sha, layer, &settings.config, &files)?
         ))),
         None => None,
     };
@@ -274,13 +299,7 @@ fn encode_job(
     let audio = piece.load_track(&job.stems)?;
     let enc = match encoder.take() {
         Some(e) => e,
-        None => OnnxEncoder::load(
-            &settings.encoder,
-            &EncoderOptions {
-                layer: settings.layer,
-                intra_threads: 1,
-            },
-        )?,
+        None => open_encoder(settings)?,
     };
     let (segments, enc) = encode_clip(
         &audio.to_mono(),

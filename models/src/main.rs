@@ -314,8 +314,9 @@ struct CommonBuildArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Probability of replacing each label of B's past by a random one while training (against
-    /// the model copying B's past and ignoring A when it generates).
-    #[arg(long, default_value_t = 0.5)]
+    /// the model copying B's past and ignoring A when it generates: when it plays, B's past is
+    /// its own output, which says nothing about the true B). See docs/results.md.
+    #[arg(long, default_value_t = 0.95)]
     history_noise: f64,
     /// The encoder.
     #[arg(long, default_value = DEFAULT_ENCODER)]

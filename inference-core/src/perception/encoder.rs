@@ -11,7 +11,9 @@
 //! * **Outputs** `layer_<i>`: float32 `[1, frames, dim]`, the hidden states after transformer layer
 //!   `i` (`layer_0` is the input of the first transformer layer: the projected convolutional
 //!   features plus the positional convolution, before any attention). An export may carry any
-//!   subset of layers.
+//!   subset of layers. `layer_<n+1>`, for a network of `n` transformer layers, is an optional
+//!   **output head**: a fixed map of the last layer to vectors of the same size, such as the
+//!   default encoder's pitch-class head (`models/python/add_pitch_head.py`).
 //! * **Framing**: the convolutional feature encoder has kernels (10,3,3,3,3,2,2) and strides
 //!   (5,2,2,2,2,2,2), so `frames = floor((n − 400) / 320) + 1` and frame `j` covers input samples
 //!   `[320·j, 320·j + 400)`. The runtime checks the frame count on every call.
@@ -57,7 +59,8 @@ pub struct EncoderSpec {
     pub sample_rate: u32,
     /// Name of the audio input.
     pub input: String,
-    /// Indices of the exported layers; layer `i` is the output named `layer_<i>`.
+    /// Indices of the exported layers; layer `i` is the output named `layer_<i>`, and layer
+    /// `num_transformer_layers + 1`, where present, is the export's output head.
     pub layers: Vec<usize>,
     /// The layer used when the user does not choose one.
     pub default_layer: usize,
@@ -106,6 +109,16 @@ impl EncoderSpec {
         }
         if self.hidden_size == 0 || self.layers.is_empty() {
             return bad("no layers or zero hidden size".into());
+        }
+        if let Some(&layer) = self
+            .layers
+            .iter()
+            .find(|&&l| l > self.num_transformer_layers + 1)
+        {
+            return bad(format!(
+                "layer {layer} is beyond the {} transformer layers and the output head",
+                self.num_transformer_layers
+            ));
         }
         if !self.layers.contains(&self.default_layer) {
             return bad(format!(
@@ -378,5 +391,28 @@ mod tests {
         assert_eq!(frame_count(720), 2);
         // 15 s at 16 kHz: 749 frames, as in the paper's pipeline.
         assert_eq!(frame_count(240_000), 749);
+    }
+
+    fn spec(layers: Vec<usize>, default_layer: usize) -> EncoderSpec {
+        EncoderSpec {
+            format: SPEC_FORMAT.into(),
+            name: "test".into(),
+            sample_rate: 16_000,
+            input: "audio".into(),
+            layers,
+            default_layer,
+            hidden_size: 128,
+            num_transformer_layers: 4,
+        }
+    }
+
+    #[test]
+    fn the_spec_accepts_an_output_head_and_refuses_layers_beyond_it() {
+        let model = Path::new("encoder.onnx");
+        assert!(spec(vec![0, 4], 4).check(model).is_ok());
+        assert!(spec(vec![4, 5], 5).check(model).is_ok());
+        let err = spec(vec![4, 6], 4).check(model).unwrap_err().to_string();
+        assert!(err.contains("layer 6 is beyond"), "{err}");
+        assert!(spec(vec![4, 5], 3).check(model).is_err());
     }
 }

@@ -20,10 +20,13 @@ past context (what the runtime encodes), labelled with the pitch class of the no
 longest in the segment (at least 1/4 of it), else "silence". Pieces named by `--exclude` (the
 evaluation's held-out pieces) are never used.
 
-    venv/bin/python add_pitch_head.py ../encoders/counterpart-default.onnx \\
+    venv/bin/python add_pitch_head.py /tmp/counterpart-default.onnx \\
         --stems /work/shared/data/stems-dev --stems /work/data/stems-train --max-pieces 60 \\
-        --exclude bach-bwv14-5,bach-bwv253,bach-bwv285,bach-bwv292,bach-bwv420 \\
+        --exclude bach-bwv14-5,bach-bwv253,...,palestrina-benedictus-25-b \\
         --out ../encoders/counterpart-default.onnx
+
+The input is an encoder without a head (train_default_encoder.py's output); models/python/README.md
+has the full command with the 12 excluded pieces.
 
 Needs: pip install onnx onnxruntime soundfile numpy
 """
@@ -203,7 +206,7 @@ def main():
             record = json.load(f)
     record["pitch_head"] = {
         "script": "models/python/add_pitch_head.py",
-        "args": {k: v for k, v in vars(args).items()},
+        "args": vars(args),
         "output": target,
         "segments": int(len(x)),
         "pieces": used,

@@ -40,7 +40,7 @@ use preset_panel::PresetPanel;
 use timeline::{Step, TokenTimeline, SHOWN_DECISIONS};
 
 /// The editor's size when it first opens, in logical points.
-const DEFAULT_SIZE: (f32, f32) = (900.0, 600.0);
+pub const DEFAULT_SIZE: (f32, f32) = (900.0, 600.0);
 /// The smallest size the layout fits in.
 const MIN_SIZE: (f32, f32) = (880.0, 580.0);
 /// How often the editor redraws to follow the engine (about 30 frames per second).
@@ -283,20 +283,66 @@ impl NiceEguiApp for CounterpartUi {
     fn editor_closed(&mut self) {
         self.last_frame = None;
     }
+
+    fn resized(&mut self, size: nice_plug_egui::baseview::WindowSize) {
+        let (w, h) = (size.logical.width as f32, size.logical.height as f32);
+        if let Ok(mut saved) = self.params.editor_size.lock() {
+            *saved = (w, h);
+        }
+    }
 }
 
-/// Creates the editor for a plugin instance: resizable, from a default of 900 × 600 points.
+/// The size the editor opens at: the saved one, or the default when it is missing or smaller
+/// than the layout fits in.
+fn opening_size(saved: (f32, f32)) -> (f32, f32) {
+    let fits = |x: f32, min: f32| x.is_finite() && x >= min && x <= 16_384.0;
+    if fits(saved.0, MIN_SIZE.0) && fits(saved.1, MIN_SIZE.1) {
+        saved
+    } else {
+        DEFAULT_SIZE
+    }
+}
+
+/// Creates the editor for a plugin instance: resizable, at the size saved in the plugin state
+/// (900 × 600 points at first).
 pub fn create(
     params: Arc<CounterpartParams>,
     shared: Arc<SharedState>,
 ) -> Option<EguiEditor<CounterpartUi>> {
     let min_size = LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1);
+    let saved = params.editor_size.lock().map_or(DEFAULT_SIZE, |size| *size);
+    let (w, h) = opening_size(saved);
     create_egui_editor(
-        EguiEditorState::from_size(LogicalSize::new(DEFAULT_SIZE.0, DEFAULT_SIZE.1), 1.0),
+        EguiEditorState::from_size(LogicalSize::new(w, h), 1.0),
         RepaintNotifier::new(),
         EguiNiceSettings::new()
             .with_tile("Counterpart")
             .with_resize_hint(ResizeHint::resizable().with_min_logical_size(min_size)),
         CounterpartUi::new(params, shared),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nice_plug::prelude::Params;
+
+    #[test]
+    fn the_editor_size_is_saved_with_the_plugin_state() {
+        let params = CounterpartParams::default();
+        *params.editor_size.lock().unwrap() = (1280.0, 800.0);
+        let fields = params.serialize_fields();
+        let restored = CounterpartParams::default();
+        assert_eq!(*restored.editor_size.lock().unwrap(), DEFAULT_SIZE);
+        restored.deserialize_fields(&fields);
+        assert_eq!(*restored.editor_size.lock().unwrap(), (1280.0, 800.0));
+    }
+
+    #[test]
+    fn a_saved_size_too_small_or_broken_opens_at_the_default() {
+        assert_eq!(opening_size((1280.0, 800.0)), (1280.0, 800.0));
+        assert_eq!(opening_size((400.0, 800.0)), DEFAULT_SIZE);
+        assert_eq!(opening_size((f32::NAN, 800.0)), DEFAULT_SIZE);
+        assert_eq!(opening_size((1e9, 800.0)), DEFAULT_SIZE);
+    }
 }

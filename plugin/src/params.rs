@@ -102,6 +102,10 @@ pub struct CounterpartParams {
     /// GUI and worker threads only.
     #[persist = "preset-path"]
     pub preset_path: Arc<Mutex<Option<PathBuf>>>,
+    /// The editor window's size in logical points, saved in the plugin state so the window
+    /// reopens as the user left it. GUI thread only.
+    #[persist = "editor-size"]
+    pub editor_size: Arc<Mutex<(f32, f32)>>,
 
     /// Sampling temperature τ (0: always the most likely label).
     #[id = "temp"]
@@ -150,6 +154,7 @@ impl Default for CounterpartParams {
         let defaults = EngineSettings::default();
         Self {
             preset_path: Arc::new(Mutex::new(None)),
+            editor_size: Arc::new(Mutex::new(crate::editor::DEFAULT_SIZE)),
             temperature: FloatParam::new(
                 "Temperature",
                 defaults.temperature,

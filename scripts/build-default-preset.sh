@@ -18,7 +18,7 @@ TRAIN=${TRAIN:-../data/stems-train}
 OUT=${OUT:-models/presets/default.cpreset}
 cargo build --release -p counterpart-models
 target/release/counterpart build-preset "$DEV" --extra-stems "$TRAIN" \
-  --k 16 --lookahead 1,0 --minutes-limit 13 --history-noise 0.95 \
+  --k 16 --lookahead 1,0 --minutes-limit 13 --history-noise 0.95 --label-init 0.8 \
   --name "Chorale Bass (dev stems)" --author "Counterpart developers" \
   --description "Melody-to-bass (primary pairs) of Bach chorales, Palestrina, Monteverdi and Corelli played by General MIDI wind and brass instruments: the guide is the upper part, the companion the part below it. Trained on stems-dev and rendered stems-train pieces; corpus: the stems-dev training basses." \
   --licence LicenseRef-research-only -o "$OUT" "$@"

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use candle_core::Device;
 use counterpart_core::decision::model::{CONFIG_FILE, WEIGHTS_FILE};
-use counterpart_core::decision::{DecisionConfig, DecisionModel};
+use counterpart_core::decision::{DecisionConfig, DecisionModel, LabelInit};
 use counterpart_core::perception::{perplexity, Codebook, SegmentLength as PerceptionLength};
 use counterpart_core::preset::{
     sha256_hex, AudioData, CodebookData, CorpusFile, DecisionData, EncoderIdentity, NoteValue,
@@ -102,6 +102,9 @@ pub struct BuildOptions {
     pub work_dir: Option<PathBuf>,
     /// Skip `check` (errors become failures later instead).
     pub skip_check: bool,
+    /// Share of the initial label embeddings drawn from the codebook centres ([`LabelInit`]);
+    /// 0 keeps them random.
+    pub label_init: f64,
 }
 
 /// The training and held-out evaluation of one decision model of a build.
@@ -175,6 +178,26 @@ pub fn evaluation_sampling(argmax: bool, constrained: bool) -> EvalSampling {
     } else {
         EvalSampling::new(constrained)
     }
+}
+
+/// Evaluates `model` on `data` in every decoding of [`EVALUATIONS`], in that order; `counts` are
+/// the preset corpus's label counts.
+pub fn evaluate_all(
+    model: &DecisionModel,
+    data: &PairedTokenDataset,
+    counts: &[u32],
+) -> Result<Vec<EvalReport>, PipelineError> {
+    EVALUATIONS
+        .iter()
+        .map(|&(_, argmax, constrained)| {
+            evaluate_model(
+                model,
+                data,
+                counts,
+                &evaluation_sampling(argmax, constrained),
+            )
+        })
+        .collect()
 }
 
 /// Splits the pieces of an extra training set into (train, validation) with a seeded shuffle.
@@ -454,7 +477,14 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
         model_config.vocab_size = options.k;
         model_config.lookahead = lookahead;
         let dir = work.join(format!("lookahead-{lookahead}"));
-        let train_config = scaled_schedule(&options.train, &model_config, &train_set);
+        let mut train_config = scaled_schedule(&options.train, &model_config, &train_set);
+        if options.label_init > 0.0 {
+            train_config.label_init = Some(LabelInit {
+                centres: codebook.centres().to_vec(),
+                dim: codebook.dim(),
+                weight: options.label_init,
+            });
+        }
         let t = Instant::now();
         let report = train(
             &model_config,
@@ -480,17 +510,7 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
 
         // Evaluate on the held-out pieces.
         let t = Instant::now();
-        let eval = EVALUATIONS
-            .iter()
-            .map(|&(_, argmax, constrained)| {
-                evaluate_model(
-                    &model,
-                    &test_set,
-                    &counts,
-                    &evaluation_sampling(argmax, constrained),
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let eval = evaluate_all(&model, &test_set, &counts)?;
         let eval_s = t.elapsed().as_secs_f64();
         for e in &eval {
             tracing::info!(lookahead, "held-out evaluation:\n{}", e.table());
@@ -550,6 +570,8 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
             "best_val_accuracy": m.train.best_val_accuracy,
             "tokens_per_second": m.train.tokens_per_second,
             "seconds": m.train_s,
+            "history_noise": options.train.history_noise,
+            "label_init": options.label_init,
             "loss": m.train.epochs.iter().map(|e| json!({
                 "epoch": e.epoch, "train_loss": e.train_loss, "val_loss": e.val_loss,
                 "val_accuracy": e.val_accuracy,

@@ -15,7 +15,7 @@ use counterpart_models::build_preset::{
 };
 use counterpart_models::check::{check, CheckOptions};
 use counterpart_models::eval_perception::{evaluate, held_out_pieces, EvalOptions};
-use counterpart_models::evaluate::{EvalSampling, BASELINES};
+use counterpart_models::evaluate::{EvalCorpus, EvalSampling, BASELINES};
 use counterpart_models::fit_codebook::fit_codebook;
 use counterpart_models::kmeans::KMeansConfig;
 use counterpart_models::layout::{PairSelection, StemsSet};
@@ -187,9 +187,13 @@ enum Command {
         /// Evaluate the preset's model for this look-ahead (its preferred model when left out).
         #[arg(long)]
         lookahead: Option<usize>,
-        /// Sample only labels present in the preset's corpus.
+        /// Sample only labels present in a corpus (see `--corpus`).
         #[arg(long)]
         constrained: bool,
+        /// The corpus of `--constrained`: each pair's target track (the memory B is played
+        /// from, the paper's protocol), or the preset's corpus (as in the plugin).
+        #[arg(long, value_enum, default_value_t = EvalCorpus::Target)]
+        corpus: EvalCorpus,
         /// Sampling temperature (0: arg-max decoding, compared with the majority-label baseline).
         #[arg(long, default_value_t = 1.0)]
         temperature: f32,
@@ -224,6 +228,10 @@ enum Command {
         /// Folder for the presets of the sweep.
         #[arg(long, default_value = "target/sweep")]
         presets: PathBuf,
+        /// Re-evaluate the runs whose preset is already in `--presets` instead of training them
+        /// again (finishes an interrupted sweep; rescores after an evaluation change).
+        #[arg(long)]
+        reuse: bool,
         #[command(flatten)]
         common: CommonBuildArgs,
     },
@@ -318,6 +326,10 @@ struct CommonBuildArgs {
     /// its own output, which says nothing about the true B). See docs/results.md.
     #[arg(long, default_value_t = 0.95)]
     history_noise: f64,
+    /// Share in [0, 1] of the initial label embeddings drawn from the codebook centres (0:
+    /// random), so that labels with close centres start close. See docs/results.md.
+    #[arg(long, default_value_t = 0.8)]
+    label_init: f64,
     /// The encoder.
     #[arg(long, default_value = DEFAULT_ENCODER)]
     encoder: PathBuf,
@@ -422,6 +434,7 @@ fn build_options(c: &CommonBuildArgs, k: usize, lookahead: usize) -> BuildOption
         },
         work_dir: None,
         skip_check: c.skip_check,
+        label_init: c.label_init,
     }
 }
 
@@ -773,6 +786,7 @@ fn main() -> std::process::ExitCode {
             pairs,
             lookahead,
             constrained,
+            corpus,
             temperature,
             top_p,
             json,
@@ -790,6 +804,7 @@ fn main() -> std::process::ExitCode {
                     top_p,
                     ..EvalSampling::new(constrained).settings
                 },
+                corpus,
                 seed: 0,
             },
             json,
@@ -803,6 +818,7 @@ fn main() -> std::process::ExitCode {
             lookahead,
             out,
             presets,
+            reuse,
             common,
         } => sweep(
             &stems_dir,
@@ -812,6 +828,7 @@ fn main() -> std::process::ExitCode {
                 out,
                 presets,
                 base: build_options(&common, 16, 0),
+                reuse,
             },
         )
         .map(|table| print!("{table}"))

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use candle_core::{Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use counterpart_core::decision::model::save_checkpoint;
-use counterpart_core::decision::{seeded_model, DecisionConfig, DecisionError, DecisionModel};
+use counterpart_core::decision::{
+    seeded_model, DecisionConfig, DecisionError, DecisionModel, LabelInit,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -73,6 +75,9 @@ pub struct TrainConfig {
     /// share a label about half the time), which it does not have when it generates: with its
     /// own output as past it then ignores A. Noise on the past makes A worth attending to.
     pub history_noise: f64,
+    /// Initial label embeddings and output rows drawn from the codebook centres (`None`: all
+    /// random).
+    pub label_init: Option<LabelInit>,
     /// Stop after this many epochs without a better validation loss.
     pub patience: usize,
     /// Seed of the weight init, dropout and window sampling.
@@ -97,6 +102,7 @@ impl Default for TrainConfig {
             grad_clip: 1.0,
             label_smoothing: 0.1,
             history_noise: 0.0,
+            label_init: None,
             patience: 6,
             seed: 0,
             time_budget: Some(Duration::from_secs(30 * 60)),
@@ -349,6 +355,9 @@ pub fn train(
     let total_steps = steps_per_epoch * cfg.max_epochs;
 
     let (model, varmap) = seeded_model(model_config, cfg.seed, device)?;
+    if let Some(init) = &cfg.label_init {
+        init.apply(&varmap, model_config, cfg.seed)?;
+    }
     let vars = sorted_vars(&varmap);
     let mut opt = AdamW::new(
         vars.iter().map(|(_, v)| v.clone()).collect(),

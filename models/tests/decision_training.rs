@@ -231,3 +231,115 @@ fn history_noise_replaces_content_labels_only_at_its_rate() {
     let changed = noisy.iter().zip(&ids).filter(|(a, b)| a != b).count() as f64 / 3600.0;
     assert!((changed - 0.5 * 7.0 / 8.0).abs() < 0.04, "{changed}");
 }
+
+/// Constrained evaluation masks each pair to the labels of its own target track by default, and
+/// to the preset's corpus on request.
+#[test]
+fn constrained_evaluation_uses_each_target_track_or_the_preset_corpus() {
+    use counterpart_models::dataset::PairedSequence;
+    use counterpart_models::evaluate::{evaluate_model, EvalCorpus, EvalSampling};
+
+    let (model, _) = seeded_model(&tiny(8, 1), 3, &Device::Cpu).unwrap();
+    let pair = |piece: &str, a: u32, b: u32| PairedSequence {
+        piece: piece.into(),
+        guide: "a".into(),
+        response: "b".into(),
+        a: vec![a; 20],
+        b: vec![b; 20],
+    };
+    // Each target track holds one label, a different one per piece.
+    let data = PairedTokenDataset {
+        vocab_size: 8,
+        pairs: vec![pair("p1", 0, 2), pair("p2", 1, 6), pair("p3", 4, 5)],
+    };
+    let corpus = [1u32; 8];
+    let target = EvalSampling::new(true);
+    assert_eq!(target.corpus, EvalCorpus::Target);
+    let report = evaluate_model(&model, &data, &corpus, &target).unwrap();
+    assert_eq!(report.model.tpp, 1.0, "one allowed label per target track");
+    assert_eq!(report.baselines["shuffled"].tpp, 1.0);
+    assert!(report
+        .table()
+        .contains("constrained to the target track's labels"));
+
+    // The preset's corpus has all 8 labels: an untrained model misses most of them.
+    let preset = EvalSampling {
+        corpus: EvalCorpus::Preset,
+        ..target
+    };
+    let report = evaluate_model(&model, &data, &corpus, &preset).unwrap();
+    assert!(report.model.tpp < 0.6, "TPP {}", report.model.tpp);
+    // Unconstrained, the corpus choice does not matter.
+    let free = |corpus| EvalSampling {
+        corpus,
+        ..EvalSampling::new(false)
+    };
+    let (a, b) = (
+        evaluate_model(&model, &data, &corpus, &free(EvalCorpus::Target)).unwrap(),
+        evaluate_model(&model, &data, &corpus, &free(EvalCorpus::Preset)).unwrap(),
+    );
+    assert_eq!(a.model, b.model);
+    // A corpus of another K is refused.
+    assert!(evaluate_model(&model, &data, &[1u32; 4], &target).is_err());
+}
+
+/// Codebook-informed label init: labels with close centres start with close embedding and output
+/// rows, the special tokens' rows are untouched, and bad centres are refused.
+#[test]
+fn label_init_places_close_centres_close() {
+    use counterpart_core::decision::LabelInit;
+
+    let cfg = tiny(4, 1);
+    let cosine = |m: &[Vec<f32>], i: usize, j: usize| {
+        let dot: f32 = m[i].iter().zip(&m[j]).map(|(a, b)| a * b).sum();
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        dot / (norm(&m[i]) * norm(&m[j]))
+    };
+    let rows = |varmap: &candle_nn::VarMap, name: &str| -> Vec<Vec<f32>> {
+        varmap.data().lock().unwrap()[name]
+            .as_tensor()
+            .to_vec2()
+            .unwrap()
+    };
+    // Labels 0 and 1 are neighbours; 2 and 3 are far from them and from each other.
+    let init = LabelInit {
+        centres: vec![
+            1.0, 0.0, 0.0, //
+            1.0, 0.1, 0.0, //
+            -1.0, 0.0, 1.0, //
+            0.0, -1.0, -1.0,
+        ],
+        dim: 3,
+        weight: 0.9,
+    };
+    let (_, random) = seeded_model(&cfg, 5, &Device::Cpu).unwrap();
+    let (_, varmap) = seeded_model(&cfg, 5, &Device::Cpu).unwrap();
+    init.apply(&varmap, &cfg, 5).unwrap();
+    for name in ["embed.weight", "head.weight"] {
+        let (before, after) = (rows(&random, name), rows(&varmap, name));
+        assert!(
+            cosine(&after, 0, 1) > 0.6,
+            "{name}: {}",
+            cosine(&after, 0, 1)
+        );
+        assert!(cosine(&after, 0, 1) > cosine(&after, 0, 2) + 0.5);
+        assert!(cosine(&after, 0, 1) > cosine(&after, 0, 3) + 0.5);
+        // Same scale as the random rows; the special tokens' rows are unchanged.
+        let rms = |m: &[Vec<f32>]| {
+            let v: Vec<f32> = m[..4].concat();
+            (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32).sqrt()
+        };
+        assert!((rms(&after) / rms(&before) - 1.0).abs() < 0.3, "{name}");
+        assert_eq!(before[4..], after[4..], "{name}");
+    }
+    let bad = LabelInit {
+        centres: vec![0.0; 5],
+        ..init.clone()
+    };
+    assert!(bad.apply(&varmap, &cfg, 5).is_err());
+    let bad = LabelInit {
+        weight: 1.5,
+        ..init
+    };
+    assert!(bad.apply(&varmap, &cfg, 5).is_err());
+}

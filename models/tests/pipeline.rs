@@ -319,6 +319,7 @@ fn tiny_build_options(dir: &Path) -> BuildOptions {
         },
         work_dir: None,
         skip_check: false,
+        label_init: 0.0,
     }
 }
 

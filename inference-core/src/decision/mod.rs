@@ -38,7 +38,7 @@ pub mod stream;
 
 pub use config::DecisionConfig;
 pub use error::DecisionError;
-pub use init::seeded_model;
+pub use init::{seeded_model, LabelInit};
 pub use model::DecisionModel;
 pub use sampler::{Sampler, SamplerSettings};
 pub use stream::DecisionStream;

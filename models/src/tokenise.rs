@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use counterpart_core::perception::{
-    encode_clip, Codebook, EncoderOptions, OnnxEncoder, Segment, SegmentEncoderConfig,
+    encode_clip, Codebook, EncoderOptions, EncoderSpec, OnnxEncoder, Segment, SegmentEncoderConfig,
 };
 use counterpart_core::preset::sha256_hex;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -180,7 +180,7 @@ pub fn encode_tracks(
     // `eval` names the preset's layer and `build-preset` leaves it to the encoder: both must find
     // the same cache entries.
     let layer = match settings.layer {
-        Some(layer) if layer == open_encoder(settings)?.spec().default_layer => None,
+        Some(layer) if layer == default_layer(settings)? => None,
         other => other,
     };
     let threads = match settings.threads {
@@ -250,6 +250,15 @@ pub fn encode_tracks(
 }
 
 /// Opens the encoder `settings` name, on one thread.
+/// The encoder's default layer, from its sidecar when it has one (no ONNX session is opened),
+/// else from the model's metadata.
+fn default_layer(settings: &EncodingSettings) -> Result<usize, PipelineError> {
+    Ok(match EncoderSpec::from_sidecar(&settings.encoder)? {
+        Some(spec) => spec.default_layer,
+        None => open_encoder(settings)?.spec().default_layer,
+    })
+}
+
 fn open_encoder(settings: &EncodingSettings) -> Result<OnnxEncoder, PipelineError> {
     Ok(OnnxEncoder::load(
         &settings.encoder,

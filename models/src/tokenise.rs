@@ -249,7 +249,6 @@ pub fn encode_tracks(
         .collect()
 }
 
-/// Opens the encoder `settings` name, on one thread.
 /// The encoder's default layer, from its sidecar when it has one (no ONNX session is opened),
 /// else from the model's metadata.
 fn default_layer(settings: &EncodingSettings) -> Result<usize, PipelineError> {
@@ -259,6 +258,7 @@ fn default_layer(settings: &EncodingSettings) -> Result<usize, PipelineError> {
     })
 }
 
+/// Opens the encoder `settings` name, on one thread.
 fn open_encoder(settings: &EncodingSettings) -> Result<OnnxEncoder, PipelineError> {
     Ok(OnnxEncoder::load(
         &settings.encoder,

@@ -354,12 +354,15 @@ impl PairedTokenDataset {
 
     /// Count of each label over all B sequences (length K).
     pub fn response_label_counts(&self) -> Vec<u32> {
-        let mut counts = vec![0u32; self.vocab_size];
-        for p in &self.pairs {
-            for &t in &p.b {
-                counts[t as usize] += 1;
-            }
-        }
-        counts
+        label_counts(self.pairs.iter().flat_map(|p| &p.b), self.vocab_size)
     }
+}
+
+/// Count of each of the `k` labels in `labels` (length `k`).
+pub fn label_counts<'a>(labels: impl IntoIterator<Item = &'a u32>, k: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; k];
+    for &t in labels {
+        counts[t as usize] += 1;
+    }
+    counts
 }

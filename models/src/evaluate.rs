@@ -22,7 +22,7 @@ use std::path::Path;
 use counterpart_core::decision::{DecisionModel, Sampler, SamplerSettings};
 use serde_json::{json, Value};
 
-use crate::dataset::PairedTokenDataset;
+use crate::dataset::{label_counts, PairedTokenDataset};
 use crate::metrics::{generate, score, shuffled_guides, Baseline, Scores};
 use crate::pipeline_error::PipelineError;
 
@@ -145,12 +145,8 @@ impl EvalSamplers {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let mut counts = vec![0u32; k];
-                for &b in &p.b {
-                    counts[b as usize] += 1;
-                }
                 Sampler::new(
-                    &counts,
+                    &label_counts(&p.b, k),
                     sampling.settings,
                     sampling.seed.wrapping_add(i as u64),
                 )
@@ -164,17 +160,6 @@ impl EvalSamplers {
         match self {
             Self::Shared(s) => s,
             Self::PerPair(v) => &mut v[i],
-        }
-    }
-
-    fn reseed(&mut self, seed: u64) {
-        match self {
-            Self::Shared(s) => s.reseed(seed),
-            Self::PerPair(v) => {
-                for (i, s) in v.iter_mut().enumerate() {
-                    s.reseed(seed.wrapping_add(i as u64));
-                }
-            }
         }
     }
 }
@@ -223,7 +208,8 @@ pub fn evaluate_model(
         baselines.insert(name, pair_up(&b.predict(data, sampling.seed)));
     }
     if let Some(guides) = shuffled_guides(data, sampling.seed) {
-        samplers.reseed(sampling.seed);
+        // Fresh samplers: the control draws exactly as the model's generation did.
+        let mut samplers = EvalSamplers::new(data, corpus_counts, sampling)?;
         let mut shuffled = Vec::with_capacity(guides.len());
         for (i, (g, p)) in guides.iter().zip(&data.pairs).enumerate() {
             shuffled.push(generate(model, g, p.b.len(), samplers.get(i))?);

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use counterpart_core::decision::{DecisionError, DecisionModel, DecisionStream, Sampler};
 
-use crate::dataset::PairedTokenDataset;
+use crate::dataset::{label_counts, PairedTokenDataset};
 
 /// True Positive Percentage of one sequence: the fraction of positions where the prediction
 /// equals the truth (over the shorter length; 0 for empty input).
@@ -138,10 +138,7 @@ impl Baseline {
     /// (`None` for [`Baseline::Majority`] and [`Baseline::CopyA`], which are not random).
     pub fn match_probability(self, vocab_size: usize, truth: &[u32]) -> Option<f64> {
         let n = truth.len() as f64;
-        let mut counts = vec![0usize; vocab_size];
-        for &t in truth {
-            counts[t as usize] += 1;
-        }
+        let counts = label_counts(truth, vocab_size);
         match self {
             Baseline::UniformK => Some(1.0 / vocab_size as f64),
             Baseline::LabelHistogram => Some(counts.iter().map(|&c| (c as f64 / n).powi(2)).sum()),

@@ -138,40 +138,49 @@ pub fn sweep(stems: &Path, options: &SweepOptions) -> Result<String, PipelineErr
     for &k in &options.ks {
         for &l in &options.lookaheads {
             let path = options.presets.join(format!("k{k}-l{l}.cpreset"));
-            if options.reuse && path.exists() {
+            let row = if options.reuse && path.exists() {
                 tracing::info!(k, lookahead = l, preset = %path.display(), "sweep run reused");
-                rows.push(reevaluate(stems, &path, k, l, &options.base)?);
-                text = table(stems, &rows, &options.base);
-                std::fs::write(&options.out, &text)
-                    .map_err(|e| PipelineError::io(&options.out, e))?;
-                continue;
-            }
-            tracing::info!(k, lookahead = l, "sweep run");
-            let mut o = options.base.clone();
-            o.k = k;
-            o.model.vocab_size = k;
-            o.model.lookahead = l;
-            o.lookaheads = vec![l];
-            o.info.name = format!("sweep K={k} L={l}");
-            let outcome = build_preset(stems, &o)?;
-            outcome.preset.save(&path)?;
-            let model = outcome
-                .models
-                .into_iter()
-                .next()
-                .ok_or_else(|| PipelineError::Invalid("the build trained no model".into()))?;
-            rows.push(Row {
-                k,
-                lookahead: l,
-                eval: model.eval,
-                epochs: model.train.epochs.len(),
-                train_s: model.train_s,
-            });
+                reevaluate(stems, &path, k, l, &options.base)?
+            } else {
+                tracing::info!(k, lookahead = l, "sweep run");
+                build_run(stems, &path, k, l, &options.base)?
+            };
+            rows.push(row);
             text = table(stems, &rows, &options.base);
             std::fs::write(&options.out, &text).map_err(|e| PipelineError::io(&options.out, e))?;
         }
     }
     Ok(text)
+}
+
+/// Builds the preset of one sweep run, saves it to `path` and returns its row.
+fn build_run(
+    stems: &Path,
+    path: &Path,
+    k: usize,
+    lookahead: usize,
+    base: &BuildOptions,
+) -> Result<Row, PipelineError> {
+    let mut o = base.clone();
+    o.k = k;
+    o.model.vocab_size = k;
+    o.model.lookahead = lookahead;
+    o.lookaheads = vec![lookahead];
+    o.info.name = format!("sweep K={k} L={lookahead}");
+    let outcome = build_preset(stems, &o)?;
+    outcome.preset.save(path)?;
+    let model = outcome
+        .models
+        .into_iter()
+        .next()
+        .ok_or_else(|| PipelineError::Invalid("the build trained no model".into()))?;
+    Ok(Row {
+        k,
+        lookahead,
+        eval: model.eval,
+        epochs: model.train.epochs.len(),
+        train_s: model.train_s,
+    })
 }
 
 /// The row of a sweep run whose preset was built before: the preset's model is evaluated again

@@ -127,11 +127,6 @@ impl Sampler {
         Ok(())
     }
 
-    /// Re-seeds the generator.
-    pub fn reseed(&mut self, seed: u64) {
-        self.rng = ChaCha8Rng::seed_from_u64(seed);
-    }
-
     /// The corpus prior over the allowed labels (sums to 1).
     pub fn prior(&self) -> &[f32] {
         &self.prior

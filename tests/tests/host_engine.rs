@@ -290,8 +290,15 @@ fn real_time_playback_is_clean_through_automation_reset_and_rate_change() {
             loud(21) > 0,
             "at {rate} Hz the companion is silent after the reset (per-second RMS {levels:.3?})"
         );
+        // And over the whole leg past the engine's start, as loud as before the legs grew.
+        let level = rms(&out[0][(6.0 * rate) as usize..]);
+        assert!(
+            level > 0.005,
+            "at {rate} Hz the companion is too quiet (RMS {level})"
+        );
         eprintln!(
-            "at {rate} Hz the companion was heard in {} of {} seconds, {} of the {} after the reset",
+            "at {rate} Hz the companion was heard in {} of {} seconds, {} of the {} after the reset \
+             (RMS {level:.4})",
             loud(0),
             levels.len(),
             loud(21),

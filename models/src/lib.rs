@@ -3,6 +3,7 @@
 //! * [`dataset`]: paired-token datasets, split by piece, random windows, synthetic data.
 //! * [`train`]: training the decision model (AdamW, warm-up + cosine, clipping, early stopping).
 //! * [`metrics`]: TPP, LCP, baselines and generation for evaluation.
+//! * [`heard`]: the musician's metrics of a rendered companion (harmony, onset sync, rests).
 
 pub mod audio_file;
 pub mod build_preset;
@@ -12,6 +13,7 @@ pub mod eval_perception;
 pub mod evaluate;
 pub mod features;
 pub mod fit_codebook;
+pub mod heard;
 pub mod kmeans;
 pub mod layout;
 pub mod metrics;

@@ -1,5 +1,7 @@
 //! The `counterpart` command-line tool.
 
+mod cli;
+
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
@@ -212,6 +214,9 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// The musician's metrics: render each guide as `render` does and score the companion, as
+    /// the plugin's user hears it, against the stems' notes (harmony, onset sync, rests).
+    EvalHeard(cli::eval_heard::EvalHeardArgs),
     /// Train and evaluate K ∈ {16, 64, 256} × L ∈ {0, 1} on a stems set and write the table.
     Sweep {
         /// A stems folder.
@@ -812,6 +817,7 @@ fn main() -> std::process::ExitCode {
             &encoder,
             &run,
         ),
+        Command::EvalHeard(args) => cli::eval_heard::run(&args),
         Command::Sweep {
             stems_dir,
             k,

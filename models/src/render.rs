@@ -1,6 +1,7 @@
 //! `counterpart render`: the companion track for a guide file, rendered offline by the same
 //! streaming engine the plugin runs, block by block.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -102,48 +103,26 @@ pub enum RenderError {
 
 /// Renders the companion for `options.guide` and writes the requested files.
 pub fn render(options: &RenderOptions) -> Result<RenderReport, RenderError> {
-    if !(1..=1 << 20).contains(&options.block_size) {
-        return Err(RenderError::Options(format!(
-            "block size {} must be between 1 and {}",
-            options.block_size,
-            1 << 20
-        )));
-    }
     let preset = Preset::load(&options.preset)?;
     let file = AudioFile::read(&options.guide)?;
     let rate = options.sample_rate.unwrap_or(file.sample_rate);
     let guide = resample_channels(vec![file.to_mono()], file.sample_rate, rate)
         .map_err(|e| RenderError::Options(format!("cannot resample the guide: {e}")))?
         .remove(0);
-    let mut search = EncoderSearch::default();
-    search
-        .dirs
-        .splice(0..0, options.encoder_dirs.iter().cloned());
-    let loaded = LoadedPreset::load_for(&preset, rate, &search, options.config.lookahead)?;
-    let channels = loaded.corpus.channel_count();
-    let engine = build(loaded, &options.config, rate)?;
-    let telemetry = std::sync::Arc::clone(engine.control.telemetry());
-    let mut renderer = OfflineRenderer::new(engine.audio, engine.worker);
-    renderer
-        .worker_mut()
-        .record_played(options.segments_out.is_some());
-
+    let rendered = render_guide(
+        &preset,
+        &guide,
+        rate,
+        &EngineRun {
+            config: &options.config,
+            block_size: options.block_size,
+            encoder_dirs: &options.encoder_dirs,
+            play_out_latency: false,
+        },
+    )?;
+    let out = rendered.channels;
+    let channels = out.len();
     let frames = guide.len();
-    let mut out = vec![vec![0.0f32; frames]; channels];
-    let started = Instant::now();
-    let block = options.block_size;
-    let mut position = 0;
-    while position < frames {
-        let n = block.min(frames - position);
-        let mut views: Vec<&mut [f32]> = out
-            .iter_mut()
-            .map(|channel| &mut channel[position..position + n])
-            .collect();
-        renderer.process(&[&guide[position..position + n]], &mut views)?;
-        position += n;
-    }
-    let render_seconds = started.elapsed().as_secs_f64();
-    let slots = renderer.worker_mut().take_played();
 
     write_wav(&options.out, rate, &out, options.format)?;
     if let Some(mix) = &options.mix {
@@ -153,16 +132,118 @@ pub fn render(options: &RenderOptions) -> Result<RenderReport, RenderError> {
         write_wav(mix, rate, &[guide.clone(), companion], options.format)?;
     }
     if let Some(path) = &options.segments_out {
-        write_segments(path, rate, &slots)?;
+        write_segments(path, rate, &rendered.slots)?;
     }
     Ok(RenderReport {
         audio_seconds: frames as f64 / f64::from(rate),
-        render_seconds,
-        slots: slots.len(),
-        late_decisions: telemetry.late_decisions(),
-        nonfinite_samples: telemetry.nonfinite_samples(),
+        render_seconds: rendered.render_seconds,
+        slots: rendered.slots.len(),
+        late_decisions: rendered.late_decisions,
+        nonfinite_samples: rendered.nonfinite_samples,
         sample_rate: rate,
     })
+}
+
+/// How [`render_guide`] runs the engine.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineRun<'a> {
+    /// The engine's settings.
+    pub config: &'a EngineConfig,
+    /// Frames per block.
+    pub block_size: usize,
+    /// Extra folders to look for the preset's encoder in (before the default ones).
+    pub encoder_dirs: &'a [PathBuf],
+    /// Keep rendering, on silence, for the latency the engine reports after the guide ends, so
+    /// that the output covers the whole guide once shifted back by [`compensate_latency`] (as a
+    /// host that compensates the plugin's latency plays it).
+    pub play_out_latency: bool,
+}
+
+/// The companion of one guide, as the engine played it.
+#[derive(Debug, Clone)]
+pub struct RenderedGuide {
+    /// The output, one vector per corpus channel: the guide's length, plus the latency when
+    /// [`EngineRun::play_out_latency`] is set.
+    pub channels: Vec<Vec<f32>>,
+    /// Every slot the engine decided, with where its segment comes from.
+    pub slots: Vec<PlayedSlot>,
+    /// The latency the engine's audio side reports to the host, in frames (0 in live mode; one
+    /// segment plus the worker margin with look-ahead 1).
+    pub latency_samples: u32,
+    /// The segment length in frames.
+    pub segment_samples: f64,
+    /// Wall-clock seconds the rendering took (loading excluded).
+    pub render_seconds: f64,
+    /// Decisions that came late (always 0 offline).
+    pub late_decisions: u64,
+    /// Guide samples that were NaN or infinite.
+    pub nonfinite_samples: u64,
+}
+
+/// Renders the companion of the mono `guide` at `rate` with the streaming engine the plugin
+/// runs, block by block, recording the played slots.
+pub fn render_guide(
+    preset: &Preset,
+    guide: &[f32],
+    rate: u32,
+    run: &EngineRun<'_>,
+) -> Result<RenderedGuide, RenderError> {
+    if !(1..=1 << 20).contains(&run.block_size) {
+        return Err(RenderError::Options(format!(
+            "block size {} must be between 1 and {}",
+            run.block_size,
+            1 << 20
+        )));
+    }
+    let mut search = EncoderSearch::default();
+    search.dirs.splice(0..0, run.encoder_dirs.iter().cloned());
+    let loaded = LoadedPreset::load_for(preset, rate, &search, run.config.lookahead)?;
+    let channels = loaded.corpus.channel_count();
+    let engine = build(loaded, run.config, rate)?;
+    let telemetry = std::sync::Arc::clone(engine.control.telemetry());
+    let latency_samples = engine.audio.latency_samples();
+    let mut renderer = OfflineRenderer::new(engine.audio, engine.worker);
+    renderer.worker_mut().record_played(true);
+    let segment_samples = renderer.worker_mut().segment_samples();
+
+    let input: Cow<'_, [f32]> = if run.play_out_latency {
+        let tail = std::iter::repeat_n(0.0, latency_samples as usize);
+        Cow::Owned(guide.iter().copied().chain(tail).collect())
+    } else {
+        Cow::Borrowed(guide)
+    };
+    let frames = input.len();
+    let mut out = vec![vec![0.0f32; frames]; channels];
+    let started = Instant::now();
+    let mut position = 0;
+    while position < frames {
+        let n = run.block_size.min(frames - position);
+        let mut views: Vec<&mut [f32]> = out
+            .iter_mut()
+            .map(|channel| &mut channel[position..position + n])
+            .collect();
+        renderer.process(&[&input[position..position + n]], &mut views)?;
+        position += n;
+    }
+    Ok(RenderedGuide {
+        channels: out,
+        slots: renderer.worker_mut().take_played(),
+        latency_samples,
+        segment_samples,
+        render_seconds: started.elapsed().as_secs_f64(),
+        late_decisions: telemetry.late_decisions(),
+        nonfinite_samples: telemetry.nonfinite_samples(),
+    })
+}
+
+/// The output as the plugin's user hears it when the host compensates the reported latency:
+/// every channel shifted back by `latency` frames, so that frame `i` is what sounds with guide
+/// frame `i`. The result is `latency` frames shorter (empty when the output is shorter).
+pub fn compensate_latency(channels: &[Vec<f32>], latency: usize) -> Vec<Vec<f32>> {
+    channels
+        .iter()
+        .map(|c| c.get(latency..).unwrap_or_default().to_vec())
+        .collect()
 }
 
 fn write_error(path: &Path, e: impl std::fmt::Display) -> RenderError {

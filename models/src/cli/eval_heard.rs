@@ -1,0 +1,111 @@
+//! `counterpart eval-heard`: the musician's metrics of a preset's rendered companion (see
+//! [`counterpart_models::heard`]).
+
+use std::path::PathBuf;
+
+use counterpart_core::engine::{EngineConfig, EngineSettings};
+use counterpart_models::heard::{
+    evaluate_heard, plot::PIANO_ROLL_KEY, plot_first_piece, HeardOptions, PieceChoice,
+};
+use counterpart_models::layout::PairSelection;
+
+/// Arguments of `counterpart eval-heard`. The engine's settings and their defaults are those of
+/// `counterpart render`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EvalHeardArgs {
+    /// The preset file.
+    #[arg(long)]
+    preset: PathBuf,
+    /// A stems set whose guides are rendered (<piece>/<stem>.<ext> with <stem>.notes.json).
+    stems_dir: PathBuf,
+    /// The folder holding the notes of the preset's corpus files (<piece>/<stem>.notes.json):
+    /// for the default preset, the stems-dev folder.
+    #[arg(long)]
+    corpus_notes: PathBuf,
+    /// `primary`: the manifest's primary pair per piece; `all`: every pair it names.
+    #[arg(long, default_value = "primary", value_parser = ["primary", "all"])]
+    pairs: String,
+    /// Score these pieces (comma-separated ids) instead of those the preset's build held out.
+    #[arg(long, value_delimiter = ',', conflicts_with = "all_pieces")]
+    pieces: Vec<String>,
+    /// Score every piece of the stems set instead of those the preset's build held out.
+    #[arg(long)]
+    all_pieces: bool,
+    /// Look-ahead in segments: plays the preset's model for it (the preset's preferred model
+    /// when left out). With 1 the companion is shifted back by the latency the plugin reports.
+    #[arg(long)]
+    lookahead: Option<usize>,
+    /// Sampling temperature (0: arg-max).
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
+    /// Nucleus mass (1: off).
+    #[arg(long, default_value_t = 0.9)]
+    top_p: f32,
+    /// Seed of the sampler, the navigator and the random reference.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Frames per block.
+    #[arg(long, default_value_t = 512)]
+    block_size: usize,
+    /// A folder to look for the preset's encoder in first.
+    #[arg(long)]
+    encoder_dir: Vec<PathBuf>,
+    /// Print the scores as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Write a piano roll of the first piece (guide, true companion, rendered companion) here
+    /// (PNG).
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+/// Runs `counterpart eval-heard`.
+pub fn run(args: &EvalHeardArgs) -> Result<(), String> {
+    let pieces = if args.all_pieces {
+        PieceChoice::All
+    } else if args.pieces.is_empty() {
+        PieceChoice::HeldOut
+    } else {
+        PieceChoice::Named(args.pieces.clone())
+    };
+    let options = HeardOptions {
+        preset: args.preset.clone(),
+        stems_dir: args.stems_dir.clone(),
+        corpus_notes: args.corpus_notes.clone(),
+        selection: if args.pairs == "all" {
+            PairSelection::All
+        } else {
+            PairSelection::Primary
+        },
+        pieces,
+        config: EngineConfig {
+            lookahead: args.lookahead,
+            seed: args.seed,
+            settings: EngineSettings {
+                temperature: args.temperature,
+                top_p: args.top_p,
+                ..EngineSettings::default()
+            },
+            ..EngineConfig::default()
+        },
+        block_size: args.block_size,
+        encoder_dirs: args.encoder_dir.clone(),
+    };
+    let (report, first) = evaluate_heard(&options).map_err(|e| e.to_string())?;
+    if let Some(path) = &args.plot {
+        plot_first_piece(path, &first).map_err(|e| e.to_string())?;
+    }
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.table());
+        if let Some(path) = &args.plot {
+            println!(
+                "piano roll of {}: {} ({PIANO_ROLL_KEY})",
+                report.pairs[0].piece,
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Subcommands that keep their arguments beside their code.
+
+pub mod eval_heard;

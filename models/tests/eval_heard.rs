@@ -1,0 +1,375 @@
+//! The musician's metrics (`counterpart eval-heard`): hand-built notes and slots with exactly
+//! known scores, the latency shift on a real (synthetic) aligned render, and the error for
+//! missing notes. Nothing here reads `/work/shared`.
+//!
+//! The render tests need the ONNX Runtime library (`bash scripts/install-onnxruntime.sh`).
+
+#[path = "../../inference-core/tests/common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use counterpart_core::engine::EngineConfig;
+use counterpart_models::heard::notes::CorpusNotes;
+use counterpart_models::heard::references::random_slots;
+use counterpart_models::heard::scores::{
+    guide_rests, harmony, is_consonant, onset_sync, rests, Ratio,
+};
+use counterpart_models::heard::slots::{heard_notes, Slot, SlotSource};
+use counterpart_models::heard::{evaluate_heard, HeardError, HeardOptions, PieceChoice};
+use counterpart_models::layout::PairSelection;
+use counterpart_models::render::{compensate_latency, render_guide, EngineRun};
+use counterpart_models::stems::Note;
+
+fn note(onset_s: f64, offset_s: f64, midi_pitch: u8) -> Note {
+    Note {
+        onset_s,
+        offset_s,
+        midi_pitch,
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cp-eval-heard-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write_notes(path: &Path, notes: &[Note]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let list: Vec<serde_json::Value> = notes
+        .iter()
+        .map(|n| {
+            serde_json::json!({"onset_s": n.onset_s, "offset_s": n.offset_s,
+                               "midi_pitch": n.midi_pitch, "velocity": 80})
+        })
+        .collect();
+    std::fs::write(path, serde_json::to_vec(&list).unwrap()).unwrap();
+}
+
+/// The guide: three notes of pitch 72 and a rest of 1.52 s between the second and the third.
+fn guide() -> Vec<Note> {
+    vec![
+        note(0.01, 0.79, 72),
+        note(0.81, 1.99, 72),
+        note(3.51, 3.99, 72),
+    ]
+}
+
+/// One corpus file: a C (60) for two seconds, then an F sharp (66).
+fn corpus() -> CorpusNotes {
+    CorpusNotes {
+        names: vec!["p/bass".into()],
+        notes: vec![vec![note(0.0, 2.0, 60), note(2.0, 4.0, 66)]],
+    }
+}
+
+/// Four slots of 0.5 s heard 0.51 s earlier than played. In guide time: C on [0.49, 0.77),
+/// F sharp from its onset at 0.77 to 1.49, C on [1.49, 1.59), F sharp from its onset at 1.59 to
+/// 1.99, then silence.
+fn slots() -> Vec<Slot> {
+    let from = |start_s: f64, u: f64| Slot {
+        start_s,
+        len_s: 0.5,
+        source: Some(SlotSource {
+            file: 0,
+            start_s: u,
+        }),
+    };
+    vec![
+        from(1.0, 1.72),
+        from(1.5, 3.0),
+        from(2.0, 1.9),
+        Slot {
+            start_s: 2.5,
+            len_s: 0.5,
+            source: None,
+        },
+    ]
+}
+
+const SHIFT_S: f64 = 0.51;
+const DURATION_S: f64 = 4.0;
+
+#[test]
+fn consonance_counts_thirds_fifths_sixths_and_octaves_but_not_fourths() {
+    assert!(is_consonant(&[72], &[60])); // octave
+    assert!(is_consonant(&[67], &[60])); // fifth
+    assert!(is_consonant(&[72, 64], &[60])); // octave and third
+    assert!(is_consonant(&[69], &[60])); // major sixth
+    assert!(!is_consonant(&[72], &[67])); // fourth above the lower voice
+    assert!(!is_consonant(&[72], &[66])); // tritone
+    assert!(!is_consonant(&[72, 62], &[60])); // octave, but a second too
+}
+
+#[test]
+fn harmony_of_hand_built_slots_is_exact() {
+    let heard = heard_notes(&slots(), &corpus(), SHIFT_S);
+    // Both sound at 0.50..0.78 (15 instants) and 0.82..1.98 (59 instants); the C sounds with
+    // the guide's 72 (an octave) at 0.50..0.76 (14) and 1.50..1.58 (5).
+    assert_eq!(
+        harmony(&guide(), &heard.notes, DURATION_S),
+        Ratio {
+            hits: 19,
+            total: 74
+        }
+    );
+    // Unshifted, the companion sounds on [1.0, 2.5): C on [1.0, 1.28) and [2.0, 2.1).
+    let unshifted = heard_notes(&slots(), &corpus(), 0.0);
+    assert_eq!(
+        harmony(&guide(), &unshifted.notes, DURATION_S),
+        Ratio {
+            hits: 14,
+            total: 50
+        }
+    );
+}
+
+#[test]
+fn onset_sync_counts_only_onsets_inside_the_played_spans() {
+    let heard = heard_notes(&slots(), &corpus(), SHIFT_S);
+    // The F sharp's onset (source 2.0 s) is played twice: at 0.77, 40 ms before the guide's
+    // onset at 0.81, and at 1.59, far from any; the C's onset (source 0) is never played.
+    assert_eq!(heard.onsets.len(), 2);
+    assert!((heard.onsets[0] - 0.77).abs() < 1e-9 && (heard.onsets[1] - 1.59).abs() < 1e-9);
+    assert_eq!(
+        onset_sync(&guide(), &heard, DURATION_S),
+        Ratio { hits: 1, total: 2 }
+    );
+}
+
+#[test]
+fn rests_start_half_a_second_after_the_last_offset() {
+    let spans = guide_rests(&guide(), DURATION_S);
+    assert_eq!(spans.len(), 1);
+    assert!((spans[0].0 - 2.49).abs() < 1e-12 && (spans[0].1 - 3.51).abs() < 1e-12);
+    // No rest without a silence of a second; a silent guide is one rest from 0.
+    assert!(guide_rests(&[note(0.0, 1.0, 60), note(1.9, 3.0, 60)], 3.0).is_empty());
+    assert_eq!(guide_rests(&[], 2.0), vec![(0.0, 2.0)]);
+
+    // The companion plays at -20 dBFS until 2.9 s, then is digitally silent.
+    let rate = 1000;
+    let audio: Vec<f32> = (0..4000)
+        .map(|i| if i < 2900 { 0.1 } else { 0.0 })
+        .collect();
+    let scores = rests(&guide(), &audio, rate, DURATION_S);
+    assert!((scores.guide_rest_s - 1.02).abs() < 1e-12);
+    // Rest instants 2.50..3.50 (51); the 50 ms window centred on 2.92 still holds loud
+    // samples, the one on 2.94 does not: 29 silent.
+    assert_eq!(
+        scores.companion_silent,
+        Ratio {
+            hits: 29,
+            total: 51
+        }
+    );
+    // The guide sounds at 39 + 59 + 24 instants; the companion only during the first 98.
+    assert_eq!(
+        scores.companion_present_while_guide_sounds,
+        Ratio {
+            hits: 98,
+            total: 122
+        }
+    );
+}
+
+#[test]
+fn the_random_reference_keeps_the_slot_times_and_is_seeded() {
+    let segments: Vec<SlotSource> = (0..8)
+        .map(|i| SlotSource {
+            file: 0,
+            start_s: f64::from(i) * 0.5,
+        })
+        .collect();
+    let a = random_slots(&slots(), &segments, 3);
+    assert_eq!(a, random_slots(&slots(), &segments, 3));
+    assert_ne!(a, random_slots(&slots(), &segments, 4));
+    for (r, s) in a.iter().zip(slots()) {
+        assert_eq!((r.start_s, r.len_s), (s.start_s, s.len_s));
+        assert_eq!(r.source.is_some(), s.source.is_some());
+    }
+}
+
+#[test]
+fn missing_corpus_notes_are_all_listed() {
+    let dir = temp_dir("missing");
+    write_notes(&dir.join("p/bass.notes.json"), &[note(0.0, 1.0, 40)]);
+    let names = vec!["p/bass".to_string(), "q/bass".into(), "r/alto+bass".into()];
+    let error = CorpusNotes::load(&dir, &names).unwrap_err();
+    let HeardError::MissingNotes { missing } = &error else {
+        panic!("expected missing notes, got {error}");
+    };
+    assert_eq!(
+        missing,
+        &vec![
+            dir.join("q/bass.notes.json"),
+            dir.join("r/alto.notes.json"),
+            dir.join("r/bass.notes.json")
+        ]
+    );
+    let message = error.to_string();
+    assert!(message.contains("no notes for 3 file(s)"), "{message}");
+    assert!(message.contains("q/bass.notes.json"), "{message}");
+    let loaded = CorpusNotes::load(&dir, &names[..1]).unwrap();
+    assert_eq!(loaded.notes, vec![vec![note(0.0, 1.0, 40)]]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const RATE: u32 = 22_050;
+
+fn write_wav(path: &Path, samples: &[f32]) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &x in samples {
+        w.write_sample((x * 20_000.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// A stems folder with one piece: guide `a` (3 s) and true companion `b`, with their notes; the
+/// synthetic preset's corpus `tones.wav` is annotated as one long C (60).
+fn synthetic_set(dir: &Path, guide_notes: &[Note]) -> (PathBuf, PathBuf, PathBuf) {
+    let preset = dir.join("tones.cpreset");
+    common::synthetic_preset(1, false).save(&preset).unwrap();
+    let stems = dir.join("stems");
+    std::fs::create_dir_all(stems.join("piece")).unwrap();
+    write_wav(
+        &stems.join("piece/a.wav"),
+        &common::melody(RATE, 3.0, 0.25, 21),
+    );
+    write_wav(
+        &stems.join("piece/b.wav"),
+        &common::melody(RATE, 3.0, 0.5, 5),
+    );
+    write_notes(&stems.join("piece/a.notes.json"), guide_notes);
+    write_notes(&stems.join("piece/b.notes.json"), &[note(0.0, 3.0, 64)]);
+    let corpus_notes = dir.join("corpus-notes");
+    std::fs::create_dir_all(&corpus_notes).unwrap();
+    (preset, stems, corpus_notes)
+}
+
+fn options(preset: PathBuf, stems: PathBuf, corpus_notes: PathBuf) -> HeardOptions {
+    HeardOptions {
+        preset,
+        stems_dir: stems,
+        corpus_notes,
+        selection: PairSelection::Named {
+            guide: "a".into(),
+            target: "b".into(),
+        },
+        pieces: PieceChoice::HeldOut,
+        config: EngineConfig::default(),
+        block_size: 512,
+        encoder_dirs: vec![common::encoder_dir()],
+    }
+}
+
+#[test]
+fn eval_heard_refuses_a_corpus_without_notes_before_rendering() {
+    let dir = temp_dir("no-corpus-notes");
+    let (preset, stems, corpus_notes) = synthetic_set(&dir, &[note(0.0, 3.0, 67)]);
+    let error = evaluate_heard(&options(preset, stems, corpus_notes.clone())).unwrap_err();
+    assert!(
+        matches!(&error, HeardError::MissingNotes { missing } if missing == &vec![corpus_notes.join("tones.notes.json")]),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An aligned render (L = 1) of a guide whose first second (a C sharp, 61) clashes with the
+/// corpus's C and whose rest (a G, 67) does not. Shifted back by the reported latency, the
+/// companion's first slot sounds with the guide's first segment, so every instant of the first
+/// second is a dissonance; without the shift the companion only starts at the latency.
+#[test]
+fn the_aligned_companion_is_shifted_back_by_the_reported_latency() {
+    let dir = temp_dir("shift");
+    let (preset, stems, corpus_notes) =
+        synthetic_set(&dir, &[note(0.0, 1.01, 61), note(1.01, 3.0, 67)]);
+    write_notes(
+        &corpus_notes.join("tones.notes.json"),
+        &[note(0.0, 100.0, 60)],
+    );
+    let (report, first) = evaluate_heard(&options(preset, stems, corpus_notes)).unwrap();
+
+    // One segment (0.25 s) plus the worker margin (0.12 s), in whole frames.
+    let latency = (0.25 * f64::from(RATE)).round() + (0.12 * f64::from(RATE)).round();
+    assert_eq!(report.lookahead, 1);
+    assert_eq!(report.shift_s, latency / f64::from(RATE));
+    assert!(
+        first.slot_starts[0].abs() < 1e-12,
+        "{:?}",
+        first.slot_starts
+    );
+
+    let h = report.pooled.harmony;
+    // Shifted: the companion sounds at all 150 instants of [0, 3), 51 of them before 1.01.
+    assert_eq!(
+        h.companion,
+        Ratio {
+            hits: 99,
+            total: 150
+        }
+    );
+    // Unshifted: it starts at 0.370 s, so 131 instants, 32 of them before 1.01.
+    assert_eq!(
+        h.unaligned,
+        Ratio {
+            hits: 99,
+            total: 131
+        }
+    );
+    // The true part (an E, 64) is a third from both guide notes; random segments of the corpus
+    // sound the same C at the same slot times; a single pair has no shuffled reference.
+    assert_eq!(
+        h.truth,
+        Ratio {
+            hits: 150,
+            total: 150
+        }
+    );
+    assert_eq!(h.random, h.companion);
+    assert_eq!(h.shuffled, None);
+    let json = report.to_json();
+    assert_eq!(json["pieces"], 1);
+    assert_eq!(json["harmony"]["companion"], 0.66);
+    assert!(json["harmony"]["shuffled"].is_null());
+    assert_eq!(json["per_piece"][0]["piece"], "piece");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn live_mode_reports_no_latency_and_aligned_mode_plays_it_out() {
+    let guide = common::melody(RATE, 1.0, 0.25, 3);
+    let encoder_dirs = [common::encoder_dir()];
+    let config = EngineConfig::default();
+    let run = |lookahead: usize, play_out_latency: bool| {
+        render_guide(
+            &common::synthetic_preset(lookahead, false),
+            &guide,
+            RATE,
+            &EngineRun {
+                config: &config,
+                block_size: 512,
+                encoder_dirs: &encoder_dirs,
+                play_out_latency,
+            },
+        )
+        .unwrap()
+    };
+    let live = run(0, true);
+    assert_eq!(live.latency_samples, 0);
+    assert_eq!(live.channels[0].len(), guide.len());
+    let aligned = run(1, true);
+    let latency = aligned.latency_samples as usize;
+    assert_eq!(latency, 5513 + 2646);
+    assert_eq!(aligned.channels[0].len(), guide.len() + latency);
+    let heard = compensate_latency(&aligned.channels, latency);
+    assert_eq!(heard[0].len(), guide.len());
+    assert_eq!(heard[0][..], aligned.channels[0][latency..]);
+}

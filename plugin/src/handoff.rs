@@ -6,32 +6,30 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use counterpart_core::engine::{AudioEngine, EngineControl, EngineSettings, OfflineRenderer};
+use counterpart_core::engine::{
+    AudioEngine, EngineControl, EngineSettings, EngineWorker, OfflineRenderer,
+};
+
+use crate::dry_delay::DryDelay;
 
 /// Engines the handoff ring holds: one playing change and one more.
 pub const HANDOFF_CAPACITY: usize = 2;
 /// Engines the return ring holds.
 pub const RETURN_CAPACITY: usize = 4;
-
-/// How an engine runs.
-#[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "it lives inside the boxed `Installed`; another box would only add an indirection"
-)]
-pub enum PlayingEngine {
-    /// Real time: the worker thread decides; the audio thread only captures and renders.
-    Live(AudioEngine),
-    /// The host renders offline: the audio thread runs the worker itself, block by block, so
-    /// every decision is on time and the output does not depend on the machine's speed.
-    Offline(OfflineRenderer),
-}
+/// Worker halves each of the two travel rings holds.
+pub const TRAVEL_CAPACITY: usize = 2;
 
 /// An engine ready to play, with what the audio thread needs around it.
 #[derive(Debug)]
 pub struct Installed {
-    /// The engine.
-    pub engine: PlayingEngine,
+    /// Tells engines apart, so that a worker half travelling between threads finds its audio
+    /// half.
+    pub id: u64,
+    /// The engine's audio half.
+    pub audio: AudioEngine,
+    /// Its worker half, when the audio thread runs it: the host renders offline, or consumes
+    /// audio faster than real time. `None` while the worker thread runs it.
+    pub worker: Option<EngineWorker>,
     /// Its settings queue (lock-free; the audio thread forwards parameter changes).
     pub control: EngineControl,
     /// Its segment grid, to line the first segment up with the host's.
@@ -42,28 +40,28 @@ pub struct Installed {
     pub settings: EngineSettings,
     /// The reset count it was built after (see [`BuildProgress`]).
     pub epoch: u64,
+    /// A dry delay line long enough for `latency`, when the one playing is shorter. The audio
+    /// thread swaps it in and leaves the old line here, to be freed with the engine.
+    pub dry_delay: Option<DryDelay>,
 }
 
 impl Installed {
     /// Host frames the engine has rendered since it started.
     pub fn position(&self) -> u64 {
-        match &self.engine {
-            PlayingEngine::Live(engine) => engine.position(),
-            PlayingEngine::Offline(renderer) => renderer.audio().position(),
-        }
+        self.audio.position()
     }
 
     /// Captures `guide` and renders the companion into `out` (audio thread); `false` when the
     /// engine refused the buffers or its worker failed (the block is then partly silent).
-    /// Offline engines also run their worker here, which allocates: allowed, since the host is
-    /// not waiting; their errors are logged.
+    /// With its worker half here, runs it too, which allocates: allowed, since the host is not
+    /// waiting; its errors are logged.
     pub fn process(&mut self, guide: &[&[f32]], out: &mut [&mut [f32]]) -> bool {
-        match &mut self.engine {
-            PlayingEngine::Live(engine) => engine.process(guide, out).is_ok(),
-            PlayingEngine::Offline(renderer) => nice_plug::util::permit_alloc(|| {
-                renderer.process(guide, out).map_or_else(
+        match &mut self.worker {
+            None => self.audio.process(guide, out).is_ok(),
+            Some(worker) => nice_plug::util::permit_alloc(|| {
+                OfflineRenderer::drive(&mut self.audio, worker, guide, out).map_or_else(
                     |error| {
-                        renderer.audio().telemetry().count_error();
+                        self.audio.telemetry().count_error();
                         nice_plug::nice_error!("offline render: {error}");
                         false
                     },
@@ -112,6 +110,17 @@ pub enum Handoff {
     /// Stop playing (loading failed): pass dry audio. Carries the reset count, as
     /// [`Installed::epoch`].
     Clear(u64),
+}
+
+/// An engine's worker half on its way between the worker thread and the audio thread, with the
+/// [`Installed::id`] of its audio half. It moves to the audio thread while the host renders
+/// faster than real time, and back when the host returns to real time.
+#[derive(Debug)]
+pub struct TravellingWorker {
+    /// The engine it belongs to.
+    pub id: u64,
+    /// The worker half.
+    pub worker: EngineWorker,
 }
 
 /// Counters that let an offline render wait for the engine it needs, so that its output does

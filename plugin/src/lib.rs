@@ -3,8 +3,9 @@
 //! Thread ownership:
 //! - **Audio thread**: [`Counterpart::process`] and [`audio_thread::AudioSide`]. It mixes the
 //!   guide (main input or sidechain) to the engine, renders the companion, and mixes it with the
-//!   dry signal. No allocation, lock, I/O or logging (an offline render excepted, where the
-//!   audio thread also runs the engine's worker).
+//!   dry signal, delayed by the latency reported ([`dry_delay`]). No allocation, lock, I/O or
+//!   logging (an offline render excepted, where the audio thread also runs the engine's worker
+//!   half: announced by the host, or seen from its pace by [`freewheel`]).
 //! - **Worker thread**: [`worker_thread::WorkerThread`], started in `activate` and joined in
 //!   `deactivate`: loads presets (on a loader thread), builds engines, segments, encodes,
 //!   decides and schedules, and frees what the audio thread is done with.
@@ -20,15 +21,17 @@ use ringbuf::traits::Split;
 use ringbuf::HeapRb;
 
 mod audio_thread;
+mod dry_delay;
 mod editor;
+mod freewheel;
 mod handoff;
 mod params;
 mod preset_source;
 mod shared;
 mod worker_thread;
 
-use audio_thread::{AudioSide, TransportInfo};
-use handoff::{BuildProgress, HANDOFF_CAPACITY, RETURN_CAPACITY};
+use audio_thread::{AudioLinks, AudioSetup, AudioSide, TransportInfo};
+use handoff::{BuildProgress, HANDOFF_CAPACITY, RETURN_CAPACITY, TRAVEL_CAPACITY};
 pub use params::{CounterpartParams, GuideSource, LookaheadMode};
 use shared::{EngineStatus, SharedState};
 use worker_thread::{HostSetup, WorkerLinks, WorkerThread};
@@ -44,6 +47,10 @@ pub struct Counterpart {
     /// Whether audio was processed since the last activation (a reset then asks for a fresh
     /// engine).
     processed: bool,
+    /// The latency last reported to the host, in samples (audio thread while active): the
+    /// dry path of a re-activated plugin starts delayed by it, as the host still compensates
+    /// it.
+    latency: u32,
 }
 
 impl Default for Counterpart {
@@ -54,6 +61,7 @@ impl Default for Counterpart {
             audio: None,
             worker: None,
             processed: false,
+            latency: 0,
         }
     }
 }
@@ -122,8 +130,16 @@ impl Plugin for Counterpart {
         }
         let (handoff_tx, handoff_rx) = HeapRb::new(HANDOFF_CAPACITY).split();
         let (returned_tx, returned_rx) = HeapRb::new(RETURN_CAPACITY).split();
+        let (to_audio_tx, to_audio_rx) = HeapRb::new(TRAVEL_CAPACITY).split();
+        let (to_worker_tx, to_worker_rx) = HeapRb::new(TRAVEL_CAPACITY).split();
         let progress = Arc::new(BuildProgress::default());
-        let offline = buffer_config.process_mode == ProcessMode::Offline;
+        let setup = AudioSetup {
+            sample_rate,
+            max_block: buffer_config.max_buffer_size as usize,
+            offline: buffer_config.process_mode == ProcessMode::Offline,
+            latency: self.latency,
+        };
+        self.shared.set_freewheeling(setup.offline);
         // The worker's first build, counted before it starts so an offline render waits for it.
         progress.start();
         let links = WorkerLinks {
@@ -131,13 +147,15 @@ impl Plugin for Counterpart {
             shared: self.shared.clone(),
             handoff: handoff_tx,
             returned: returned_rx,
+            travel_in: to_worker_rx,
+            travel_out: to_audio_tx,
             progress: progress.clone(),
         };
-        let setup = HostSetup {
+        let host = HostSetup {
             sample_rate: sample_rate.round() as u32,
-            mode: buffer_config.process_mode,
+            dry_delay_frames: audio_thread::dry_delay_frames(sample_rate, self.latency),
         };
-        match WorkerThread::spawn(links, setup) {
+        match WorkerThread::spawn(links, host) {
             Ok(worker) => self.worker = Some(worker),
             Err(error) => {
                 nice_error!("Counterpart: cannot start the worker thread: {error}");
@@ -148,12 +166,15 @@ impl Plugin for Counterpart {
             }
         }
         self.audio = Some(AudioSide::new(
-            handoff_rx,
-            returned_tx,
-            progress,
-            sample_rate,
-            buffer_config.max_buffer_size as usize,
-            offline,
+            AudioLinks {
+                handoff: handoff_rx,
+                returned: returned_tx,
+                travel_in: to_audio_rx,
+                travel_out: to_worker_tx,
+                progress,
+                shared: self.shared.clone(),
+            },
+            setup,
         ));
         self.processed = false;
         true
@@ -201,7 +222,10 @@ impl Plugin for Counterpart {
             return ProcessStatus::Normal;
         };
         if let Some(latency) = audio.poll(params.engine_settings(), info, buffer.samples()) {
-            context.set_latency_samples(latency);
+            if latency != self.latency {
+                self.latency = latency;
+                context.set_latency_samples(latency);
+            }
         }
 
         let frames = buffer.samples();
@@ -226,6 +250,14 @@ impl Plugin for Counterpart {
             self.shared.note_input_peak(peak);
             let count = guide_channels.len().min(2);
             audio.render(&guide[..count], n);
+            // The host delays the other tracks by the latency reported: so is the dry path.
+            match main {
+                [left, right, ..] => {
+                    audio.delay_dry(&mut [&mut left[range.clone()], &mut right[range.clone()]])
+                }
+                [mono] => audio.delay_dry(&mut [&mut mono[range.clone()]]),
+                [] => {}
+            }
             let (wet, presence) = audio.output(n);
             for (i, &presence) in presence.iter().enumerate() {
                 let mix = params.dry_wet.smoothed.next() * presence;
@@ -237,6 +269,7 @@ impl Plugin for Counterpart {
             }
             offset += n;
         }
+        audio.block_finished();
         ProcessStatus::Normal
     }
 }

@@ -1,6 +1,7 @@
 //! State shared by the plugin's threads, with who writes what.
 //!
-//! * Atomics: written by the **audio thread** (input level, host tempo, reset requests) or the
+//! * Atomics: written by the **audio thread** (input level, host tempo, reset requests, whether
+//!   the host renders faster than real time) or the
 //!   **GUI** (reload requests), read anywhere. The audio thread touches nothing else here.
 //! * Mutexes: written by the **worker thread** (what is loaded, what went wrong), read by the
 //!   **GUI**. Never locked on the audio thread.
@@ -76,6 +77,7 @@ pub struct SharedState {
     host_sample_rate: AtomicU32,
     host_tempo: AtomicU64,
     transport_seen: AtomicBool,
+    freewheeling: AtomicBool,
     resets: AtomicU64,
     reloads: AtomicU64,
     status: Mutex<EngineStatus>,
@@ -90,6 +92,7 @@ impl Default for SharedState {
             host_sample_rate: AtomicU32::new(0),
             host_tempo: AtomicU64::new(0),
             transport_seen: AtomicBool::new(false),
+            freewheeling: AtomicBool::new(false),
             resets: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             status: Mutex::new(EngineStatus::Idle),
@@ -160,6 +163,17 @@ impl SharedState {
             0 => None,
             bits => Some(f64::from_bits(bits)),
         }
+    }
+
+    /// Says whether the host renders faster than real time (audio thread): the worker then
+    /// hands the engine's worker half to the audio thread, and builds new engines with it.
+    pub fn set_freewheeling(&self, freewheeling: bool) {
+        self.freewheeling.store(freewheeling, Ordering::Release);
+    }
+
+    /// Whether the host renders faster than real time (offline, or freewheeling unannounced).
+    pub fn freewheeling(&self) -> bool {
+        self.freewheeling.load(Ordering::Acquire)
     }
 
     /// Asks the worker for a fresh engine: the host reset the plugin (audio thread).

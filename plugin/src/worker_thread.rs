@@ -12,17 +12,17 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use counterpart_core::engine::{
-    build, resegment, EncoderSearch, EngineConfig, EngineWorker, LoadedPreset, OfflineRenderer,
+    build, resegment, EncoderSearch, EngineConfig, EngineWorker, LoadedPreset,
     DEFAULT_WORKER_MARGIN_S,
 };
 use counterpart_core::perception::SegmentLength;
 use counterpart_core::preset::Preset;
 use crossbeam_channel::{Receiver, TryRecvError};
-use nice_plug::prelude::ProcessMode;
 use ringbuf::traits::{Consumer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
-use crate::handoff::{BuildProgress, Handoff, Installed, PlayingEngine, SegmentGrid};
+use crate::dry_delay::DryDelay;
+use crate::handoff::{BuildProgress, Handoff, Installed, SegmentGrid, TravellingWorker};
 use crate::params::{CounterpartParams, SegmentChoice};
 use crate::preset_source::PresetSource;
 use crate::shared::{EngineStatus, PresetInfo, SharedState};
@@ -42,8 +42,8 @@ const IDLE_SLEEP: Duration = Duration::from_millis(2);
 pub struct HostSetup {
     /// The host's sample rate in Hz.
     pub sample_rate: u32,
-    /// Real time or offline.
-    pub mode: ProcessMode,
+    /// The audio thread's dry delay line's length at activation, in frames.
+    pub dry_delay_frames: usize,
 }
 
 /// The channels and shared state the worker thread works with.
@@ -56,6 +56,10 @@ pub struct WorkerLinks {
     pub handoff: HeapProd<Handoff>,
     /// Engines back from the audio thread, to be freed here.
     pub returned: HeapCons<Box<Installed>>,
+    /// Worker halves back from the audio thread (the host is in real time again).
+    pub travel_in: HeapCons<TravellingWorker>,
+    /// Worker halves to the audio thread (the host renders offline).
+    pub travel_out: HeapProd<TravellingWorker>,
     /// Build counters (for offline renders).
     pub progress: Arc<BuildProgress>,
 }
@@ -200,8 +204,13 @@ struct Worker {
     setup: HostSetup,
     /// The key of the engine playing (or that failed to build).
     current: Option<BuildKey>,
-    /// The engine's worker half, in real time (offline, it runs on the audio thread).
+    /// The playing engine's worker half, in real time (offline, it runs on the audio thread).
     worker: Option<EngineWorker>,
+    /// The id of the last engine sent to the audio thread ([`Installed::id`]).
+    engine_id: u64,
+    /// The audio thread's dry delay line's length, in frames: an engine with a longer latency
+    /// brings a longer line.
+    dry_delay_frames: usize,
     loading: Option<Loading>,
     /// Loader threads whose result is no longer wanted, joined once they finish.
     abandoned: Vec<JoinHandle<()>>,
@@ -217,6 +226,8 @@ impl Worker {
             setup,
             current: None,
             worker: None,
+            engine_id: 0,
+            dry_delay_frames: setup.dry_delay_frames,
             loading: None,
             abandoned: Vec::new(),
             cache: None,
@@ -248,6 +259,7 @@ impl Worker {
                 busy = true;
             }
             busy |= self.finish_loading();
+            busy |= self.move_worker();
             if let Some(worker) = &mut self.worker {
                 match worker.step() {
                     Ok(stepped) => busy |= stepped,
@@ -305,6 +317,33 @@ impl Worker {
             any = true;
         }
         any
+    }
+
+    /// Hands the playing engine's worker half to the audio thread while the host renders
+    /// offline, and takes it back when the audio thread returns it. Halves of engines no
+    /// longer playing are freed. Returns whether one moved.
+    fn move_worker(&mut self) -> bool {
+        let mut moved = false;
+        while let Some(travelling) = self.links.travel_in.try_pop() {
+            if travelling.id == self.engine_id && self.worker.is_none() {
+                self.worker = Some(travelling.worker);
+            }
+            moved = true;
+        }
+        if self.links.shared.freewheeling() {
+            if let Some(worker) = self.worker.take() {
+                let travelling = TravellingWorker {
+                    id: self.engine_id,
+                    worker,
+                };
+                if let Err(travelling) = self.links.travel_out.try_push(travelling) {
+                    self.worker = Some(travelling.worker);
+                } else {
+                    moved = true;
+                }
+            }
+        }
+        moved
     }
 
     /// Starts loading the preset `key` names on a loader thread (reusing the decoded preset
@@ -438,22 +477,26 @@ impl Worker {
             period_beats,
         };
         let telemetry = Arc::clone(engine.control.telemetry());
-        let (playing, worker) = match self.setup.mode {
-            ProcessMode::Offline => (
-                PlayingEngine::Offline(OfflineRenderer::new(engine.audio, engine.worker)),
-                None,
-            ),
-            ProcessMode::Realtime | ProcessMode::Buffered => {
-                (PlayingEngine::Live(engine.audio), Some(engine.worker))
-            }
+        // Offline, the audio thread runs the worker half itself.
+        let (on_audio, worker) = if self.links.shared.freewheeling() {
+            (Some(engine.worker), None)
+        } else {
+            (None, Some(engine.worker))
         };
+        // Its crossfade length is taken from the line it continues.
+        let dry_delay =
+            (latency as usize > self.dry_delay_frames).then(|| DryDelay::new(latency as usize, 1));
+        let id = self.engine_id + 1;
         let installed = Box::new(Installed {
-            engine: playing,
+            id,
+            audio: engine.audio,
+            worker: on_audio,
             control: engine.control,
             grid,
             latency,
             settings,
             epoch: key.resets,
+            dry_delay,
         });
         if self
             .links
@@ -462,6 +505,10 @@ impl Worker {
             .is_err()
         {
             return Err("the audio thread is not taking new engines (is it processing?)".into());
+        }
+        self.engine_id = id;
+        if latency as usize > self.dry_delay_frames {
+            self.dry_delay_frames = latency as usize;
         }
         self.links.progress.finish();
         // The old engine's worker goes now; its audio half fades out on the audio thread and

@@ -127,21 +127,11 @@ fn no_events(_: usize, _: &mut AudioThread) -> Vec<ParamValueEvent> {
     Vec::new()
 }
 
-#[test]
-fn offline_render_equals_counterpart_render_and_repeats_across_reactivation() {
-    let (guide, rate) = guide(200.0);
-    let dir = std::env::temp_dir().join(format!("cp-host-engine-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// `counterpart render` of `guide` with the plugin's default settings and seed, in `dir`:
+/// the companion's channels (one for the default mono corpus).
+fn render_with_defaults(guide: &[f32], rate: u32, dir: &Path) -> AudioFile {
     let guide_path = dir.join("guide.wav");
-    write_wav(
-        &guide_path,
-        rate,
-        std::slice::from_ref(&guide),
-        SampleFormat::Float32,
-    )
-    .unwrap();
-
-    // `counterpart render` with the plugin's default settings and seed.
+    write_wav(&guide_path, rate, &[guide.to_vec()], SampleFormat::Float32).unwrap();
     let params = CounterpartParams::default();
     let options = RenderOptions {
         preset: repo().join("models/presets/default.cpreset"),
@@ -161,11 +151,35 @@ fn offline_render_equals_counterpart_render_and_repeats_across_reactivation() {
         encoder_dirs: Vec::new(),
     };
     let report = render(&options).expect("counterpart render");
-    assert!(report.slots > 300, "{} segments rendered", report.slots);
+    let expected_slots = guide.len() / rate as usize;
+    assert!(
+        report.slots > expected_slots,
+        "{} segments rendered",
+        report.slots
+    );
     let rendered = AudioFile::read(&dir.join("render.wav")).unwrap();
-    // The default corpus is mono: the plugin plays it on both channels.
+    assert!((1..=CHANNELS).contains(&rendered.channels));
+    rendered
+}
+
+/// A fresh scratch folder for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cp-host-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The default preset's latency in Aligned mode: one 0.5 s segment plus the 120 ms margin.
+fn aligned_latency(rate: u32) -> usize {
+    ((0.5 * f64::from(rate)).round() + (0.12 * f64::from(rate)).round()) as usize
+}
+
+#[test]
+fn offline_render_equals_counterpart_render_and_repeats_across_reactivation() {
+    let (guide, rate) = guide(200.0);
+    let dir = scratch("engine");
+    let rendered = render_with_defaults(&guide, rate, &dir);
     let channels = rendered.channels;
-    assert!((1..=CHANNELS).contains(&channels));
 
     let mut plugin = sidechained(true, 1.0);
     let feed = |seed| Feed {
@@ -177,9 +191,7 @@ fn offline_render_equals_counterpart_render_and_repeats_across_reactivation() {
     let first = plugin.run_audio(f64::from(rate), MAX_BLOCK as u32, |audio| {
         play(audio, &guide, &feed(1), no_events)
     });
-    // One segment (0.5 s) plus the worker margin (120 ms), for L = 1.
-    let expected_latency = (0.5 * f64::from(rate)).round() + (0.12 * f64::from(rate)).round();
-    assert_eq!(f64::from(plugin.latency()), expected_latency);
+    assert_eq!(plugin.latency() as usize, aligned_latency(rate));
 
     assert_clean(&first, "offline render");
     assert!(rms(&first[0]) > 0.01, "the companion is silent");
@@ -203,6 +215,87 @@ fn offline_render_equals_counterpart_render_and_repeats_across_reactivation() {
         play(audio, &guide, &feed(2), no_events)
     });
     assert!(first == second, "a second offline render differs");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn aligned_dry_output_is_the_input_delayed_by_the_reported_latency_bit_for_bit() {
+    let (guide, rate) = guide(12.0);
+    let mut plugin = HostedPlugin::load(&bundled_clap(), CLAP_ID);
+    let mix = plugin.param_id("Dry/Wet");
+    plugin.set_param(mix, 0.0);
+    plugin.set_offline(true);
+    let feed = Feed {
+        sidechain: false,
+        seed: 9,
+        pace: None,
+        sample_rate: f64::from(rate),
+    };
+    let out = plugin.run_audio(f64::from(rate), MAX_BLOCK as u32, |audio| {
+        play(audio, &guide, &feed, no_events)
+    });
+    let latency = plugin.latency() as usize;
+    assert_eq!(latency, aligned_latency(rate));
+    for channel in &out {
+        let delayed = std::iter::repeat_n(0.0, latency).chain(guide.iter().copied());
+        let mismatched = channel.iter().zip(delayed).filter(|(a, b)| *a != b).count();
+        assert_eq!(
+            mismatched, 0,
+            "the dry path is not the input delayed by {latency}"
+        );
+    }
+    println!("Aligned, Dry/Wet 0: output = input delayed by {latency} samples, bit for bit");
+}
+
+/// A host that renders faster than real time without saying so (as Ardour 7 exports VST3s):
+/// the plugin notices, runs its worker on the audio thread and waits for its engine, so the
+/// companion is exactly `counterpart render`'s, and the dry guide lies at the latency reported.
+#[test]
+fn an_unannounced_bounce_equals_counterpart_render_with_the_dry_path_delayed() {
+    let (guide, rate) = guide(40.0);
+    let dir = scratch("bounce");
+    let rendered = render_with_defaults(&guide, rate, &dir);
+    let mut plugin = HostedPlugin::load(&bundled_clap(), CLAP_ID);
+    let mix = plugin.param_id("Dry/Wet");
+    plugin.set_param(mix, 0.5);
+    let out = plugin.run_audio(f64::from(rate), 1024, |audio| {
+        let mut out: [Vec<f32>; CHANNELS] = std::array::from_fn(|_| Vec::new());
+        for block in guide.chunks(1024) {
+            let mut main: [Vec<f32>; CHANNELS] = std::array::from_fn(|_| block.to_vec());
+            let mut side: [Vec<f32>; CHANNELS] = std::array::from_fn(|_| vec![0.0; block.len()]);
+            let mut block_out: [Vec<f32>; CHANNELS] =
+                std::array::from_fn(|_| vec![f32::NAN; block.len()]);
+            audio.process(&mut main, &mut side, &mut block_out, &[]);
+            for (channel, block) in out.iter_mut().zip(block_out) {
+                channel.extend(block);
+            }
+        }
+        out
+    });
+    let latency = plugin.latency() as usize;
+    assert_eq!(latency, aligned_latency(rate));
+    assert_clean(&out, "unannounced bounce");
+    // After the first second (the engine arrived a few blocks in and faded in), the output is
+    // half the guide delayed by the latency plus half of `counterpart render`'s companion.
+    let start = rate as usize;
+    let mut worst = 0.0f32;
+    for (c, channel) in out.iter().enumerate() {
+        for (i, &x) in channel.iter().enumerate().skip(start) {
+            let dry = guide[i - latency];
+            let wet = rendered.samples[i * rendered.channels + c.min(rendered.channels - 1)];
+            worst = worst.max((x - 0.5 * dry - 0.5 * wet).abs());
+        }
+    }
+    let companion = rms(&rendered.samples[start..]);
+    println!(
+        "unannounced bounce: latency {latency}, largest deviation from 0.5 x guide delayed + \
+         0.5 x counterpart render {worst:e} (companion RMS {companion:.3})"
+    );
+    assert!(companion > 0.01, "the rendered companion is silent");
+    assert!(
+        worst < 1e-6,
+        "the bounce differs from counterpart render by {worst}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -331,8 +424,7 @@ fn a_note_value_segment_recuts_the_corpus_and_sets_the_latency() {
 
 #[test]
 fn an_invalid_preset_file_passes_dry_audio() {
-    let dir = std::env::temp_dir().join(format!("cp-host-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("bad");
     let bad = dir.join("broken.cpreset");
     std::fs::write(&bad, b"not a preset at all").unwrap();
     let mut plugin = HostedPlugin::load(&bundled_clap(), CLAP_ID);

@@ -22,13 +22,25 @@ impl OfflineRenderer {
     /// Processes one block of any length, like [`AudioEngine::process`], but runs the worker
     /// after capturing each pass and before rendering it.
     pub fn process(&mut self, guide: &[&[f32]], out: &mut [&mut [f32]]) -> Result<(), EngineError> {
+        Self::drive(&mut self.audio, &mut self.worker, guide, out)
+    }
+
+    /// [`Self::process`] for halves held apart: the plugin keeps an engine's worker half on
+    /// the worker thread while the host plays in real time, and moves it to the audio thread
+    /// (and back) when the host starts (or stops) rendering faster than real time.
+    pub fn drive(
+        audio: &mut AudioEngine,
+        worker: &mut EngineWorker,
+        guide: &[&[f32]],
+        out: &mut [&mut [f32]],
+    ) -> Result<(), EngineError> {
         let frames = check_out(out)?;
         let mut done = 0;
         while done < frames {
             let n = (frames - done).min(MAX_PASS_FRAMES);
-            self.audio.capture(guide, done, n);
-            while self.worker.step()? {}
-            self.audio.render(out, done, n)?;
+            audio.capture(guide, done, n);
+            while worker.step()? {}
+            audio.render(out, done, n)?;
             done += n;
         }
         Ok(())

@@ -21,7 +21,7 @@ const GUIDE: RGBColor = RGBColor(30, 30, 30);
 const CONSONANT: RGBColor = RGBColor(40, 160, 60);
 const DISSONANT: RGBColor = RGBColor(220, 40, 40);
 const ALONE: RGBColor = RGBColor(150, 150, 150);
-const BOUNDARY: RGBColor = RGBColor(120, 150, 230);
+const BOUNDARY: RGBColor = RGBColor(190, 205, 240);
 const LANE_GAP: RGBColor = RGBColor(225, 225, 225);
 
 /// One piece's notes on the guide's time line.

@@ -170,8 +170,6 @@ pub struct RenderedGuide {
     /// The latency the engine's audio side reports to the host, in frames (0 in live mode; one
     /// segment plus the worker margin with look-ahead 1).
     pub latency_samples: u32,
-    /// The segment length in frames.
-    pub segment_samples: f64,
     /// Wall-clock seconds the rendering took (loading excluded).
     pub render_seconds: f64,
     /// Decisions that came late (always 0 offline).
@@ -204,7 +202,6 @@ pub fn render_guide(
     let latency_samples = engine.audio.latency_samples();
     let mut renderer = OfflineRenderer::new(engine.audio, engine.worker);
     renderer.worker_mut().record_played(true);
-    let segment_samples = renderer.worker_mut().segment_samples();
 
     let input: Cow<'_, [f32]> = if run.play_out_latency {
         let tail = std::iter::repeat_n(0.0, latency_samples as usize);
@@ -229,7 +226,6 @@ pub fn render_guide(
         channels: out,
         slots: renderer.worker_mut().take_played(),
         latency_samples,
-        segment_samples,
         render_seconds: started.elapsed().as_secs_f64(),
         late_decisions: telemetry.late_decisions(),
         nonfinite_samples: telemetry.nonfinite_samples(),

@@ -119,7 +119,7 @@ pub struct HarmonyScores {
     pub truth: Ratio,
     /// Random corpus segments at the companion's slot times.
     pub random: Ratio,
-    /// Another piece's companion (none with a single pair).
+    /// Another piece's companion (none when every pair belongs to one piece).
     pub shuffled: Option<Ratio>,
     /// The rendered companion without the latency shift.
     pub unaligned: Ratio,
@@ -343,6 +343,7 @@ pub fn evaluate_heard(options: &HeardOptions) -> Result<(HeardReport, FirstPiece
     }
 
     let segments = corpus_segments(&preset);
+    let piece_ids: Vec<&str> = rendered.iter().map(|r| r.piece.as_str()).collect();
     let seed = options.config.seed;
     let mut pairs = Vec::with_capacity(rendered.len());
     let mut pooled = HeardScores::default();
@@ -356,7 +357,7 @@ pub fn evaluate_heard(options: &HeardOptions) -> Result<(HeardReport, FirstPiece
             r.shift_s,
         );
         let unaligned = heard_notes(&r.slots, &corpus, 0.0);
-        let shuffled = shuffled_partner(i, rendered.len()).map(|j| {
+        let shuffled = shuffled_partner(i, &piece_ids).map(|j| {
             let other = &rendered[j];
             harmony(
                 &r.guide,

@@ -24,8 +24,27 @@ pub fn random_slots(slots: &[Slot], segments: &[SlotSource], seed: u64) -> Vec<S
         .collect()
 }
 
-/// The `shuffled` reference of piece `i` of `n`: the companion rendered for the next piece's
-/// guide (`None` with a single piece).
-pub fn shuffled_partner(i: usize, n: usize) -> Option<usize> {
-    (n > 1).then(|| (i + 1) % n)
+/// The `shuffled` reference of pair `i`, given each pair's piece: the companion rendered for
+/// the guide of the next pair (cyclically) that belongs to another piece; `None` when every
+/// pair belongs to the same piece.
+pub fn shuffled_partner(i: usize, pieces: &[&str]) -> Option<usize> {
+    let n = pieces.len();
+    (1..n)
+        .map(|k| (i + k) % n)
+        .find(|&j| pieces[j] != pieces[i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shuffled_partner_is_another_piece() {
+        let pieces = ["a", "a", "b", "c"];
+        assert_eq!(shuffled_partner(0, &pieces), Some(2));
+        assert_eq!(shuffled_partner(1, &pieces), Some(2));
+        assert_eq!(shuffled_partner(3, &pieces), Some(0));
+        assert_eq!(shuffled_partner(0, &["a", "a"]), None);
+        assert_eq!(shuffled_partner(0, &["a"]), None);
+    }
 }

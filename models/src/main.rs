@@ -5,7 +5,7 @@ mod cli;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use counterpart_core::decision::{DecisionConfig, SamplerSettings};
+use counterpart_core::decision::{DecisionConfig, SamplerSettings, DEFAULT_TEMPERATURE};
 use counterpart_core::engine::{EngineConfig, EngineSettings};
 use counterpart_core::perception::{
     EncoderOptions, OnnxEncoder, SegmentEncoderConfig, SegmentLength, SegmentationConfig,
@@ -118,7 +118,7 @@ enum Command {
         #[arg(long)]
         segments_out: Option<PathBuf>,
         /// Sampling temperature (0: arg-max).
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = DEFAULT_TEMPERATURE)]
         temperature: f32,
         /// Nucleus mass (1: off).
         #[arg(long, default_value_t = 0.9)]

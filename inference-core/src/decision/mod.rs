@@ -40,5 +40,5 @@ pub use config::DecisionConfig;
 pub use error::DecisionError;
 pub use init::{seeded_model, LabelInit};
 pub use model::DecisionModel;
-pub use sampler::{Sampler, SamplerSettings};
+pub use sampler::{Sampler, SamplerSettings, DEFAULT_TEMPERATURE};
 pub use stream::DecisionStream;

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use counterpart_core::decision::DEFAULT_TEMPERATURE;
 use counterpart_core::engine::{EngineConfig, EngineSettings};
 use counterpart_models::heard::{
     evaluate_heard, plot::PIANO_ROLL_KEY, plot_first_piece, HeardOptions, PieceChoice,
@@ -36,7 +37,7 @@ pub struct EvalHeardArgs {
     #[arg(long)]
     lookahead: Option<usize>,
     /// Sampling temperature (0: arg-max).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = DEFAULT_TEMPERATURE)]
     temperature: f32,
     /// Nucleus mass (1: off).
     #[arg(long, default_value_t = 0.9)]

@@ -6,9 +6,12 @@
 //! When the host renders faster than real time (it said so at activation, or the
 //! [`FreewheelDetector`] sees it), the audio thread takes the engine's worker half from the
 //! worker thread and runs it itself, block by block, waiting for engines being built: every
-//! decision is then on time and the output is exactly what `counterpart render` gives. The
-//! guide heard before an engine arrived is kept (the pre-roll) and replayed into it. When the
-//! host returns to real time, the worker half goes back to the worker thread.
+//! decision is then on time and the output is exactly what `counterpart render` gives for the
+//! guide the host renders. A bounce noticed from the pace gets a fresh engine; a fresh engine
+//! starts on the host's grid where the render starts, and catches up from the
+//! guide kept since the render started (the pre-roll: since activation, a reset or the
+//! transport's start) if it arrives later. When the host returns to real time, the worker half
+//! goes back to the worker thread.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,8 +34,8 @@ const PRESENCE_FADE_SECONDS: f32 = 0.05;
 const JUMP_TOLERANCE: u64 = 64;
 /// The longest an offline render waits for its engine to load.
 const OFFLINE_WAIT: Duration = Duration::from_secs(120);
-/// How much of the guide is kept while no engine plays yet, to be replayed into the first
-/// engine of an offline render.
+/// How much of the guide is kept from the start of a render (activation, reset, transport
+/// start), to be replayed into an engine that arrives after it began.
 const PREROLL_SECONDS: f32 = 2.0;
 /// The dry delay line's length at activation; an engine with a longer latency brings a longer
 /// one.
@@ -57,12 +60,24 @@ pub struct AudioSide {
     sample_rate: f32,
     /// The dry path, delayed by the latency last reported.
     dry: DryDelay,
-    /// The guide since activation or the last reset, while no engine plays yet.
+    /// The guide since the last start: activation, a reset or the transport starting to play.
     preroll: [Box<[f32]>; 2],
     preroll_frames: usize,
     preroll_channels: usize,
-    /// Whether the pre-roll still holds all of the guide since activation or the last reset.
+    /// Whether the pre-roll still holds all of the guide since the last start.
     preroll_whole: bool,
+    /// The host position of the pre-roll's first frame, when the transport played from there.
+    preroll_origin: Option<i64>,
+    /// Whether the pre-roll restarted and takes its origin from the next block's transport.
+    origin_pending: bool,
+    /// Whether an engine arrived that has not been started on the render's grid yet.
+    start_pending: bool,
+    /// Frames the engine waits for before it starts (offline: it starts on the host's grid).
+    gate: usize,
+    /// Offline with the transport stopped: the engine waits for the transport to play.
+    held: bool,
+    /// Whether the transport played in the last block.
+    was_playing: bool,
     current: Option<Box<Installed>>,
     /// The replaced engine and the frames of fade it has left.
     fading: Option<(Box<Installed>, usize)>,
@@ -140,6 +155,26 @@ pub struct TransportInfo {
     pub tempo: Option<f64>,
 }
 
+impl TransportInfo {
+    /// The transport `frames` later (the beat position moved on at the current tempo).
+    ///
+    /// A host that compensates a plugin's latency feeds the plugin's input that much early and
+    /// reports the position where its output will be heard (Ardour does, checked by the Ardour
+    /// test): the guide in the input lies `latency` frames after the reported position, and
+    /// the segment grid follows the guide's time, `transport.ahead(latency, rate)`.
+    pub fn ahead(self, frames: u32, sample_rate: f32) -> Self {
+        let seconds = f64::from(frames) / f64::from(sample_rate);
+        Self {
+            pos_samples: self.pos_samples.map(|p| p + i64::from(frames)),
+            pos_beats: self
+                .pos_beats
+                .zip(self.tempo)
+                .map(|(beats, bpm)| beats + seconds * bpm / 60.0),
+            ..self
+        }
+    }
+}
+
 impl AudioSide {
     /// Sets up the audio side with buffers for blocks of up to `max_block` frames (main
     /// thread, in `activate`). The dry path starts delayed by `latency`, the latency the host
@@ -170,6 +205,12 @@ impl AudioSide {
             preroll_frames: 0,
             preroll_channels: 0,
             preroll_whole: true,
+            preroll_origin: None,
+            origin_pending: true,
+            start_pending: false,
+            gate: 0,
+            held: false,
+            was_playing: false,
             current: None,
             fading: None,
             unreturned: None,
@@ -197,9 +238,22 @@ impl AudioSide {
     /// Counts a host reset: the worker builds a fresh engine, which an offline render waits
     /// for.
     pub fn note_reset(&mut self) {
+        self.restart_preroll();
+        self.ask_fresh_engine();
+    }
+
+    /// Asks the worker for a fresh engine (an offline render waits for it).
+    fn ask_fresh_engine(&mut self) {
         self.resets += 1;
+        self.shared.request_reset();
+    }
+
+    /// Starts keeping the guide afresh: what follows is the start of a render. Its host
+    /// position is taken from the next block.
+    fn restart_preroll(&mut self) {
         self.preroll_frames = 0;
         self.preroll_whole = true;
+        self.origin_pending = true;
     }
 
     /// Takes engines the worker sent, starts the fade of the one they replace, hands finished
@@ -215,8 +269,24 @@ impl AudioSide {
         transport: TransportInfo,
         frames: usize,
     ) -> Option<u32> {
+        let was_offline = self.offline();
         self.freewheeling = self.detector.block_started(Instant::now(), frames);
         self.shared.set_freewheeling(self.offline());
+        if transport.playing && !self.was_playing {
+            self.restart_preroll();
+        }
+        if std::mem::take(&mut self.origin_pending) {
+            self.preroll_origin = transport.pos_samples.filter(|_| transport.playing);
+        }
+        self.was_playing = transport.playing;
+        // Offline, a stopped transport has nothing to render: the engine waits for it to play,
+        // so that it starts fresh with the render.
+        self.held = self.offline() && !transport.playing && transport.pos_samples.is_some();
+        if !was_offline && self.offline() && self.current.is_some() {
+            // A bounce has begun: render it with a fresh engine that hears it from its start,
+            // as `counterpart render` does.
+            self.ask_fresh_engine();
+        }
         let started = self.offline().then(Instant::now);
         let mut latency = None;
         loop {
@@ -228,6 +298,7 @@ impl AudioSide {
                 let (next, epoch) = match handoff {
                     Handoff::Install(mut engine) => {
                         latency = Some(engine.latency);
+                        self.start_pending = true;
                         if let Some(mut longer) = engine.dry_delay.take() {
                             longer.continue_from(&self.dry);
                             std::mem::swap(&mut self.dry, &mut longer);
@@ -265,7 +336,7 @@ impl AudioSide {
         if let Some(latency) = latency {
             self.dry.set_delay(latency as usize);
         }
-        self.replay_preroll();
+        self.start_on_grid(transport);
         if let Some(engine) = &mut self.current {
             if settings != self.sent && engine.control.set_settings(settings) {
                 self.sent = settings;
@@ -334,19 +405,52 @@ impl AudioSide {
         }
     }
 
-    /// Offline, replays the guide heard before the first engine arrived into it (its output
-    /// was already due, and is silent: no decision plays that early), so that it has heard
-    /// the whole guide, as `counterpart render` does. Bounded by the pre-roll's length.
-    fn replay_preroll(&mut self) {
-        let Some(engine) = self.current.as_mut() else {
+    /// Offline, starts an engine that just arrived where `counterpart render` would have
+    /// started it on the guide the host renders: at the render's start when the host gives no
+    /// transport, else on the first grid line of the guide's time (the host's timeline, led by
+    /// the latency: [`TransportInfo::ahead`]) at or after the point the transport started from,
+    /// or the session's start when the host pre-rolls from before it, as Ardour does to
+    /// compensate the latency. A start
+    /// still ahead is waited for (the gate); one already past is caught up with by replaying
+    /// the pre-roll from there (its output was due already, and is silent: no decision plays
+    /// that early). Bounded by the pre-roll's length.
+    fn start_on_grid(&mut self, transport: TransportInfo) {
+        // Held by a stopped transport, it starts when the transport plays.
+        if self.held || !std::mem::take(&mut self.start_pending) {
+            return;
+        }
+        let Some(engine) = self.current.as_mut().filter(|e| e.worker.is_some()) else {
             return;
         };
-        if engine.worker.is_some() && self.preroll_whole {
+        let recorded = self.preroll_frames;
+        // In the guide's time: the input leads the reported position by the latency.
+        let lead = i64::from(engine.latency);
+        let guide_time = transport.ahead(engine.latency, self.sample_rate);
+        let phase = engine.grid.phase_samples(
+            guide_time.pos_samples,
+            guide_time.pos_beats,
+            guide_time.tempo,
+            f64::from(self.sample_rate),
+        );
+        let start = match (self.preroll_origin, guide_time.pos_samples, phase) {
+            (Some(origin), Some(now), Some(phase)) if transport.playing => {
+                let period = engine.grid.period_samples;
+                // Nothing plays before the session's start: hosts that compensate latency in a
+                // bounce pre-roll from before it.
+                let target = (origin + lead).max(0);
+                let phase = (phase as f64 + (target - now) as f64).rem_euclid(period);
+                let line = target as f64 + (period - phase) % period;
+                (line.round() as i64 - lead - origin).max(0) as usize
+            }
+            _ => 0,
+        };
+        self.gate = start.saturating_sub(recorded);
+        if start < recorded && self.preroll_whole {
             let [left, right] = &mut self.fade;
             let chunk = left.len();
-            let mut done = 0;
-            while done < self.preroll_frames {
-                let n = (self.preroll_frames - done).min(chunk);
+            let mut done = start;
+            while done < recorded {
+                let n = (recorded - done).min(chunk);
                 let [a, b] = &self.preroll;
                 let guide = [&a[done..done + n], &b[done..done + n]];
                 engine.process(
@@ -356,12 +460,9 @@ impl AudioSide {
                 done += n;
             }
         }
-        // Once an engine plays, the pre-roll no longer starts where the engine's input does.
-        self.preroll_frames = 0;
-        self.preroll_whole = false;
     }
 
-    /// Keeps `guide` in the pre-roll while no engine plays.
+    /// Keeps `guide` in the pre-roll, until it is full.
     fn record_preroll(&mut self, guide: &[&[f32]], frames: usize) {
         if !self.preroll_whole {
             return;
@@ -392,16 +493,26 @@ impl AudioSide {
     /// the companion's share of the mix (0 when no engine plays, ramped) into the presence
     /// buffer; read both with [`Self::output`].
     pub fn render(&mut self, guide: &[&[f32]], frames: usize) {
-        if self.current.is_none() {
-            self.record_preroll(guide, frames);
-        }
+        self.record_preroll(guide, frames);
         let [left, right] = &mut self.wet;
         let (left, right) = (&mut left[..frames], &mut right[..frames]);
         left.fill(0.0);
         right.fill(0.0);
         let target = if self.current.is_some() { 1.0 } else { 0.0 };
-        if let Some(engine) = &mut self.current {
-            if !engine.process(guide, &mut [&mut *left, &mut *right]) {
+        // Frames the engine waits through (offline: for the transport, or its start).
+        let wait = if self.held {
+            frames
+        } else {
+            self.gate.min(frames)
+        };
+        self.gate -= wait.min(self.gate);
+        if let Some(engine) = self.current.as_mut().filter(|_| wait < frames) {
+            let tail = [
+                guide.first().map_or(&[][..], |c| &c[wait..frames]),
+                guide.get(1).map_or(&[][..], |c| &c[wait..frames]),
+            ];
+            let (left, right) = (&mut left[wait..], &mut right[wait..]);
+            if !engine.process(&tail[..guide.len().min(2)], &mut [&mut *left, &mut *right]) {
                 left.fill(0.0);
                 right.fill(0.0);
             }
@@ -457,7 +568,8 @@ impl AudioSide {
 
 /// Lines the engine's segment grid up with the host's: when the transport plays, the engine
 /// runs through as much silence (its output discarded) as puts its position, modulo a segment,
-/// where the host's is. A new engine thus starts on the grid, and one that plays through a
+/// where the guide's is (the host's position led by the latency: [`TransportInfo::ahead`]), so
+/// that segments start on the guide's beats. A new engine thus starts on the grid, and one that plays through a
 /// transport jump (a loop, a seek) gets back on it. Bounded: at most one segment of frames.
 fn align(
     engine: &mut Installed,
@@ -468,10 +580,11 @@ fn align(
     if !transport.playing || engine.worker.is_some() {
         return;
     }
+    let guide_time = transport.ahead(engine.latency, sample_rate);
     let Some(host_phase) = engine.grid.phase_samples(
-        transport.pos_samples,
-        transport.pos_beats,
-        transport.tempo,
+        guide_time.pos_samples,
+        guide_time.pos_beats,
+        guide_time.tempo,
         f64::from(sample_rate),
     ) else {
         return;
@@ -492,5 +605,32 @@ fn align(
         let n = remaining.min(left.len());
         engine.process(&[], &mut [&mut left[..n], &mut right[..n]]);
         remaining -= n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guide_time_leads_the_reported_position_by_the_latency() {
+        let transport = TransportInfo {
+            playing: true,
+            pos_samples: Some(-30_720),
+            pos_beats: Some(-1.28),
+            tempo: Some(120.0),
+        };
+        // 29 760 frames at 48 kHz: 0.62 s, 1.24 quarter notes at 120 BPM.
+        let ahead = transport.ahead(29_760, 48_000.0);
+        assert_eq!(ahead.pos_samples, Some(-960));
+        assert!((ahead.pos_beats.unwrap() + 0.04).abs() < 1e-12);
+        assert_eq!(ahead.tempo, Some(120.0));
+        assert!(ahead.playing);
+        let unknown = TransportInfo {
+            pos_beats: Some(2.0),
+            tempo: None,
+            ..transport
+        };
+        assert_eq!(unknown.ahead(48_000, 48_000.0).pos_beats, None);
     }
 }

@@ -185,7 +185,6 @@ impl Plugin for Counterpart {
         if self.processed {
             if let Some(audio) = &mut self.audio {
                 audio.note_reset();
-                self.shared.request_reset();
             }
             self.processed = false;
         }

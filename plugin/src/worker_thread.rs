@@ -208,6 +208,8 @@ struct Worker {
     worker: Option<EngineWorker>,
     /// The id of the last engine sent to the audio thread ([`Installed::id`]).
     engine_id: u64,
+    /// Whether the host renders offline, as last seen.
+    offline: bool,
     /// The audio thread's dry delay line's length, in frames: an engine with a longer latency
     /// brings a longer line.
     dry_delay_frames: usize,
@@ -227,6 +229,7 @@ impl Worker {
             current: None,
             worker: None,
             engine_id: 0,
+            offline: false,
             dry_delay_frames: setup.dry_delay_frames,
             loading: None,
             abandoned: Vec::new(),
@@ -330,7 +333,19 @@ impl Worker {
             }
             moved = true;
         }
-        if self.links.shared.freewheeling() {
+        let offline = self.links.shared.freewheeling();
+        if offline != self.offline {
+            self.offline = offline;
+            nice_plug::nice_log!(
+                "Counterpart: the host renders {}",
+                if offline {
+                    "offline: the audio thread decides"
+                } else {
+                    "in real time: the worker thread decides"
+                }
+            );
+        }
+        if offline {
             if let Some(worker) = self.worker.take() {
                 let travelling = TravellingWorker {
                     id: self.engine_id,

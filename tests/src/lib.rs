@@ -35,13 +35,25 @@ impl HostHandlers for TestHost {
 
 /// Where the bundled plugin is: `$COUNTERPART_CLAP`, else `target/bundled/Counterpart.clap`.
 pub fn bundled_clap() -> PathBuf {
-    let path = std::env::var_os("COUNTERPART_CLAP")
+    bundled("COUNTERPART_CLAP", "Counterpart.clap")
+}
+
+/// Where the bundled VST3 is: `$COUNTERPART_VST3`, else `target/bundled/Counterpart.vst3`.
+pub fn bundled_vst3() -> PathBuf {
+    bundled("COUNTERPART_VST3", "Counterpart.vst3")
+}
+
+/// `$variable`, else `target/bundled/<name>`; it must exist.
+fn bundled(variable: &str, name: &str) -> PathBuf {
+    let path = std::env::var_os(variable)
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bundled/Counterpart.clap")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/bundled")
+                .join(name)
         });
     assert!(
-        path.is_file(),
+        path.exists(),
         "{} does not exist: run `cargo xtask bundle counterpart` first (the test command does)",
         path.display()
     );

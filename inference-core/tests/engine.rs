@@ -91,11 +91,12 @@ fn the_engine_plays_finite_unclipped_corpus_segments_with_the_chosen_labels() {
         labels.insert(segment.label);
         // Sampling is constrained to corpus labels, so the requested label is played unless it
         // would repeat the segment just played.
-        if segment.label != slot.requested {
+        let requested = slot.requested.expect("the guide sounds: no rest");
+        if segment.label != requested {
             let previous = r.slots[i - 1].segment;
             assert_eq!(
                 previous.map(|p| r.corpus.segments()[p.index()].label),
-                Some(slot.requested)
+                Some(requested)
             );
         }
         // A continuation of the previous segment plays the corpus audio bit for bit (the read
@@ -223,9 +224,14 @@ fn nan_and_silent_guides_are_handled() {
     assert!(r.slots.len() >= 10);
 
     let silence = vec![0.0f32; RATE as usize * 3];
-    let r = render(&preset, &sampling(1), &silence, 256);
+    let mut through = sampling(1);
+    through.settings.follow_rests = false;
+    let r = render(&preset, &through, &silence, 256);
     assert!(r.out.iter().all(|x| x.is_finite()));
-    assert!(r.slots.len() >= 10, "silence still gives a companion");
+    assert!(
+        r.slots.len() >= 10,
+        "silence still gives a companion when it does not follow rests"
+    );
     assert_eq!(r.late, 0);
 }
 
@@ -423,4 +429,104 @@ fn resegmenting_recuts_and_relabels_the_corpus_the_streaming_way() {
         counterpart_core::engine::resegment(&preset, length, &search(), &cancelled),
         Err(counterpart_core::engine::LoadError::Cancelled)
     ));
+}
+
+/// The level of `x` in dBFS (RMS) over windows of `window` frames.
+fn window_levels(x: &[f32], window: usize) -> Vec<f32> {
+    x.chunks(window)
+        .map(|w| {
+            let power = w.iter().map(|s| s * s).sum::<f32>() / w.len() as f32;
+            10.0 * power.max(1e-20).log10()
+        })
+        .collect()
+}
+
+/// The loudest 50 ms window of `out` over `from_s..to_s`, in dBFS.
+fn loudest(out: &[f32], from_s: f64, to_s: f64) -> f32 {
+    let at = |s: f64| ((s * f64::from(RATE)) as usize).min(out.len());
+    window_levels(
+        &out[at(from_s)..at(to_s)],
+        (0.05 * f64::from(RATE)) as usize,
+    )
+    .into_iter()
+    .fold(f32::NEG_INFINITY, f32::max)
+}
+
+#[test]
+fn the_companion_rests_when_the_guide_rests_and_comes_back_with_it() {
+    let preset = synthetic_preset(1, true);
+    // 3 s of melody, a 4 s rest, 3 s of melody.
+    let mut guide = melody(RATE, 3.0, 0.25, 5);
+    guide.extend(vec![0.0; 4 * RATE as usize]);
+    guide.extend(melody(RATE, 3.0, 0.25, 6));
+    let config = sampling(1);
+    let hold = f64::from(config.settings.rest_hold_seconds);
+    let r = render(&preset, &config, &guide, 512);
+    let latency = f64::from(r.latency) / f64::from(RATE);
+    // The melody stops at 3 s; the companion fades out once the guide has been silent for
+    // the hold (at the end of the slot that follows it, at most), and fades back in with the
+    // guide, the jump's crossfade (40 ms) centred on the guide's onset.
+    let rest = (3.25 + hold + 0.05 + latency, 7.0 + latency - 0.03);
+    let in_rest = loudest(&r.out, rest.0, rest.1);
+    let before = loudest(&r.out, latency, 3.0 + latency);
+    let after = loudest(&r.out, 7.05 + latency, 10.0);
+    println!(
+        "rest: loudest 50 ms of the companion {in_rest:.1} dBFS in the guide's rest, \
+         {before:.1} before, {after:.1} after"
+    );
+    assert!(in_rest <= -60.0, "the companion plays through the rest");
+    assert!(before > -30.0 && after > -30.0);
+    // The rest is logged, and the return starts with the guide's onset: a slot that starts
+    // 7 s + the latency (the guide's onset lies on the grid here).
+    let rests: Vec<&PlayedSlot> = r.slots.iter().filter(|s| s.requested.is_none()).collect();
+    assert_eq!(rests.len(), 1, "one rest");
+    let back = r
+        .slots
+        .iter()
+        .find(|s| s.at > rests[0].at && s.requested.is_some())
+        .expect("the companion comes back");
+    let expected = ((7.0 + latency) * f64::from(RATE)).round() as i64;
+    assert!(
+        (back.at as i64 - expected).abs() <= (0.03 * f64::from(RATE)) as i64,
+        "back at {} instead of {expected}",
+        back.at
+    );
+    // Rests are judged on the worker's clock: any block size gives the same output.
+    let odd = render(&preset, &config, &guide, 37);
+    assert_eq!(odd.out, r.out);
+    assert_eq!(odd.slots, r.slots);
+    // Without following rests, it plays through.
+    let through = EngineConfig {
+        settings: EngineSettings {
+            follow_rests: false,
+            ..config.settings
+        },
+        ..config.clone()
+    };
+    let r = render(&preset, &through, &guide, 512);
+    assert!(loudest(&r.out, rest.0, rest.1) > -40.0);
+}
+
+#[test]
+fn a_silent_guide_gets_a_silent_companion_after_the_hold_in_both_modes() {
+    let guide = vec![0.0; 6 * RATE as usize];
+    for lookahead in [1, 0] {
+        let preset = synthetic_preset(lookahead, true);
+        let config = sampling(2);
+        let r = render(&preset, &config, &guide, 441);
+        let latency = f64::from(r.latency) / f64::from(RATE);
+        let hold = f64::from(config.settings.rest_hold_seconds);
+        // Live: the first slot is decided before any guide is heard, and rests from the next.
+        let quiet_from = latency
+            + hold
+            + 0.05
+            + if lookahead == 0 {
+                SEGMENT_S + 0.12
+            } else {
+                0.0
+            };
+        let level = loudest(&r.out, quiet_from, 6.0);
+        println!("silent guide, L = {lookahead}: companion at most {level:.1} dBFS after {quiet_from:.2} s");
+        assert!(level <= -60.0, "L = {lookahead}: {level} dBFS");
+    }
 }

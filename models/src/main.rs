@@ -142,6 +142,8 @@ enum Command {
         /// Only sample labels the corpus has (pass `--constrained false` to allow all).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         constrained: bool,
+        #[command(flatten)]
+        rests: cli::rests::RestArgs,
         /// Frames per block.
         #[arg(long, default_value_t = 512)]
         block_size: usize,
@@ -719,6 +721,7 @@ fn main() -> std::process::ExitCode {
             seed,
             lookahead,
             constrained,
+            rests,
             block_size,
             sample_rate,
             int24,
@@ -735,7 +738,7 @@ fn main() -> std::process::ExitCode {
                     lookahead,
                     seed,
                     tempo_bpm: bpm,
-                    settings: EngineSettings {
+                    settings: rests.apply(EngineSettings {
                         temperature,
                         top_p,
                         top_k,
@@ -743,7 +746,7 @@ fn main() -> std::process::ExitCode {
                         constrained,
                         continuity,
                         ..EngineSettings::default()
-                    },
+                    }),
                     ..EngineConfig::default()
                 },
                 block_size,

@@ -78,6 +78,10 @@ pub struct AudioSide {
     held: bool,
     /// Whether the transport played in the last block.
     was_playing: bool,
+    /// Whether the host's transport is stopped and the companion must be silent.
+    stopped: bool,
+    /// The companion's gain for the transport, ramped between 0 (stopped) and 1.
+    transport_gain: f32,
     current: Option<Box<Installed>>,
     /// The replaced engine and the frames of fade it has left.
     fading: Option<(Box<Installed>, usize)>,
@@ -211,6 +215,8 @@ impl AudioSide {
             gate: 0,
             held: false,
             was_playing: false,
+            stopped: false,
+            transport_gain: 1.0,
             current: None,
             fading: None,
             unreturned: None,
@@ -261,13 +267,15 @@ impl AudioSide {
     /// host's grid after a transport jump (`frames`: this block's length). Offline (announced,
     /// or seen from the host's pace), first takes the engine's worker half and waits (the host
     /// is not waiting in real time) until the engine being built has arrived, so that the
-    /// render does not depend on how long loading took. Returns the latency to report when it
-    /// changed; the dry path is then delayed by as much.
+    /// render does not depend on how long loading took. Unless `play_stopped`, the companion
+    /// fades out (50 ms) while the host reports a stopped transport. Returns the latency to
+    /// report when it changed; the dry path is then delayed by as much.
     pub fn poll(
         &mut self,
         settings: EngineSettings,
         transport: TransportInfo,
         frames: usize,
+        play_stopped: bool,
     ) -> Option<u32> {
         let was_offline = self.offline();
         self.freewheeling = self.detector.block_started(Instant::now(), frames);
@@ -279,6 +287,8 @@ impl AudioSide {
             self.preroll_origin = transport.pos_samples.filter(|_| transport.playing);
         }
         self.was_playing = transport.playing;
+        // A host that reports a position and is not playing has stopped its transport.
+        self.stopped = !play_stopped && !transport.playing && transport.pos_samples.is_some();
         // Offline, a stopped transport has nothing to render: the engine waits for it to play,
         // so that it starts fresh with the render.
         self.held = self.offline() && !transport.playing && transport.pos_samples.is_some();
@@ -515,6 +525,20 @@ impl AudioSide {
             if !engine.process(&tail[..guide.len().min(2)], &mut [&mut *left, &mut *right]) {
                 left.fill(0.0);
                 right.fill(0.0);
+            }
+        }
+        // The companion fades out while the transport is stopped, and back in when it plays.
+        let step = 1.0 / (PRESENCE_FADE_SECONDS * self.sample_rate).max(1.0);
+        let open = if self.stopped { 0.0 } else { 1.0 };
+        if self.transport_gain != open || open == 0.0 {
+            for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+                self.transport_gain = if self.transport_gain < open {
+                    (self.transport_gain + step).min(open)
+                } else {
+                    (self.transport_gain - step).max(open)
+                };
+                *l *= self.transport_gain;
+                *r *= self.transport_gain;
             }
         }
         if let Some((engine, remaining)) = &mut self.fading {

@@ -51,6 +51,8 @@ pub struct Counterpart {
     /// dry path of a re-activated plugin starts delayed by it, as the host still compensates
     /// it.
     latency: u32,
+    /// Whether this is the standalone app, which has no timeline (set at activation).
+    standalone: bool,
 }
 
 impl Default for Counterpart {
@@ -62,6 +64,7 @@ impl Default for Counterpart {
             worker: None,
             processed: false,
             latency: 0,
+            standalone: false,
         }
     }
 }
@@ -117,9 +120,10 @@ impl Plugin for Counterpart {
         &mut self,
         _audio_io_layout: &AudioIOLayout,
         buffer_config: &BufferConfig,
-        _context: &mut impl ActivateContext<Self>,
+        context: &mut impl ActivateContext<Self>,
     ) -> bool {
         self.shut_down();
+        self.standalone = context.plugin_api() == PluginApi::Standalone;
         let sample_rate = buffer_config.sample_rate;
         self.shared.set_host_sample_rate(sample_rate);
         if !(sample_rate.is_finite() && (8_000.0..=384_000.0).contains(&sample_rate)) {
@@ -220,7 +224,14 @@ impl Plugin for Counterpart {
             }
             return ProcessStatus::Normal;
         };
-        if let Some(latency) = audio.poll(params.engine_settings(), info, buffer.samples()) {
+        // The standalone app has no timeline: it always plays.
+        let play_stopped = self.standalone || params.play_stopped.value();
+        if let Some(latency) = audio.poll(
+            params.engine_settings(),
+            info,
+            buffer.samples(),
+            play_stopped,
+        ) {
             if latency != self.latency {
                 self.latency = latency;
                 context.set_latency_samples(latency);

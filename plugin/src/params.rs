@@ -147,6 +147,15 @@ pub struct CounterpartParams {
     /// Stop following the guide and keep playing the current corpus run.
     #[id = "freeze"]
     pub freeze: BoolParam,
+    /// Rest when the guide rests, and come back with it.
+    #[id = "rests"]
+    pub follow_rests: BoolParam,
+    /// How long the guide must be silent before the companion rests.
+    #[id = "resthold"]
+    pub rest_hold_ms: FloatParam,
+    /// Keep playing while the host's transport is stopped (for live use without a timeline).
+    #[id = "stopped"]
+    pub play_stopped: BoolParam,
 }
 
 impl Default for CounterpartParams {
@@ -223,6 +232,19 @@ impl Default for CounterpartParams {
             guide_source: EnumParam::new("Guide Source", GuideSource::Main),
             seed: IntParam::new("Seed", 1, IntRange::Linear { min: 0, max: 9999 }),
             freeze: BoolParam::new("Freeze", false),
+            follow_rests: BoolParam::new("Follow Rests", defaults.follow_rests),
+            rest_hold_ms: FloatParam::new(
+                "Rest Hold",
+                defaults.rest_hold_seconds * 1000.0,
+                FloatRange::Skewed {
+                    min: 0.0,
+                    max: 4000.0,
+                    factor: FloatRange::skew_factor(-1.5),
+                },
+            )
+            .with_unit(" ms")
+            .with_value_to_string(formatters::v2s_f32_rounded(0)),
+            play_stopped: BoolParam::new("Play When Stopped", false),
         }
     }
 }
@@ -240,6 +262,8 @@ impl CounterpartParams {
             no_immediate_repeat: true,
             missing_label: MissingLabel::Nearest,
             crossfade_seconds: self.crossfade_ms.value() / 1000.0,
+            follow_rests: self.follow_rests.value(),
+            rest_hold_seconds: self.rest_hold_ms.value() / 1000.0,
             freeze: self.freeze.value(),
         }
     }

@@ -4,7 +4,8 @@
 //! * `plugin/process_128`: audio-thread time per 128-frame stereo block while the engine
 //!   plays (criterion);
 //! * the worker thread's real-time factor: its CPU time (from `/proc`) over the duration of the
-//!   audio it handled, measured over a minute of guide played at four times real time (printed).
+//!   audio it handled, measured over a minute of guide played at four times real time, then
+//!   over a minute of silence, as a share of the first (printed).
 //!
 //! Build the plugin first; for release figures, `cargo xtask bundle counterpart --release` and
 //! `COUNTERPART_CLAP=target/bundled/Counterpart.clap cargo bench -p counterpart-tests`.
@@ -106,12 +107,29 @@ fn main() {
             let cpu_before = worker_cpu_seconds();
             let seconds = 60.0;
             feed(audio, &guide, 0, (seconds * RATE) as usize, Some(4.0));
-            match (cpu_before, worker_cpu_seconds()) {
-                (Some(before), Some(after)) => println!(
-                    "worker thread: {:.2} s CPU for {seconds} s of audio: real-time factor {:.4}",
-                    after - before,
-                    (after - before) / seconds
-                ),
+            let cpu_playing = worker_cpu_seconds();
+            // A silent guide: once the rest begins, the worker skips the encoder and the
+            // decoder and only keeps its clock.
+            let silence = vec![0.0f32; BLOCK];
+            feed(audio, &silence, 0, (2.0 * RATE) as usize, Some(4.0));
+            let cpu_silent_before = worker_cpu_seconds();
+            feed(audio, &silence, 0, (seconds * RATE) as usize, Some(4.0));
+            match (
+                cpu_before,
+                cpu_playing,
+                cpu_silent_before,
+                worker_cpu_seconds(),
+            ) {
+                (Some(before), Some(playing), Some(silent_before), Some(silent)) => {
+                    let (busy, idle) = (playing - before, silent - silent_before);
+                    println!(
+                        "worker thread: {busy:.2} s CPU for {seconds} s of guide: real-time \
+                         factor {:.4}; {idle:.2} s for {seconds} s of silence: {:.1} % of \
+                         the playing figure",
+                        busy / seconds,
+                        100.0 * idle / busy.max(1e-9)
+                    )
+                }
                 _ => println!("worker thread: not found in /proc/self/task"),
             }
             ready_tx.send(()).unwrap();

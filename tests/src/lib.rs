@@ -302,6 +302,11 @@ impl AudioThread {
     /// From the next block on, tells the plugin that the transport plays at `bpm` and the block
     /// starts at `seconds` into the song (`None`: no transport information).
     pub fn set_transport(&mut self, position: Option<(f64, f64)>) {
+        self.set_transport_state(position, true);
+    }
+
+    /// Like [`Self::set_transport`], with the transport playing or stopped at `seconds`.
+    pub fn set_transport_state(&mut self, position: Option<(f64, f64)>, playing: bool) {
         self.transport = position.map(|(seconds, bpm)| {
             use clack_host::events::event_types::TransportFlags;
             use clack_host::events::EventFlags;
@@ -311,7 +316,11 @@ impl AudioThread {
                 flags: TransportFlags::HAS_TEMPO
                     | TransportFlags::HAS_BEATS_TIMELINE
                     | TransportFlags::HAS_SECONDS_TIMELINE
-                    | TransportFlags::IS_PLAYING,
+                    | if playing {
+                        TransportFlags::IS_PLAYING
+                    } else {
+                        TransportFlags::empty()
+                    },
                 song_pos_beats: BeatTime::from_float(seconds * bpm / 60.0),
                 song_pos_seconds: SecondsTime::from_float(seconds),
                 tempo: bpm,

@@ -1,7 +1,7 @@
 //! The bundled `Counterpart.vst3` inside a real DAW: Ardour 7, headless (`ardour7-lua` on the
 //! "None (Dummy)" backend, 48 kHz, 1024-frame blocks), driven by `tests/ardour/export_session.lua`.
 //!
-//! Checked: the scan (name, buses), the 13 parameters, the latency Ardour reads in Aligned and
+//! Checked: the scan (name, buses), the 16 parameters, the latency Ardour reads in Aligned and
 //! Live mode, and a freewheel export of the master bus in each mode (Ardour 7 tells a VST3 about
 //! offline rendering only per process call, so this exercises the plugin's pace detection):
 //! the companion in the export equals `counterpart render` of the same guide with the same
@@ -93,8 +93,17 @@ fn ardour_export(home: &Path, dir: &Path, guide: &Path, mode: &str) -> Option<Ex
     assert_eq!(value("plugin_outputs"), "2");
     // Main input and guide sidechain, two channels each.
     assert_eq!(value("plugin_inputs"), "4");
-    assert_eq!(value("param_count"), "13");
-    for name in ["Temperature", "Look-ahead", "Dry/Wet", "Seed", "Freeze"] {
+    assert_eq!(value("param_count"), "16");
+    for name in [
+        "Temperature",
+        "Look-ahead",
+        "Dry/Wet",
+        "Seed",
+        "Freeze",
+        "Follow Rests",
+        "Rest Hold",
+        "Play When Stopped",
+    ] {
         assert!(
             log.lines().any(|l| l == format!("CP param {name}")),
             "no parameter {name}"

@@ -484,3 +484,58 @@ fn real_time_playback_follows_a_looping_transport() {
     let level = rms(&out[0][start..]);
     assert!(level > 0.01, "the companion is silent (RMS {level})");
 }
+
+#[test]
+fn the_companion_stops_with_the_transport_and_rests_with_a_silent_guide() {
+    // The demo guide for 14 s, then 8 s of silence; the transport stops from 6 s to 9 s of the
+    // feed (the guide goes on: a live input), then plays on from where it stopped.
+    let (mut guide, rate) = guide(14.0);
+    guide.truncate(14 * rate as usize);
+    guide.extend(vec![0.0; 8 * rate as usize]);
+    let rate_f = f64::from(rate);
+    let mut plugin = sidechained(false, 1.0);
+    let feed = Feed {
+        sidechain: true,
+        seed: 3,
+        pace: Some(2.0),
+        sample_rate: rate_f,
+    };
+    let out = plugin.run_audio(rate_f, MAX_BLOCK as u32, |audio| {
+        play(audio, &guide, &feed, |frame, audio| {
+            let seconds = frame as f64 / rate_f;
+            let (song, playing) = match seconds {
+                s if s < 6.0 => (s, true),
+                s if s < 9.0 => (6.0, false),
+                s => (s - 3.0, true),
+            };
+            audio.set_transport_state(Some((song, 120.0)), playing);
+            Vec::new()
+        })
+    });
+    assert_clean(&out, "transport stop");
+    let at = |s: f64| (s * rate_f) as usize;
+    let level = |from: f64, to: f64| {
+        let window = at(0.05);
+        out[0][at(from)..at(to)]
+            .chunks(window)
+            .map(|w| 20.0 * rms(w).max(1e-10).log10())
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    // The last block before the stop may be up to 4096 frames long, then a 50 ms fade.
+    let stopped = level(6.0 + 4096.0 / rate_f + 0.05, 9.0);
+    let before = rms(&out[0][at(2.0)..at(6.0)]);
+    let again = rms(&out[0][at(10.0)..at(14.0)]);
+    // The guide is silent from 14 s: after the hold, the segment and latency, nothing plays.
+    let latency = aligned_latency(rate) as f64 / rate_f;
+    let rest = level(14.0 + 0.25 + 0.5 + latency + 0.1, 22.0);
+    println!(
+        "transport: companion RMS {before:.4} playing, loudest 50 ms {stopped:.1} dBFS stopped, \
+         RMS {again:.4} playing again; silent guide: loudest 50 ms {rest:.1} dBFS after the hold"
+    );
+    assert!(before > 0.01 && again > 0.01, "the companion plays");
+    assert!(
+        stopped <= -60.0,
+        "the companion plays on with the transport stopped"
+    );
+    assert!(rest <= -60.0, "the companion plays on a silent guide");
+}

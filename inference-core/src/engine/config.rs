@@ -38,6 +38,11 @@ pub struct EngineSettings {
     pub missing_label: MissingLabel,
     /// Crossfade length of a jump, in seconds, in (0, 1].
     pub crossfade_seconds: f32,
+    /// Rest when the guide rests: once it has been silent for [`Self::rest_hold_seconds`], the
+    /// companion fades out, and it comes back with the guide's next onset.
+    pub follow_rests: bool,
+    /// How long the guide must be silent before the companion rests, in seconds, in [0, 4].
+    pub rest_hold_seconds: f32,
     /// Stop following the guide: keep playing the corpus on from the current segment (where a
     /// recording ends, or nothing is sounding, the navigator starts a new run).
     pub freeze: bool,
@@ -56,6 +61,8 @@ impl Default for EngineSettings {
             no_immediate_repeat: true,
             missing_label: MissingLabel::Nearest,
             crossfade_seconds: 0.04,
+            follow_rests: true,
+            rest_hold_seconds: DEFAULT_REST_HOLD_S,
             freeze: false,
         }
     }
@@ -96,9 +103,19 @@ impl EngineSettings {
                 self.crossfade_seconds
             ));
         }
+        if !(0.0..=4.0).contains(&self.rest_hold_seconds) {
+            return Err(format!(
+                "rest hold {} s must be in [0, 4] s",
+                self.rest_hold_seconds
+            ));
+        }
         Ok(())
     }
 }
+
+/// Default rest hold: a quarter of a second of silence in the guide (longer than the gaps
+/// between legato notes, shorter than a rest a musician would notice being played through).
+pub const DEFAULT_REST_HOLD_S: f32 = 0.25;
 
 /// Everything the engine needs besides the preset. Serialisable (the plugin stores it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -56,6 +56,7 @@ mod config;
 mod loaded_preset;
 mod offline;
 mod resegment;
+mod rests;
 mod telemetry;
 mod worker;
 
@@ -66,12 +67,15 @@ use ringbuf::traits::{Producer, Split};
 use ringbuf::{HeapProd, HeapRb};
 
 pub use audio::{AudioEngine, MAX_PASS_FRAMES};
-pub use config::{EngineConfig, EngineSettings, MissingLabel, DEFAULT_WORKER_MARGIN_S};
+pub use config::{
+    EngineConfig, EngineSettings, MissingLabel, DEFAULT_REST_HOLD_S, DEFAULT_WORKER_MARGIN_S,
+};
 pub use loaded_preset::{
     segmentation_config, CorpusOrigins, EncoderSearch, LoadError, LoadedPreset, SegmentOrigin,
 };
 pub use offline::OfflineRenderer;
 pub use resegment::resegment;
+pub use rests::{ENTRY_DB, PEAK_SECONDS, SILENCE_DBFS, SOUND_DBFS, TAIL_DB};
 pub use telemetry::{EngineTelemetry, NowPlaying, MAX_LABELS};
 pub use worker::{EngineWorker, PlayedSlot};
 

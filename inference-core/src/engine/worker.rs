@@ -11,6 +11,7 @@ use ringbuf::HeapCons;
 
 use super::config::{EngineConfig, EngineSettings, MissingLabel};
 use super::loaded_preset::{CorpusOrigins, LoadedPreset, SegmentOrigin};
+use super::rests::RestDetector;
 use super::telemetry::{EngineTelemetry, NowPlaying};
 use super::EngineError;
 use crate::action::{
@@ -26,15 +27,15 @@ const PASS: usize = 4096;
 /// How long [`EngineWorker::run`] sleeps when there is nothing to do.
 const IDLE_SLEEP: Duration = Duration::from_millis(2);
 
-/// One companion segment the worker decided.
+/// One companion segment the worker decided, or the start of a rest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlayedSlot {
     /// Index of the slot (companion segment) since the preset was loaded.
     pub slot: u64,
-    /// Host frame at which it starts.
+    /// Host frame at which it starts (it plays until the next one starts).
     pub at: u64,
-    /// The label the decision model asked for.
-    pub requested: u32,
+    /// The label the decision model asked for (`None` for a rest: the guide is silent).
+    pub requested: Option<u32>,
     /// The corpus segment played, or `None` for silence.
     pub segment: Option<SegmentId>,
     /// Where the segment comes from.
@@ -57,6 +58,8 @@ struct Pipeline {
     corpus: Arc<CorpusMemory>,
     origins: CorpusOrigins,
     encoded: Vec<EncodedSegment>,
+    /// The slot the next decision is for.
+    next_slot: u64,
     logits: Vec<f32>,
     distribution: Vec<f32>,
     last_a: Option<u32>,
@@ -124,6 +127,7 @@ impl Pipeline {
                 corpus: preset.corpus,
                 origins: preset.origins,
                 encoded: Vec::new(),
+                next_slot: 0,
                 logits: vec![0.0; k],
                 distribution: Vec::with_capacity(k),
                 last_a: None,
@@ -179,6 +183,11 @@ pub struct EngineWorker {
     block: Vec<f32>,
     /// Guide frames consumed (with inserted silence): the worker's clock.
     consumed: u64,
+    /// Where the guide sounds and rests.
+    rests: RestDetector,
+    /// Whether the companion has been faded out for a rest of the guide (a silence is
+    /// scheduled and no segment since).
+    resting: bool,
     dropped_seen: u64,
     log: Option<Vec<PlayedSlot>>,
 }
@@ -232,6 +241,8 @@ impl EngineWorker {
             telemetry,
             block: vec![0.0; PASS],
             consumed: 0,
+            rests: RestDetector::new(host_rate, 0),
+            resting: false,
             dropped_seen: 0,
             log: None,
         };
@@ -364,24 +375,100 @@ impl EngineWorker {
         }
     }
 
-    /// Feeds `self.block[..n]` to perception and decides every slot that becomes ready.
+    /// Feeds `self.block[..n]` to the rest detector and perception, and decides every slot
+    /// that becomes ready. Guide segments within a rest (silent throughout, and for the hold
+    /// before them) are not encoded and not decided: their slots rest.
     fn push(&mut self, n: usize) -> Result<(), EngineError> {
         let started = Instant::now();
+        self.rests.push(&self.block[..n]);
+        let hold = self.follows_rests().then(|| self.hold_frames());
         let p = &mut self.pipeline;
         p.encoded.clear();
-        let result = p.perception.push(&self.block[..n], &mut p.encoded);
+        let (rests, origin) = (&self.rests, p.origin);
+        let result = p
+            .perception
+            .push_skipping(&self.block[..n], &mut p.encoded, |segment| {
+                hold.is_some_and(|hold| {
+                    let (start, end) = (origin + segment.start, origin + segment.end);
+                    rests.silent_over(start, end)
+                        && rests
+                            .silence_before(end)
+                            .is_some_and(|since| since + hold <= start)
+                })
+            });
         self.consumed += n as u64;
         result?;
         let encoded = std::mem::take(&mut self.pipeline.encoded);
         for segment in &encoded {
+            let index = segment.segment.index;
+            if segment.frames == 0 {
+                self.rest_through(index)?;
+                continue;
+            }
             let token = segment.token.ok_or_else(|| {
                 EngineError::Config("perception returned a segment without a token".into())
             })?;
             self.pipeline.stream.push_guide(token)?;
             self.pipeline.last_a = Some(token);
+            // Guide segment k completes slot k + 1 − L's inputs.
+            self.pipeline.next_slot = index + 1 - self.pipeline.lookahead as u64;
             self.decide_ready_timed(started)?;
         }
         self.pipeline.encoded = encoded;
+        Ok(())
+    }
+
+    /// Whether the companion rests with the guide (not while frozen: Freeze ignores the
+    /// guide).
+    fn follows_rests(&self) -> bool {
+        self.settings.follow_rests && !self.settings.freeze
+    }
+
+    /// The rest hold in host frames.
+    fn hold_frames(&self) -> u64 {
+        (f64::from(self.settings.rest_hold_seconds) * f64::from(self.host_rate)).round() as u64
+    }
+
+    /// Where the companion sounds what goes with guide frame `frame` (in slot `slot`).
+    fn output_frame(&self, slot: u64, frame: u64) -> u64 {
+        let p = &self.pipeline;
+        frame + (p.boundary(slot + p.lookahead as u64) - p.boundary(slot)) + p.margin
+    }
+
+    /// Guide segment `index` lies within a rest and was skipped: the slot that would have
+    /// answered it rests (with L = 1 its own, with L = 0 the next one).
+    fn rest_through(&mut self, index: u64) -> Result<(), EngineError> {
+        if self.resting {
+            return Ok(());
+        }
+        let p = &self.pipeline;
+        let (slot, from) = if p.lookahead == 0 {
+            (index + 1, p.boundary(index + 1))
+        } else {
+            let since = self
+                .rests
+                .silence_before(p.boundary(index + 1))
+                .unwrap_or(p.boundary(index));
+            (index, since + self.hold_frames())
+        };
+        let at = self.output_frame(slot, from).max(self.handle.last_at());
+        self.rest_at(slot, at)
+    }
+
+    /// Fades the companion out at host frame `at` for a rest in slot `slot`.
+    fn rest_at(&mut self, slot: u64, at: u64) -> Result<(), EngineError> {
+        self.handle.silence(at)?;
+        self.resting = true;
+        self.pipeline.navigator.observe_played(None);
+        if let Some(log) = &mut self.log {
+            log.push(PlayedSlot {
+                slot,
+                at,
+                requested: None,
+                segment: None,
+                origin: None,
+            });
+        }
         Ok(())
     }
 
@@ -399,11 +486,15 @@ impl EngineWorker {
         Ok(())
     }
 
-    /// Decides slot `t = response_len`: sample a label, pick a segment, schedule it at
-    /// `boundary(t + L) + margin`.
+    /// Decides slot `t` (`next_slot`): sample a label, pick a segment, schedule it at
+    /// `boundary(t + L) + margin`. When following rests, a slot the guide rests in is
+    /// silenced (the label still goes to the decision model), a slot the guide comes back in
+    /// starts with the guide's onset (L = 1), and a slot the guide stops in fades out after
+    /// the hold (L = 1).
     fn decide(&mut self, started: Instant) -> Result<(), EngineError> {
         let p = &mut self.pipeline;
-        let t = p.stream.response_len() as u64;
+        let t = p.next_slot;
+        p.next_slot += 1;
         p.logits.copy_from_slice(p.stream.next_logits()?);
         let requested = p.sampler.sample(&p.logits)?;
         p.distribution.clear();
@@ -428,13 +519,39 @@ impl EngineWorker {
                 (decision.segment, decision.played)
             }
         };
-        let at = p.boundary(t + p.lookahead as u64) + p.margin;
+        let slot_at = p.boundary(t + p.lookahead as u64) + p.margin;
+        let (guide_start, guide_end) = (p.boundary(t), p.boundary(t + 1));
+        let live = p.lookahead == 0;
+        p.stream.push_response(played.unwrap_or(requested))?;
+        let follow = self.follows_rests();
+        let hold = self.hold_frames();
+        if follow && live {
+            // Only the guide before this slot is known: rest when it has rested long enough.
+            let resting = self
+                .rests
+                .silence_before(guide_start)
+                .is_some_and(|since| since + hold <= guide_start);
+            if resting {
+                if !self.resting {
+                    self.rest_at(t, slot_at)?;
+                }
+                return Ok(());
+            }
+        }
+        // Back from a rest with the whole slot known: enter with the guide.
+        let at = if follow && !live && self.resting && !self.rests.sounding_at(guide_start) {
+            self.rests
+                .first_onset(guide_start, guide_end)
+                .map_or(slot_at, |onset| self.output_frame(t, onset))
+        } else {
+            slot_at
+        };
         match segment {
             Some(id) => self.handle.play(at, id)?,
             None => self.handle.silence(at)?,
         }
+        self.resting = false;
         let p = &mut self.pipeline;
-        p.stream.push_response(played.unwrap_or(requested))?;
         let half_fade = (f64::from(self.settings.crossfade_seconds) * f64::from(self.host_rate)
             / 2.0)
             .round() as u64;
@@ -452,10 +569,20 @@ impl EngineWorker {
             log.push(PlayedSlot {
                 slot: t,
                 at,
-                requested,
+                requested: Some(requested),
                 segment,
                 origin: segment.and_then(|id| p.origins.origin(&p.corpus, id)),
             });
+        }
+        if follow && !live {
+            // The guide stops within this slot: fade out once it has rested for the hold.
+            if let Some(since) = self.rests.silence_before(guide_end) {
+                let from = (since + hold).max(guide_start);
+                if from < guide_end {
+                    let at = self.output_frame(t, from).max(at);
+                    self.rest_at(t, at)?;
+                }
+            }
         }
         Ok(())
     }

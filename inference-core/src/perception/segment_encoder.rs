@@ -58,11 +58,12 @@ impl Default for SegmentEncoderConfig {
 pub struct EncodedSegment {
     /// Where the segment lies, at the working rate.
     pub segment: Segment,
-    /// The pooled vector.
+    /// The pooled vector (empty when skipped).
     pub vector: Vec<f32>,
-    /// The nearest codebook centre, when a codebook is set.
+    /// The nearest codebook centre, when a codebook is set (none when skipped).
     pub token: Option<u32>,
-    /// How many encoder frames were pooled.
+    /// How many encoder frames were pooled (0: skipped by
+    /// [`SegmentEncoderCore::push_skipping`]).
     pub frames: usize,
 }
 
@@ -166,10 +167,22 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
     /// Takes the next block of audio at the working rate and appends every segment that can now be
     /// encoded to `out`, in order.
     pub fn push(&mut self, audio: &[f32], out: &mut Vec<EncodedSegment>) -> Result<()> {
+        self.push_skipping(audio, out, |_| false)
+    }
+
+    /// Like [`Self::push`], but the segments for which `skip` says so are not encoded: they
+    /// come out in their place with no vector, no token and `frames` 0, and the encoder does
+    /// not run for them (a silent guide costs next to nothing).
+    pub fn push_skipping(
+        &mut self,
+        audio: &[f32],
+        out: &mut Vec<EncodedSegment>,
+        mut skip: impl FnMut(&Segment) -> bool,
+    ) -> Result<()> {
         self.resampler.push(audio, &mut self.history)?;
         self.segmenter.push(audio, &mut self.fresh);
         self.pending.extend(self.fresh.drain(..));
-        self.encode_ready(out)
+        self.encode_ready(out, &mut skip)
     }
 
     /// Ends the stream: encodes the segments that were complete but waited for the resampler.
@@ -177,7 +190,7 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
     pub fn finish(mut self, out: &mut Vec<EncodedSegment>) -> Result<E> {
         let resampler = std::mem::replace(&mut self.resampler, StreamResampler::new(self.rate)?);
         resampler.finish(&mut self.history)?;
-        self.encode_ready(out)?;
+        self.encode_ready(out, &mut |_| false)?;
         Ok(self.encoder)
     }
 
@@ -185,7 +198,11 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
         self.history_start + self.history.len() as u64
     }
 
-    fn encode_ready(&mut self, out: &mut Vec<EncodedSegment>) -> Result<()> {
+    fn encode_ready(
+        &mut self,
+        out: &mut Vec<EncodedSegment>,
+        skip: &mut dyn FnMut(&Segment) -> bool,
+    ) -> Result<()> {
         while let Some(&seg) = self.pending.front() {
             let end16 = to_encoder_rate(seg.end, self.rate);
             if end16 > self.available16() {
@@ -193,7 +210,16 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
             }
             self.pending.pop_front();
             self.last_end = seg.end;
-            let encoded = self.encode_segment(seg);
+            let encoded = if skip(&seg) {
+                Ok(EncodedSegment {
+                    segment: seg,
+                    vector: Vec::new(),
+                    token: None,
+                    frames: 0,
+                })
+            } else {
+                self.encode_segment(seg)
+            };
             self.trim_history();
             out.push(encoded?);
         }

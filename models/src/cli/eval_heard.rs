@@ -10,6 +10,8 @@ use counterpart_models::heard::{
 };
 use counterpart_models::layout::PairSelection;
 
+use super::rests::RestArgs;
+
 /// Arguments of `counterpart eval-heard`. The engine's settings and their defaults are those of
 /// `counterpart render`.
 #[derive(clap::Args, Debug, Clone)]
@@ -45,6 +47,8 @@ pub struct EvalHeardArgs {
     /// Seed of the sampler, the navigator and the random reference.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    #[command(flatten)]
+    rests: RestArgs,
     /// Frames per block.
     #[arg(long, default_value_t = 512)]
     block_size: usize,
@@ -82,11 +86,11 @@ pub fn run(args: &EvalHeardArgs) -> Result<(), String> {
         config: EngineConfig {
             lookahead: args.lookahead,
             seed: args.seed,
-            settings: EngineSettings {
+            settings: args.rests.apply(EngineSettings {
                 temperature: args.temperature,
                 top_p: args.top_p,
                 ..EngineSettings::default()
-            },
+            }),
             ..EngineConfig::default()
         },
         block_size: args.block_size,

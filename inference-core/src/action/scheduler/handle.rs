@@ -169,6 +169,12 @@ impl SchedulerHandle {
             .flatten()
     }
 
+    /// The time of the last timed command sent (0 before any): later ones may not come
+    /// before it.
+    pub fn last_at(&self) -> u64 {
+        self.last_at
+    }
+
     /// Free places in the command queue.
     pub fn free_slots(&self) -> usize {
         self.commands.vacant_len()

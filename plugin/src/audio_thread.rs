@@ -292,9 +292,11 @@ impl AudioSide {
         // Offline, a stopped transport has nothing to render: the engine waits for it to play,
         // so that it starts fresh with the render.
         self.held = self.offline() && !transport.playing && transport.pos_samples.is_some();
-        if !was_offline && self.offline() && self.current.is_some() {
-            // A bounce has begun: render it with a fresh engine that hears it from its start,
-            // as `counterpart render` does.
+        let fresh_start = !transport.playing || self.preroll_whole;
+        if !was_offline && self.offline() && self.current.is_some() && fresh_start {
+            // A bounce has begun (or begins when the transport plays): render it with a fresh
+            // engine that hears it from its start, as `counterpart render` does (replayed from
+            // the pre-roll). Deep into a play, the engine that plays goes on, now on time.
             self.ask_fresh_engine();
         }
         let started = self.offline().then(Instant::now);
@@ -425,13 +427,15 @@ impl AudioSide {
     /// the pre-roll from there (its output was due already, and is silent: no decision plays
     /// that early). Bounded by the pre-roll's length.
     fn start_on_grid(&mut self, transport: TransportInfo) {
-        // Held by a stopped transport, it starts when the transport plays.
-        if self.held || !std::mem::take(&mut self.start_pending) {
+        // Held by a stopped transport, it starts when the transport plays; an engine whose
+        // worker half is still on the worker thread (real time) is started when it arrives.
+        if self.held || !self.start_pending {
             return;
         }
         let Some(engine) = self.current.as_mut().filter(|e| e.worker.is_some()) else {
             return;
         };
+        self.start_pending = false;
         let recorded = self.preroll_frames;
         // In the guide's time: the input leads the reported position by the latency.
         let lead = i64::from(engine.latency);

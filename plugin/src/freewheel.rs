@@ -21,8 +21,11 @@ const WINDOW_CALLS: u32 = 4;
 /// Freewheeling starts when the host idles less than this share of the audio's duration
 /// (it runs at least 8× faster than real time, counting our own work as free).
 const ENTER_SHARE: f64 = 1.0 / 8.0;
-/// Freewheeling ends when the host idles more than this share of the audio's duration.
+/// Freewheeling ends when the host idles more than this share of the audio's duration...
 const LEAVE_SHARE: f64 = 0.5;
+/// ...in this many windows in a row: a freewheeling host that stalls for a moment (reading
+/// from disk after a locate) is not taken for one back in real time.
+const LEAVE_WINDOWS: u32 = 5;
 
 /// The host's pace over the process calls so far. Audio thread: reading the monotonic clock is
 /// a vDSO call, with no lock, allocation or system call.
@@ -36,6 +39,8 @@ pub struct FreewheelDetector {
     window_audio: Duration,
     window_idle: Duration,
     window_calls: u32,
+    /// Windows in a row at a real-time pace while freewheeling.
+    calm_windows: u32,
     freewheeling: bool,
 }
 
@@ -49,6 +54,7 @@ impl FreewheelDetector {
             window_audio: Duration::ZERO,
             window_idle: Duration::ZERO,
             window_calls: 0,
+            calm_windows: 0,
             freewheeling: false,
         }
     }
@@ -65,8 +71,15 @@ impl FreewheelDetector {
                 let share = self.window_idle.as_secs_f64() / self.window_audio.as_secs_f64();
                 if share < ENTER_SHARE {
                     self.freewheeling = true;
-                } else if share > LEAVE_SHARE {
-                    self.freewheeling = false;
+                    self.calm_windows = 0;
+                } else if share > LEAVE_SHARE && self.freewheeling {
+                    self.calm_windows += 1;
+                    if self.calm_windows >= LEAVE_WINDOWS {
+                        self.freewheeling = false;
+                        self.calm_windows = 0;
+                    }
+                } else {
+                    self.calm_windows = 0;
                 }
                 self.window_audio = Duration::ZERO;
                 self.window_idle = Duration::ZERO;
@@ -141,11 +154,30 @@ mod tests {
         // Detected within 120 ms of audio (5760 frames at 48 kHz): before the first decision.
         assert!(first * 1024 <= 5760, "detected at call {first}");
         assert!(bounce[first..].iter().all(|&v| v));
-        // Back to real time, with the engine's worker still on the audio thread.
-        let after = run(
+        // A stall of 0.2 s (the host reading from disk) does not end it.
+        let stall = run(
+            &mut detector,
+            &mut clock,
+            2,
+            1024,
+            Duration::from_micros(300),
+            Duration::from_millis(100),
+        );
+        let on = run(
             &mut detector,
             &mut clock,
             20,
+            1024,
+            Duration::from_micros(300),
+            Duration::from_micros(126),
+        );
+        assert!(stall.iter().chain(&on).all(|&v| v));
+        // Back to real time for half a second, with the engine's worker still on the audio
+        // thread.
+        let after = run(
+            &mut detector,
+            &mut clock,
+            40,
             1024,
             Duration::from_micros(8_000),
             Duration::from_micros(13_333),

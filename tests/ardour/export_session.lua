@@ -6,8 +6,9 @@
 --   CP_GUIDE  the guide: a mono 32-bit float WAV at 48 kHz
 --   CP_MODE   "aligned" or "live": the plugin's Look-ahead
 --   CP_TAIL   seconds of silence exported after the guide
+--   CP_EXPORTS the names of the exports to make in a row (default "master")
 --
--- Ardour 7.3 headless, what this script works around:
+-- Ardour 7.3 headless, what this script works around (see also the exports, below):
 --   * it only reads the plugin cache: the caller runs ardour-vst3-scanner first;
 --   * no Lua binding imports audio: the script writes the guide's sources, region, playlist and
 --     session range into the session XML, and loads the session again;
@@ -19,6 +20,9 @@ local DIR = assert (os.getenv ("CP_DIR"), "CP_DIR")
 local GUIDE = assert (os.getenv ("CP_GUIDE"), "CP_GUIDE")
 local MODE = assert (os.getenv ("CP_MODE"), "CP_MODE")
 local TAIL_S = tonumber (os.getenv ("CP_TAIL") or "2")
+-- The exports to make, one after the other (CP_EXPORTS, space-separated names).
+local EXPORTS = {}
+for name in (os.getenv ("CP_EXPORTS") or "master"):gmatch ("%S+") do table.insert (EXPORTS, name) end
 local RATE = 48000
 local SUPERCLOCK_PER_SAMPLE = 282240000 // RATE
 local NAME = "cp_" .. MODE
@@ -170,19 +174,25 @@ report ("dry_wet", ARDOUR.LuaAPI.get_processor_param (proc, params["Dry/Wet"], t
 report ("seed", ARDOUR.LuaAPI.get_processor_param (proc, params["Seed"], true))
 s:save_state ("", false, false, false, false, false)
 
--- 4. Export the master bus over the session range (freewheeling, faster than real time).
-local export = s:simple_export ()
-assert (export:set_preset (PRESET), "export preset")
-export:set_folder (DIR .. "/out")
-export:set_name ("master")
-export:set_range (0, end_frames)
-assert (export:check_outputs (), "export outputs")
-local ok = export:run_export ()
-report ("export_ok", ok)
-report ("export", DIR .. "/out/master.wav")
+-- 4. Export the master bus over the session range (freewheeling, faster than real time),
+-- twice: Ardour deactivates and re-activates the plugin after an export, and the second export
+-- must be as complete as the first.
+-- Ardour 7.3 frees an export's port channels twice when its SimpleExport is garbage-collected
+-- (a heap-corruption abort in ~PortExportChannel): the exports are kept referenced, and the
+-- script ends with os.exit, before Lua collects them.
+local exports = {}
+for _, name in ipairs (EXPORTS) do
+	local export = s:simple_export ()
+	table.insert (exports, export)
+	assert (export:set_preset (PRESET), "export preset")
+	export:set_folder (DIR .. "/out")
+	export:set_range (0, end_frames)
+	export:set_name (name)
+	assert (export:check_outputs (), "export outputs")
+	report ("export_ok", export:run_export ())
+	report ("export_" .. name, DIR .. "/out/" .. name .. ".wav")
+end
 report ("latency_after", insert:signal_latency ())
-
-proc, insert, plugin, track, info, export = nil, nil, nil, nil, nil, nil
-collectgarbage ()
-close_session ()
 report ("done", MODE)
+io.stdout:flush ()
+os.exit (0)

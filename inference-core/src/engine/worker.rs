@@ -15,8 +15,8 @@ use super::rests::RestDetector;
 use super::telemetry::{EngineTelemetry, NowPlaying};
 use super::EngineError;
 use crate::action::{
-    CorpusMemory, LabelDistances, MissingLabelPolicy, Navigator, NavigatorConfig, SchedulerHandle,
-    SegmentId,
+    CorpusMemory, LabelDistances, MissingLabelPolicy, Navigator, NavigatorConfig,
+    NowPlaying as SchedulerNowPlaying, SchedulerHandle, SegmentId,
 };
 use crate::decision::{DecisionStream, Sampler};
 use crate::perception::{EncodedSegment, FrameEncoder, SegmentEncoderConfig, SegmentEncoderCore};
@@ -188,6 +188,8 @@ pub struct EngineWorker {
     /// Whether the companion has been faded out for a rest of the guide (a silence is
     /// scheduled and no segment since).
     resting: bool,
+    /// What the scheduler played at the last publication of what plays now.
+    now_playing_seen: Option<SchedulerNowPlaying>,
     dropped_seen: u64,
     log: Option<Vec<PlayedSlot>>,
 }
@@ -243,6 +245,7 @@ impl EngineWorker {
             consumed: 0,
             rests: RestDetector::new(host_rate, 0),
             resting: false,
+            now_playing_seen: None,
             dropped_seen: 0,
             log: None,
         };
@@ -268,6 +271,12 @@ impl EngineWorker {
     /// The settings in force.
     pub fn settings(&self) -> &EngineSettings {
         &self.settings
+    }
+
+    /// Whether the companion rests with the guide: nothing is encoded or decided until the
+    /// guide sounds again, so the worker thread may poll less often.
+    pub fn resting(&self) -> bool {
+        self.resting
     }
 
     /// Guide frames processed so far (the worker's clock).
@@ -587,7 +596,13 @@ impl EngineWorker {
         Ok(())
     }
 
-    fn publish_now_playing(&self) {
+    /// Publishes what plays now, when it changed since the last step.
+    fn publish_now_playing(&mut self) {
+        let raw = self.handle.telemetry().now_playing();
+        if raw == self.now_playing_seen {
+            return;
+        }
+        self.now_playing_seen = raw;
         let now = self.handle.now_playing().and_then(|(id, _)| {
             let p = &self.pipeline;
             let origin = p.origins.origin(&p.corpus, id)?;

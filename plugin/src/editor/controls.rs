@@ -1,4 +1,4 @@
-//! All parameters, in four groups: Decision, Navigation, Mix and Engine. Every change goes
+//! All parameters, in four groups: Decision, Navigation (with the rests), Mix and Engine. Every change goes
 //! through the host's parameter setter, so it is automatable and undoable.
 
 use egui::{vec2, Align, Layout, Rect, Response, RichText, Sense, Stroke, StrokeKind, Ui};
@@ -61,6 +61,12 @@ pub fn show(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter, strip
                 setter,
                 "Stop following the guide and keep playing the current corpus run",
             );
+            rest_row(
+                ui,
+                params,
+                setter,
+                "Rest when the guide rests (after it has been silent for the hold), and come back with its next note",
+            );
         })
     });
     layout::card_at(ui, groups[2], |ui| {
@@ -110,6 +116,13 @@ pub fn show(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter, strip
                 setter,
                 "Seed of the sampler and the navigator (changing it restarts the engine)",
             );
+            toggle_row_as(
+                ui,
+                "Stopped",
+                &params.play_stopped,
+                setter,
+                "Play When Stopped: keep playing while the host's transport is stopped (for live use without a timeline)",
+            );
         })
     });
 }
@@ -125,11 +138,16 @@ fn group(ui: &mut Ui, title: &str, add_rows: impl FnOnce(&mut Ui)) {
 
 /// The parameter's name, left, in a fixed column; `help` shows on hover.
 fn name_cell(ui: &mut Ui, name: &str, help: &str) {
+    name_cell_of(ui, NAME_WIDTH, name, help);
+}
+
+/// [`name_cell`] `width` points wide.
+fn name_cell_of(ui: &mut Ui, width: f32, name: &str, help: &str) {
     ui.allocate_ui_with_layout(
-        vec2(NAME_WIDTH, ROW_HEIGHT),
+        vec2(width, ROW_HEIGHT),
         Layout::left_to_right(Align::Center),
         |ui| {
-            ui.set_min_width(NAME_WIDTH);
+            ui.set_min_width(width);
             ui.label(theme::weak(name).size(12.5)).on_hover_text(help);
         },
     );
@@ -149,21 +167,48 @@ fn slider_row<P: Param>(ui: &mut Ui, param: &P, setter: &ParamSetter, help: &str
 
 /// A parameter row with an on/off switch.
 fn toggle_row(ui: &mut Ui, param: &BoolParam, setter: &ParamSetter, help: &str) {
+    toggle_row_as(ui, param.name(), param, setter, help);
+}
+
+/// [`toggle_row`] under a shorter `label` than the parameter's name.
+fn toggle_row_as(ui: &mut Ui, label: &str, param: &BoolParam, setter: &ParamSetter, help: &str) {
     ui.horizontal(|ui| {
         ui.set_min_height(ROW_HEIGHT);
-        name_cell(ui, param.name(), help);
-        let on = param.value();
-        if switch(ui, on).on_hover_text(help).clicked() {
-            setter.begin_set_parameter(param);
-            setter.set_parameter(param, !on);
-            setter.end_set_parameter(param);
-        }
-        ui.label(if on {
+        name_cell(ui, label, help);
+        toggle(ui, param, setter, help);
+        ui.label(if param.value() {
             RichText::new("On")
         } else {
             theme::weak("Off")
         });
     });
+}
+
+/// The rests in one row: the Follow Rests switch, then the Rest Hold slider.
+fn rest_row(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter, help: &str) {
+    ui.horizontal(|ui| {
+        ui.set_min_height(ROW_HEIGHT);
+        // A short name: the switch and the slider share the row.
+        name_cell_of(ui, NAME_WIDTH / 2.0, "Rests", help);
+        toggle(ui, &params.follow_rests, setter, help);
+        // Room for a value as wide as "4000 ms".
+        let width = (ui.available_width() - VALUE_WIDTH - 12.0).max(24.0);
+        ui.add_enabled(
+            params.follow_rests.value(),
+            ParamSlider::for_param(&params.rest_hold_ms, setter).with_width(width),
+        )
+        .on_hover_text("Rest Hold: how long the guide must be silent before the companion rests");
+    });
+}
+
+/// The switch of a boolean parameter, through the host's setter.
+fn toggle(ui: &mut Ui, param: &BoolParam, setter: &ParamSetter, help: &str) {
+    let on = param.value();
+    if switch(ui, on).on_hover_text(help).clicked() {
+        setter.begin_set_parameter(param);
+        setter.set_parameter(param, !on);
+        setter.end_set_parameter(param);
+    }
 }
 
 /// An on/off switch: a pill with a knob that slides to the right when on.

@@ -288,10 +288,11 @@ impl AudioSide {
         }
         self.was_playing = transport.playing;
         // A host that reports a position and is not playing has stopped its transport.
-        self.stopped = !play_stopped && !transport.playing && transport.pos_samples.is_some();
+        let stopped = !transport.playing && transport.pos_samples.is_some();
+        self.stopped = stopped && !play_stopped;
         // Offline, a stopped transport has nothing to render: the engine waits for it to play,
         // so that it starts fresh with the render.
-        self.held = self.offline() && !transport.playing && transport.pos_samples.is_some();
+        self.held = stopped && self.offline();
         let fresh_start = !transport.playing || self.preroll_whole;
         if !was_offline && self.offline() && self.current.is_some() && fresh_start {
             // A bounce has begun (or begins when the transport plays): render it with a fresh
@@ -439,14 +440,9 @@ impl AudioSide {
         let recorded = self.preroll_frames;
         // In the guide's time: the input leads the reported position by the latency.
         let lead = i64::from(engine.latency);
-        let guide_time = transport.ahead(engine.latency, self.sample_rate);
-        let phase = engine.grid.phase_samples(
-            guide_time.pos_samples,
-            guide_time.pos_beats,
-            guide_time.tempo,
-            f64::from(self.sample_rate),
-        );
-        let start = match (self.preroll_origin, guide_time.pos_samples, phase) {
+        let now = transport.pos_samples.map(|p| p + lead);
+        let phase = guide_phase(engine, transport, self.sample_rate);
+        let start = match (self.preroll_origin, now, phase) {
             (Some(origin), Some(now), Some(phase)) if transport.playing => {
                 let period = engine.grid.period_samples;
                 // Nothing plays before the session's start: hosts that compensate latency in a
@@ -531,16 +527,13 @@ impl AudioSide {
                 right.fill(0.0);
             }
         }
-        // The companion fades out while the transport is stopped, and back in when it plays.
+        // The transport's and the presence's ramps both take PRESENCE_FADE_SECONDS.
         let step = 1.0 / (PRESENCE_FADE_SECONDS * self.sample_rate).max(1.0);
+        // The companion fades out while the transport is stopped, and back in when it plays.
         let open = if self.stopped { 0.0 } else { 1.0 };
         if self.transport_gain != open || open == 0.0 {
             for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-                self.transport_gain = if self.transport_gain < open {
-                    (self.transport_gain + step).min(open)
-                } else {
-                    (self.transport_gain - step).max(open)
-                };
+                self.transport_gain = ramp(self.transport_gain, open, step);
                 *l *= self.transport_gain;
                 *r *= self.transport_gain;
             }
@@ -564,13 +557,8 @@ impl AudioSide {
                 self.give_back();
             }
         }
-        let step = 1.0 / (PRESENCE_FADE_SECONDS * self.sample_rate).max(1.0);
         for presence in &mut self.presence[..frames] {
-            self.level = if self.level < target {
-                (self.level + step).min(target)
-            } else {
-                (self.level - step).max(target)
-            };
+            self.level = ramp(self.level, target, step);
             *presence = self.level;
         }
     }
@@ -594,6 +582,28 @@ impl AudioSide {
     }
 }
 
+/// `value` moved one `step` towards `target`, without passing it.
+fn ramp(value: f32, target: f32, step: f32) -> f32 {
+    if value < target {
+        (value + step).min(target)
+    } else {
+        (value - step).max(target)
+    }
+}
+
+/// How far past its last grid line the guide is at the start of this block, in samples: the
+/// grid taken in the guide's time, the host's position led by the latency
+/// ([`TransportInfo::ahead`]); `None` without a usable transport.
+fn guide_phase(engine: &Installed, transport: TransportInfo, sample_rate: f32) -> Option<usize> {
+    let guide_time = transport.ahead(engine.latency, sample_rate);
+    engine.grid.phase_samples(
+        guide_time.pos_samples,
+        guide_time.pos_beats,
+        guide_time.tempo,
+        f64::from(sample_rate),
+    )
+}
+
 /// Lines the engine's segment grid up with the host's: when the transport plays, the engine
 /// runs through as much silence (its output discarded) as puts its position, modulo a segment,
 /// where the guide's is (the host's position led by the latency: [`TransportInfo::ahead`]), so
@@ -608,13 +618,7 @@ fn align(
     if !transport.playing || engine.worker.is_some() {
         return;
     }
-    let guide_time = transport.ahead(engine.latency, sample_rate);
-    let Some(host_phase) = engine.grid.phase_samples(
-        guide_time.pos_samples,
-        guide_time.pos_beats,
-        guide_time.tempo,
-        f64::from(sample_rate),
-    ) else {
+    let Some(host_phase) = guide_phase(engine, transport, sample_rate) else {
         return;
     };
     let period = engine.grid.period_samples;

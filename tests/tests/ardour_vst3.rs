@@ -14,15 +14,15 @@
 //! segmentation fault on exit. A crash before the export is done is retried once; one after
 //! it (every figure reported) is only printed.
 
+mod common;
+
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use counterpart::CounterpartParams;
-use counterpart_core::engine::EngineConfig;
+use common::{render_as_the_plugin, repo};
 use counterpart_models::audio_file::AudioFile;
-use counterpart_models::render::{render, RenderOptions, SampleFormat};
 use counterpart_tests::bundled_vst3;
 
 const RATE: u32 = 48_000;
@@ -32,10 +32,6 @@ const ARDOUR_LIBS: &str = "/usr/lib/ardour7";
 const TAIL_S: u32 = 2;
 /// The longest one Ardour run may take.
 const ARDOUR_TIMEOUT_S: u32 = 400;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// Runs `command`, panicking with its output if it cannot start.
 fn run(command: &mut Command, what: &str) -> Output {
@@ -151,27 +147,8 @@ fn ardour_export(home: &Path, dir: &Path, guide: &Path, mode: &str) -> Option<Ex
 /// `counterpart render` of `guide` with the plugin's default settings and seed at `lookahead`:
 /// the companion's first channel.
 fn render_reference(guide: &Path, dir: &Path, lookahead: usize) -> Vec<f32> {
-    let params = CounterpartParams::default();
     let out = dir.join(format!("render-{lookahead}.wav"));
-    render(&RenderOptions {
-        preset: repo().join("models/presets/default.cpreset"),
-        guide: guide.to_owned(),
-        out: out.clone(),
-        mix: None,
-        segments_out: None,
-        config: EngineConfig {
-            lookahead: Some(lookahead),
-            settings: params.engine_settings(),
-            seed: params.seed.value() as u64,
-            ..EngineConfig::default()
-        },
-        block_size: 1024,
-        sample_rate: None,
-        format: SampleFormat::Float32,
-        encoder_dirs: Vec::new(),
-    })
-    .expect("counterpart render");
-    let file = AudioFile::read(&out).unwrap();
+    let (_, file) = render_as_the_plugin(guide, &out, Some(lookahead), 1024, None);
     file.samples.chunks(file.channels).map(|f| f[0]).collect()
 }
 

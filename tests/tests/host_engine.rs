@@ -10,25 +10,22 @@
 //!   freeze, look-ahead mode), a reset and a sample-rate change, and nothing allocates on the
 //!   audio thread (the debug plugin aborts if anything does).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::events::Pckn;
-use counterpart::CounterpartParams;
-use counterpart_core::engine::EngineConfig;
+use common::{render_as_the_plugin, repo};
 use counterpart_models::audio_file::AudioFile;
-use counterpart_models::render::{render, write_wav, RenderOptions, SampleFormat};
+use counterpart_models::render::{write_wav, SampleFormat};
 use counterpart_tests::{bundled_clap, AudioThread, HostedPlugin, CHANNELS};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const CLAP_ID: &str = "org.counterpart.counterpart";
 const MAX_BLOCK: usize = 4096;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// The demo guide, mono, looped to at least `seconds`.
 fn guide(seconds: f64) -> (Vec<f32>, u32) {
@@ -132,32 +129,19 @@ fn no_events(_: usize, _: &mut AudioThread) -> Vec<ParamValueEvent> {
 fn render_with_defaults(guide: &[f32], rate: u32, dir: &Path) -> AudioFile {
     let guide_path = dir.join("guide.wav");
     write_wav(&guide_path, rate, &[guide.to_vec()], SampleFormat::Float32).unwrap();
-    let params = CounterpartParams::default();
-    let options = RenderOptions {
-        preset: repo().join("models/presets/default.cpreset"),
-        guide: guide_path,
-        out: dir.join("render.wav"),
-        mix: None,
-        segments_out: Some(dir.join("segments.csv")),
-        config: EngineConfig {
-            lookahead: Some(params.lookahead.value().segments()),
-            settings: params.engine_settings(),
-            seed: params.seed.value() as u64,
-            ..EngineConfig::default()
-        },
-        block_size: 512,
-        sample_rate: None,
-        format: SampleFormat::Float32,
-        encoder_dirs: Vec::new(),
-    };
-    let report = render(&options).expect("counterpart render");
+    let (report, rendered) = render_as_the_plugin(
+        &guide_path,
+        &dir.join("render.wav"),
+        None,
+        512,
+        Some(dir.join("segments.csv")),
+    );
     let expected_slots = guide.len() / rate as usize;
     assert!(
         report.slots > expected_slots,
         "{} segments rendered",
         report.slots
     );
-    let rendered = AudioFile::read(&dir.join("render.wav")).unwrap();
     assert!((1..=CHANNELS).contains(&rendered.channels));
     rendered
 }

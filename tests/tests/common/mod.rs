@@ -1,0 +1,46 @@
+//! What the host tests share: the repository, and `counterpart render` with the plugin's own
+//! default settings and seed, the reference a bounce must equal.
+
+use std::path::{Path, PathBuf};
+
+use counterpart::CounterpartParams;
+use counterpart_core::engine::EngineConfig;
+use counterpart_models::audio_file::AudioFile;
+use counterpart_models::render::{render, RenderOptions, RenderReport, SampleFormat};
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Renders `guide` to `out` with the default preset and the plugin's default settings and
+/// seed, in blocks of `block_size`, at `lookahead` (the plugin's default when `None`); also
+/// writes the played segments to `segments_out` when given. Returns the report and the file.
+pub fn render_as_the_plugin(
+    guide: &Path,
+    out: &Path,
+    lookahead: Option<usize>,
+    block_size: usize,
+    segments_out: Option<PathBuf>,
+) -> (RenderReport, AudioFile) {
+    let params = CounterpartParams::default();
+    let report = render(&RenderOptions {
+        preset: repo().join("models/presets/default.cpreset"),
+        guide: guide.to_owned(),
+        out: out.to_owned(),
+        mix: None,
+        segments_out,
+        config: EngineConfig {
+            lookahead: Some(lookahead.unwrap_or(params.lookahead.value().segments())),
+            settings: params.engine_settings(),
+            seed: params.seed.value() as u64,
+            ..EngineConfig::default()
+        },
+        block_size,
+        sample_rate: None,
+        format: SampleFormat::Float32,
+        encoder_dirs: Vec::new(),
+    })
+    .expect("counterpart render");
+    (report, AudioFile::read(out).expect("the rendered file"))
+}

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::f32::consts::TAU;
 use std::sync::Arc;
 
 use common::{encoder_dir, melody, synthetic_preset, ENCODER_NAME, SEGMENT_S};
@@ -13,7 +14,10 @@ use counterpart_core::engine::{
     build, EncoderSearch, EngineConfig, EngineSettings, LoadError, LoadedPreset, OfflineRenderer,
     PlayedSlot,
 };
+use counterpart_core::perception::OnsetDetector;
 use counterpart_core::preset::{Preset, PresetError};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 const RATE: u32 = 44_100;
 
@@ -67,7 +71,9 @@ fn sampling(seed: u64) -> EngineConfig {
 fn the_engine_plays_finite_unclipped_corpus_segments_with_the_chosen_labels() {
     let preset = synthetic_preset(1, true);
     let guide = melody(RATE, 6.0, 0.25, 99);
-    let config = sampling(3);
+    // On the segment grid (onset following is tested below).
+    let mut config = sampling(3);
+    config.settings.follow_onsets = false;
     let r = render(&preset, &config, &guide, 512);
     assert!(r.out.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
     let rms = (r.out.iter().map(|x| x * x).sum::<f32>() / r.out.len() as f32).sqrt();
@@ -82,7 +88,10 @@ fn the_engine_plays_finite_unclipped_corpus_segments_with_the_chosen_labels() {
     let mut contiguous_checked = 0;
     for (i, slot) in r.slots.iter().enumerate() {
         assert_eq!(slot.slot, i as u64);
-        assert_eq!(slot.at, ((i + 1) as f64 * period).round() as u64 + margin);
+        assert_eq!(
+            slot.at,
+            ((i + 1) as f64 * period).round() as u64 + margin + (period / 2.0).round() as u64
+        );
         let id = slot.segment.expect("every label is present: no silence");
         let segment = r.corpus.segments()[id.index()];
         let origin = slot.origin.as_ref().unwrap();
@@ -236,16 +245,19 @@ fn nan_and_silent_guides_are_handled() {
 }
 
 #[test]
-fn reported_latency_is_zero_live_and_one_segment_plus_margin_aligned() {
+fn reported_latency_is_zero_live_and_one_and_a_half_segments_plus_margin_aligned() {
     let silence = vec![0.0f32; 4096];
     let config = EngineConfig::default();
     let margin = (config.worker_margin_seconds * f64::from(RATE)).round() as u32;
     let live = render(&synthetic_preset(0, true), &config, &silence, 4096);
     assert_eq!(live.latency, 0);
     let aligned = render(&synthetic_preset(1, true), &config, &silence, 4096);
+    // Half a segment more than the slot: a guide onset takes the label of the slot most of its
+    // note falls in.
+    let period = SEGMENT_S * f64::from(RATE);
     assert_eq!(
         aligned.latency,
-        (SEGMENT_S * f64::from(RATE)) as u32 + margin
+        period as u32 + margin + (period / 2.0).round() as u32
     );
     // Asking for a look-ahead the model was not trained for is refused.
     let loaded = LoadedPreset::load(&synthetic_preset(0, true), RATE, &search()).unwrap();
@@ -529,4 +541,73 @@ fn a_silent_guide_gets_a_silent_companion_after_the_hold_in_both_modes() {
         println!("silent guide, L = {lookahead}: companion at most {level:.1} dBFS after {quiet_from:.2} s");
         assert!(level <= -60.0, "L = {lookahead}: {level} dBFS");
     }
+}
+
+/// A guide of harmonic notes starting at `onsets` (seconds), `seconds` long.
+fn notes_at(onsets: &[f64], seconds: f64, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let scale = [196.0f32, 220.0, 261.6, 293.7, 329.6, 392.0, 440.0, 523.3];
+    let pitches: Vec<f32> = onsets
+        .iter()
+        .map(|_| scale[rng.random_range(0..scale.len())])
+        .collect();
+    (0..(seconds * f64::from(RATE)) as usize)
+        .map(|n| {
+            let t = n as f64 / f64::from(RATE);
+            let Some(k) = onsets.iter().rposition(|&o| o <= t) else {
+                return 0.0;
+            };
+            let since = (t - onsets[k]) as f32;
+            let envelope = (-6.0 * since).exp() * (since * 400.0).min(1.0);
+            0.4 * envelope * (TAU * pitches[k] * since).sin()
+        })
+        .collect()
+}
+
+/// The share of `heard`'s onsets within 60 ms of one of `guide`'s.
+fn onset_sync(heard: &[u64], guide: &[u64]) -> f64 {
+    let near = heard
+        .iter()
+        .filter(|&&h| {
+            guide
+                .iter()
+                .any(|&g| g.abs_diff(h) <= (0.06 * f64::from(RATE)) as u64)
+        })
+        .count();
+    near as f64 / heard.len().max(1) as f64
+}
+
+#[test]
+fn with_onset_following_the_companion_attacks_with_the_guide() {
+    // Onsets off the 0.25 s segment grid: gaps of 0.15 to 0.27 s.
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut onsets = vec![0.2];
+    while *onsets.last().unwrap() < 7.5 {
+        let gap = rng.random_range(0.15..0.27);
+        onsets.push(onsets.last().unwrap() + gap);
+    }
+    let guide = notes_at(&onsets, 8.0, 3);
+    let guide_onsets = OnsetDetector::detect(&guide, RATE);
+    let preset = synthetic_preset(1, true);
+    let mut sync = Vec::new();
+    for follow in [true, false] {
+        let mut config = sampling(2);
+        config.settings.follow_onsets = follow;
+        let r = render(&preset, &config, &guide, 512);
+        assert!(r.out.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
+        assert_eq!(r.late, 0);
+        // The companion as heard: moved back by the latency the host compensates.
+        let heard: Vec<u64> = OnsetDetector::detect(&r.out, RATE)
+            .into_iter()
+            .filter_map(|o| o.checked_sub(u64::from(r.latency)))
+            .collect();
+        assert!(heard.len() > 10, "{} onsets heard", heard.len());
+        sync.push(onset_sync(&heard, &guide_onsets));
+    }
+    println!(
+        "onset sync: following {:.3}, on the grid {:.3}",
+        sync[0], sync[1]
+    );
+    assert!(sync[0] >= 0.8, "onset sync {sync:?}");
+    assert!(sync[0] >= sync[1] + 0.2, "onset sync {sync:?}");
 }

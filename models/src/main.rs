@@ -143,7 +143,7 @@ enum Command {
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         constrained: bool,
         #[command(flatten)]
-        rests: cli::rests::RestArgs,
+        timing: cli::timing::TimingArgs,
         /// Frames per block.
         #[arg(long, default_value_t = 512)]
         block_size: usize,
@@ -721,7 +721,7 @@ fn main() -> std::process::ExitCode {
             seed,
             lookahead,
             constrained,
-            rests,
+            timing,
             block_size,
             sample_rate,
             int24,
@@ -738,7 +738,7 @@ fn main() -> std::process::ExitCode {
                     lookahead,
                     seed,
                     tempo_bpm: bpm,
-                    settings: rests.apply(EngineSettings {
+                    settings: timing.apply(EngineSettings {
                         temperature,
                         top_p,
                         top_k,

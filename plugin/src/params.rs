@@ -29,8 +29,8 @@ pub enum LookaheadMode {
     #[id = "live"]
     #[name = "Live (L=0)"]
     Live,
-    /// L = 1: B lines up with A; the plugin reports one segment plus the worker margin of
-    /// latency.
+    /// L = 1: B lines up with A; the plugin reports one and a half segments plus the worker
+    /// margin of latency.
     #[id = "aligned"]
     #[name = "Aligned (L=1)"]
     Aligned,
@@ -153,6 +153,9 @@ pub struct CounterpartParams {
     /// How long the guide must be silent before the companion rests.
     #[id = "resthold"]
     pub rest_hold_ms: FloatParam,
+    /// Start the companion's notes with the guide's (Aligned mode).
+    #[id = "onsets"]
+    pub follow_onsets: BoolParam,
     /// Keep playing while the host's transport is stopped (for live use without a timeline).
     #[id = "stopped"]
     pub play_stopped: BoolParam,
@@ -244,6 +247,7 @@ impl Default for CounterpartParams {
             )
             .with_unit(" ms")
             .with_value_to_string(formatters::v2s_f32_rounded(0)),
+            follow_onsets: BoolParam::new("Follow Onsets", defaults.follow_onsets),
             play_stopped: BoolParam::new("Play When Stopped", false),
         }
     }
@@ -264,6 +268,7 @@ impl CounterpartParams {
             crossfade_seconds: self.crossfade_ms.value() / 1000.0,
             follow_rests: self.follow_rests.value(),
             rest_hold_seconds: self.rest_hold_ms.value() / 1000.0,
+            follow_onsets: self.follow_onsets.value(),
             freeze: self.freeze.value(),
         }
     }

@@ -1,7 +1,7 @@
 //! The bundled `Counterpart.vst3` inside a real DAW: Ardour 7, headless (`ardour7-lua` on the
 //! "None (Dummy)" backend, 48 kHz, 1024-frame blocks), driven by `tests/ardour/export_session.lua`.
 //!
-//! Checked: the scan (name, buses), the 16 parameters, the latency Ardour reads in Aligned and
+//! Checked: the scan (name, buses), the 17 parameters, the latency Ardour reads in Aligned and
 //! Live mode, and a freewheel export of the master bus in each mode (Ardour 7 tells a VST3 about
 //! offline rendering only per process call, so this exercises the plugin's pace detection):
 //! the companion in the export equals `counterpart render` of the same guide with the same
@@ -111,7 +111,7 @@ fn ardour_export(home: &Path, dir: &Path, guide: &Path, mode: &str) -> Option<Ex
     assert_eq!(value("plugin_outputs"), "2");
     // Main input and guide sidechain, two channels each.
     assert_eq!(value("plugin_inputs"), "4");
-    assert_eq!(value("param_count"), "16");
+    assert_eq!(value("param_count"), "17");
     for name in [
         "Temperature",
         "Look-ahead",
@@ -239,7 +239,7 @@ fn the_vst3_in_ardour_exports_counterpart_render_with_the_dry_path_in_place() {
                 "a plugin error in Ardour's log: {line}"
             );
         }
-        let expected_latency = if lookahead == 1 { 29_760 } else { 0 };
+        let expected_latency = if lookahead == 1 { 41_760 } else { 0 };
         assert_eq!(export.latency, expected_latency, "{mode}: latency");
 
         // Ardour compensates the latency: the companion's sample t is the plugin's t + latency,

@@ -153,9 +153,11 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// The default preset's latency in Aligned mode: one 0.5 s segment plus the 120 ms margin.
+/// The default preset's latency in Aligned mode: one 0.5 s segment, the 120 ms margin and the
+/// half-segment onset shift.
 fn aligned_latency(rate: u32) -> usize {
-    ((0.5 * f64::from(rate)).round() + (0.12 * f64::from(rate)).round()) as usize
+    let rate = f64::from(rate);
+    ((0.5 * rate).round() + (0.12 * rate).round() + (0.25 * rate).round()) as usize
 }
 
 #[test]

@@ -11,6 +11,8 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use crate::perception::OnsetDetector;
+
 use super::resample::{convert_position, resample_channels, ResampleFailure};
 
 /// A segment label: a codebook token id from perception.
@@ -213,6 +215,7 @@ pub struct CorpusMemory {
     segments: Vec<Segment>,
     by_label: BTreeMap<Label, Vec<SegmentId>>,
     peaks: Vec<f32>,
+    onsets: Vec<u64>,
 }
 
 impl CorpusMemory {
@@ -236,6 +239,7 @@ impl CorpusMemory {
         let mut channels: Vec<Vec<f32>> = vec![Vec::new(); channel_count];
         let mut sources = Vec::with_capacity(recordings.len());
         let mut segments = Vec::new();
+        let mut onsets = Vec::new();
         for (index, recording) in recordings.into_iter().enumerate() {
             let SourceRecording {
                 name,
@@ -244,6 +248,7 @@ impl CorpusMemory {
                 boundaries,
                 labels,
             } = recording;
+            let native_onsets = onsets_of(&audio, sample_rate);
             let audio = resample_channels(audio, sample_rate, host_rate).map_err(|failure| {
                 CorpusError::Resample {
                     source_index: index,
@@ -256,6 +261,12 @@ impl CorpusMemory {
                 memory.extend_from_slice(&audio[channel.min(audio.len() - 1)]);
             }
             let source = u32::try_from(sources.len()).map_err(|_| CorpusError::TooManySegments)?;
+            onsets.extend(
+                native_onsets
+                    .iter()
+                    .map(|&onset| offset + convert_position(onset, sample_rate, host_rate))
+                    .filter(|&onset| onset < offset + frames),
+            );
             let host_boundaries: Vec<u64> = boundaries
                 .iter()
                 .map(|&boundary| convert_position(boundary, sample_rate, host_rate).min(frames))
@@ -300,6 +311,7 @@ impl CorpusMemory {
             segments,
             by_label,
             peaks,
+            onsets,
         })
     }
 
@@ -361,6 +373,25 @@ impl CorpusMemory {
             .then_some(SegmentId(id.0 - 1))
     }
 
+    /// The note onsets of every recording, in memory frames, sorted (found with
+    /// [`OnsetDetector`] at the recording's own rate).
+    pub fn onsets(&self) -> &[u64] {
+        &self.onsets
+    }
+
+    /// The first onset in `from..until`, if any.
+    pub fn onset_in(&self, from: u64, until: u64) -> Option<u64> {
+        let i = self.onsets.partition_point(|&onset| onset < from);
+        self.onsets.get(i).copied().filter(|&onset| onset < until)
+    }
+
+    /// The segment holding memory frame `frame`, if any.
+    pub fn segment_at(&self, frame: u64) -> Option<SegmentId> {
+        let i = self.segments.partition_point(|s| s.start <= frame);
+        let index = i.checked_sub(1)?;
+        (frame < self.segments[index].end).then_some(SegmentId(index as u32))
+    }
+
     /// The segments carrying `label`, in memory order (empty if the label is absent).
     pub fn segments_with_label(&self, label: Label) -> &[SegmentId] {
         self.by_label.get(&label).map_or(&[], Vec::as_slice)
@@ -402,6 +433,18 @@ impl CorpusMemory {
         let first = start / PEAK_BLOCK_FRAMES;
         let last = (end - 1) / PEAK_BLOCK_FRAMES;
         self.peaks[first..=last].iter().copied().fold(0.0, f32::max)
+    }
+}
+
+/// The note onsets of a recording (one or two channels), in its samples.
+fn onsets_of(channels: &[Vec<f32>], sample_rate: u32) -> Vec<u64> {
+    match channels {
+        [left, right] => {
+            let mono: Vec<f32> = left.iter().zip(right).map(|(l, r)| 0.5 * (l + r)).collect();
+            OnsetDetector::detect(&mono, sample_rate)
+        }
+        [only, ..] => OnsetDetector::detect(only, sample_rate),
+        [] => Vec::new(),
     }
 }
 

@@ -43,6 +43,10 @@ pub struct EngineSettings {
     pub follow_rests: bool,
     /// How long the guide must be silent before the companion rests, in seconds, in [0, 4].
     pub rest_hold_seconds: f32,
+    /// Start the companion's notes with the guide's (aligned mode): the corpus audio changes
+    /// at the guide's onsets, each time at a corpus note's attack, and notes are held in
+    /// between. Off: the corpus audio changes on the segment grid.
+    pub follow_onsets: bool,
     /// Stop following the guide: keep playing the corpus on from the current segment (where a
     /// recording ends, or nothing is sounding, the navigator starts a new run).
     pub freeze: bool,
@@ -63,6 +67,7 @@ impl Default for EngineSettings {
             crossfade_seconds: 0.04,
             follow_rests: true,
             rest_hold_seconds: DEFAULT_REST_HOLD_S,
+            follow_onsets: true,
             freeze: false,
         }
     }
@@ -115,7 +120,7 @@ impl EngineSettings {
 
 /// Default rest hold: a quarter of a second of silence in the guide (longer than the gaps
 /// between legato notes, shorter than a rest a musician would notice being played through).
-pub const DEFAULT_REST_HOLD_S: f32 = 0.25;
+pub const DEFAULT_REST_HOLD_S: f32 = 0.15;
 
 /// Everything the engine needs besides the preset. Serialisable (the plugin stores it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -27,9 +27,13 @@
 //! `t` is scheduled at host position `(t+L)S + M`:
 //! * `L = 0` (live): B trails its own grid by `M`. Nothing can be done about it without
 //!   seeing the future, so the reported latency is 0 and B answers A as fast as it can.
-//! * `L = 1` (aligned): slot `t` plays at `(t+1)S + M`, exactly `S + M` after guide segment
-//!   `t`; reporting a latency of `S + M` ([`AudioEngine::latency_samples`]) makes the host
-//!   delay everything else by that much, so B lines up with A.
+//! * `L = 1` (aligned): slot `t` plays at `(t+1)S + M + H`, exactly `S + M + H` after guide
+//!   segment `t`, where `H = S/2` (at least the onset detector's delay) is the onset shift;
+//!   reporting a latency of `S + M + H` ([`AudioEngine::latency_samples`]) makes the host delay
+//!   everything else by that much, so B lines up with A. The shift exists for onset following
+//!   ([`EngineSettings::follow_onsets`], see `timing.rs`): a guide onset at `g` is answered with
+//!   the decision of the slot whose segment holds `g + H`, i.e. most of the note it starts, and
+//!   that decision is ready `H` after the segment ends.
 //!
 //! A decision that reaches the audio thread after its crossfade should have begun is counted
 //! as late ([`EngineTelemetry::late_decisions`]); the scheduler then continues the corpus
@@ -58,6 +62,7 @@ mod offline;
 mod resegment;
 mod rests;
 mod telemetry;
+mod timing;
 mod worker;
 
 use std::sync::Arc;

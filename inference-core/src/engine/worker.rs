@@ -1,6 +1,7 @@
 //! The worker thread's side of the engine: segment, encode, quantise, decide, navigate,
 //! schedule.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,13 +14,16 @@ use super::config::{EngineConfig, EngineSettings, MissingLabel};
 use super::loaded_preset::{CorpusOrigins, LoadedPreset, SegmentOrigin};
 use super::rests::RestDetector;
 use super::telemetry::{EngineTelemetry, NowPlaying};
+use super::timing::{Grain, OnsetFollower};
 use super::EngineError;
 use crate::action::{
     CorpusMemory, LabelDistances, MissingLabelPolicy, Navigator, NavigatorConfig,
     NowPlaying as SchedulerNowPlaying, SchedulerHandle, SegmentId,
 };
 use crate::decision::{DecisionStream, Sampler};
-use crate::perception::{EncodedSegment, FrameEncoder, SegmentEncoderConfig, SegmentEncoderCore};
+use crate::perception::{
+    EncodedSegment, FrameEncoder, OnsetDetector, SegmentEncoderConfig, SegmentEncoderCore,
+};
 
 /// Guide samples taken from the ring per pass.
 const PASS: usize = 4096;
@@ -50,6 +54,9 @@ struct Pipeline {
     period: f64,
     lookahead: usize,
     margin: u64,
+    /// Look-ahead only: how much later than its grid slot the companion plays, so that a guide
+    /// onset takes the label of the slot most of its note falls in (see [`super::timing`]).
+    shift: u64,
     perception: SegmentEncoderCore<Box<dyn FrameEncoder>>,
     stream: DecisionStream,
     sampler: Sampler,
@@ -119,6 +126,7 @@ impl Pipeline {
                 period: seconds * f64::from(host_rate),
                 lookahead: model_lookahead,
                 margin: margin_samples(config, host_rate)?,
+                shift: onset_shift(model_lookahead, seconds * f64::from(host_rate), host_rate),
                 perception,
                 stream,
                 sampler,
@@ -145,7 +153,7 @@ impl Pipeline {
         if self.lookahead == 0 {
             0
         } else {
-            ((self.lookahead as f64 * self.period).round() as u64 + self.margin) as u32
+            ((self.lookahead as f64 * self.period).round() as u64 + self.margin + self.shift) as u32
         }
     }
 }
@@ -154,6 +162,16 @@ fn policy(mode: MissingLabel, distances: &LabelDistances) -> MissingLabelPolicy 
     match mode {
         MissingLabel::Nearest => MissingLabelPolicy::NearestLabel(distances.clone()),
         MissingLabel::Silence => MissingLabelPolicy::Silence,
+    }
+}
+
+/// The onset shift of a pipeline with look-ahead `lookahead` and segments of `period` frames:
+/// half a segment, and at least the onset detector's delay; none in live mode.
+fn onset_shift(lookahead: usize, period: f64, host_rate: u32) -> u64 {
+    if lookahead == 0 {
+        0
+    } else {
+        ((period / 2.0).round() as u64).max(OnsetDetector::delay_at(host_rate))
     }
 }
 
@@ -185,6 +203,11 @@ pub struct EngineWorker {
     consumed: u64,
     /// Where the guide sounds and rests.
     rests: RestDetector,
+    /// Where the guide's notes start (worker clock), and those not yet planned for.
+    onsets: OnsetDetector,
+    pending_onsets: VecDeque<u64>,
+    /// When the companion's notes start (aligned mode, following onsets).
+    follower: OnsetFollower,
     /// Whether the companion has been faded out for a rest of the guide (a silence is
     /// scheduled and no segment since).
     resting: bool,
@@ -244,6 +267,9 @@ impl EngineWorker {
             block: vec![0.0; PASS],
             consumed: 0,
             rests: RestDetector::new(host_rate, 0),
+            onsets: OnsetDetector::new(host_rate),
+            pending_onsets: VecDeque::new(),
+            follower: OnsetFollower::new(host_rate),
             resting: false,
             now_playing_seen: None,
             dropped_seen: 0,
@@ -328,6 +354,7 @@ impl EngineWorker {
             self.consumed,
         )?;
         self.handle.load_corpus(corpus)?;
+        self.follower.stop();
         let old = std::mem::replace(&mut self.pipeline, pipeline);
         drop(old);
         self.telemetry.set_latency(self.pipeline.latency());
@@ -390,6 +417,8 @@ impl EngineWorker {
     fn push(&mut self, n: usize) -> Result<(), EngineError> {
         let started = Instant::now();
         self.rests.push(&self.block[..n]);
+        self.onsets.push(&self.block[..n]);
+        self.pending_onsets.extend(self.onsets.take_onsets());
         let hold = self.follows_rests().then(|| self.hold_frames());
         let p = &mut self.pipeline;
         p.encoded.clear();
@@ -433,6 +462,11 @@ impl EngineWorker {
         self.settings.follow_rests && !self.settings.freeze
     }
 
+    /// Whether the companion's notes start with the guide's: aligned mode, not frozen.
+    fn follows_onsets(&self) -> bool {
+        self.settings.follow_onsets && !self.settings.freeze && self.pipeline.lookahead > 0
+    }
+
     /// The rest hold in host frames.
     fn hold_frames(&self) -> u64 {
         (f64::from(self.settings.rest_hold_seconds) * f64::from(self.host_rate)).round() as u64
@@ -441,7 +475,7 @@ impl EngineWorker {
     /// Where the companion sounds what goes with guide frame `frame` (in slot `slot`).
     fn output_frame(&self, slot: u64, frame: u64) -> u64 {
         let p = &self.pipeline;
-        frame + (p.boundary(slot + p.lookahead as u64) - p.boundary(slot)) + p.margin
+        frame + (p.boundary(slot + p.lookahead as u64) - p.boundary(slot)) + p.margin + p.shift
     }
 
     /// Guide segment `index` lies within a rest and was skipped: the slot that would have
@@ -467,6 +501,7 @@ impl EngineWorker {
     /// Fades the companion out at host frame `at` for a rest in slot `slot`.
     fn rest_at(&mut self, slot: u64, at: u64) -> Result<(), EngineError> {
         self.handle.silence(at)?;
+        self.follower.stop();
         self.resting = true;
         self.pipeline.navigator.observe_played(None);
         if let Some(log) = &mut self.log {
@@ -528,7 +563,7 @@ impl EngineWorker {
                 (decision.segment, decision.played)
             }
         };
-        let slot_at = p.boundary(t + p.lookahead as u64) + p.margin;
+        let slot_at = p.boundary(t + p.lookahead as u64) + p.margin + p.shift;
         let (guide_start, guide_end) = (p.boundary(t), p.boundary(t + 1));
         let live = p.lookahead == 0;
         p.stream.push_response(played.unwrap_or(requested))?;
@@ -555,16 +590,33 @@ impl EngineWorker {
         } else {
             slot_at
         };
-        match segment {
-            Some(id) => self.handle.play(at, id)?,
-            None => self.handle.silence(at)?,
-        }
-        self.resting = false;
+        // Where the companion stops for a rest that begins in this slot (L = 1).
+        let rest_from = if follow && !live {
+            self.rests.silence_before(guide_end).and_then(|since| {
+                let from = (since + hold).max(guide_start);
+                (from < guide_end).then(|| self.output_frame(t, from))
+            })
+        } else {
+            None
+        };
+        let first_at = if self.follows_onsets() {
+            self.play_with_onsets(t, requested, segment, rest_from)?
+        } else {
+            match segment {
+                Some(id) => self.handle.play(at, id)?,
+                None => self.handle.silence(at)?,
+            }
+            self.follower.stop();
+            self.resting = false;
+            self.log_played(t, at, Some(requested), segment, 0);
+            Some(at)
+        };
         let p = &mut self.pipeline;
         let half_fade = (f64::from(self.settings.crossfade_seconds) * f64::from(self.host_rate)
             / 2.0)
             .round() as u64;
-        let late = self.handle.telemetry().position() > at.saturating_sub(half_fade);
+        let late = first_at
+            .is_some_and(|at| self.handle.telemetry().position() > at.saturating_sub(half_fade));
         let load = started.elapsed().as_secs_f64() * f64::from(self.host_rate) / p.period;
         self.telemetry.publish_decision(
             p.last_a,
@@ -574,26 +626,99 @@ impl EngineWorker {
             load as f32,
             &p.distribution,
         );
-        if let Some(log) = &mut self.log {
-            log.push(PlayedSlot {
-                slot: t,
-                at,
-                requested: Some(requested),
-                segment,
-                origin: segment.and_then(|id| p.origins.origin(&p.corpus, id)),
-            });
-        }
-        if follow && !live {
+        if let Some(rest) = rest_from {
             // The guide stops within this slot: fade out once it has rested for the hold.
-            if let Some(since) = self.rests.silence_before(guide_end) {
-                let from = (since + hold).max(guide_start);
-                if from < guide_end {
-                    let at = self.output_frame(t, from).max(at);
-                    self.rest_at(t, at)?;
-                }
-            }
+            let at = rest.max(first_at.unwrap_or(0)).max(self.handle.last_at());
+            self.rest_at(t, at)?;
         }
         Ok(())
+    }
+
+    /// Plays slot `t` (chosen `segment`, for label `requested`) following the guide's onsets:
+    /// plans the grains up to the slot's end (less the onset detector's delay), up to
+    /// `rest_from` where the companion rests. Returns the first grain's time.
+    fn play_with_onsets(
+        &mut self,
+        t: u64,
+        requested: u32,
+        segment: Option<SegmentId>,
+        rest_from: Option<u64>,
+    ) -> Result<Option<u64>, EngineError> {
+        let p = &self.pipeline;
+        let (guide_start, guide_end) = (p.boundary(t), p.boundary(t + 1));
+        // The guide onsets this slot answers: those whose notes mostly fall in its segment.
+        let span_end = guide_end.saturating_sub(p.shift);
+        let from = self
+            .output_frame(t, guide_start.saturating_sub(p.shift))
+            .max(self.handle.last_at());
+        let to = self.output_frame(t, span_end);
+        let grid_at = self.output_frame(t, guide_start);
+        let mut onsets = Vec::new();
+        while let Some(&onset) = self.pending_onsets.front() {
+            if onset >= span_end {
+                break;
+            }
+            self.pending_onsets.pop_front();
+            onsets.push(self.output_frame(t, onset));
+        }
+        let enter = !self.follows_rests()
+            || self.rests.sounding_at(guide_start)
+            || self.rests.first_onset(guide_start, guide_end).is_some();
+        self.follower.skip_to(from);
+        let corpus = Arc::clone(&self.pipeline.corpus);
+        let grains = self
+            .follower
+            .plan(&corpus, to, &onsets, segment, grid_at, enter)
+            .to_vec();
+        let mut first = None;
+        for grain in grains {
+            if rest_from.is_some_and(|rest| grain.at() >= rest) {
+                break;
+            }
+            match grain {
+                Grain::Jump { at, memory } => {
+                    let Some(id) = corpus.segment_at(memory) else {
+                        continue;
+                    };
+                    let offset = memory - corpus.segments()[id.index()].start;
+                    self.handle.play_from(at, id, offset as u32)?;
+                    self.log_played(t, at, Some(requested), Some(id), offset);
+                    first.get_or_insert(at);
+                    self.resting = false;
+                }
+                Grain::Continue { at, segment } => self.handle.play(at, segment)?,
+            }
+        }
+        let playing = self.follower.segment_at(&corpus, to);
+        self.pipeline.navigator.observe_played(playing.or(segment));
+        Ok(first)
+    }
+
+    /// Records a played slot (when recording): `segment` from `offset` frames into it.
+    fn log_played(
+        &mut self,
+        slot: u64,
+        at: u64,
+        requested: Option<u32>,
+        segment: Option<SegmentId>,
+        offset: u64,
+    ) {
+        let Some(log) = &mut self.log else { return };
+        let p = &self.pipeline;
+        let origin = segment
+            .and_then(|id| p.origins.origin(&p.corpus, id))
+            .map(|mut origin| {
+                let shift = offset as f64 / f64::from(self.host_rate);
+                origin.start_seconds += shift;
+                origin
+            });
+        log.push(PlayedSlot {
+            slot,
+            at,
+            requested,
+            segment,
+            origin,
+        });
     }
 
     /// Publishes what plays now, when it changed since the last step.

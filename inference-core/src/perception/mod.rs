@@ -27,4 +27,6 @@ pub use segment_encoder::{
     encode_clip, AudioCapture, EncodedSegment, SegmentEncoder, SegmentEncoderConfig,
     SegmentEncoderCore,
 };
-pub use segmentation::{NoteValue, OnsetSnap, Segment, SegmentLength, SegmentationConfig};
+pub use segmentation::{
+    NoteValue, OnsetDetector, OnsetSnap, Segment, SegmentLength, SegmentationConfig,
+};

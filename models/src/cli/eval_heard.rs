@@ -10,7 +10,7 @@ use counterpart_models::heard::{
 };
 use counterpart_models::layout::PairSelection;
 
-use super::rests::RestArgs;
+use super::timing::TimingArgs;
 
 /// Arguments of `counterpart eval-heard`. The engine's settings and their defaults are those of
 /// `counterpart render`.
@@ -48,7 +48,7 @@ pub struct EvalHeardArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
-    rests: RestArgs,
+    timing: TimingArgs,
     /// Frames per block.
     #[arg(long, default_value_t = 512)]
     block_size: usize,
@@ -86,7 +86,7 @@ pub fn run(args: &EvalHeardArgs) -> Result<(), String> {
         config: EngineConfig {
             lookahead: args.lookahead,
             seed: args.seed,
-            settings: args.rests.apply(EngineSettings {
+            settings: args.timing.apply(EngineSettings {
                 temperature: args.temperature,
                 top_p: args.top_p,
                 ..EngineSettings::default()

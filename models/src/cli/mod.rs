@@ -1,4 +1,4 @@
 //! Subcommands that keep their arguments beside their code.
 
 pub mod eval_heard;
-pub mod rests;
+pub mod timing;

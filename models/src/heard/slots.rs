@@ -32,7 +32,7 @@ pub struct Slot {
 
 /// The seconds by which the companion is shifted back to be heard with the guide: the latency
 /// the plugin reports (`latency_samples` at `rate`), which a host compensates. Live mode reports
-/// 0, so nothing is shifted; aligned mode reports one segment plus the worker margin.
+/// 0, so nothing is shifted; aligned mode reports one and a half segments plus the worker margin.
 pub fn latency_shift_s(latency_samples: u32, rate: u32) -> f64 {
     f64::from(latency_samples) / f64::from(rate)
 }

@@ -67,6 +67,13 @@ pub fn show(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter, strip
                 setter,
                 "Rest when the guide rests (after it has been silent for the hold), and come back with its next note",
             );
+            toggle_row_as(
+                ui,
+                "Onsets",
+                &params.follow_onsets,
+                setter,
+                "Follow Onsets (Aligned mode): start the companion's notes with the guide's, and hold them in between",
+            );
         })
     });
     layout::card_at(ui, groups[2], |ui| {

@@ -11,8 +11,13 @@ use crate::action::corpus::{CorpusMemory, Provenance, SegmentId};
 /// A command from the worker to the audio thread. Timed commands are in host frames.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// At host frame `at`, start `segment` (crossfaded when it does not continue the audio).
-    Play { at: u64, segment: SegmentId },
+    /// At host frame `at`, start `segment` `offset` frames into it (crossfaded when it does
+    /// not continue the audio).
+    Play {
+        at: u64,
+        segment: SegmentId,
+        offset: u32,
+    },
     /// At host frame `at`, fade to silence.
     Silence { at: u64 },
     /// Use crossfades of `frames` frames from now on.
@@ -40,6 +45,14 @@ pub enum ScheduleError {
         segment: u32,
         /// Number of segments in the corpus.
         count: usize,
+    },
+    /// A play offset lies outside its segment.
+    #[error("offset {offset} is outside a segment of {len} frames")]
+    Offset {
+        /// The offset asked for.
+        offset: u32,
+        /// The segment's length.
+        len: u64,
     },
     /// Timed commands must be sent in time order.
     #[error("command at frame {at} comes before an earlier command at frame {previous}")]
@@ -117,14 +130,39 @@ impl SchedulerHandle {
     /// At host frame `at`, plays `segment`: contiguous audio when it is the successor of the
     /// segment playing, otherwise an equal-power crossfade centred on `at`.
     pub fn play(&mut self, at: u64, segment: SegmentId) -> Result<(), ScheduleError> {
+        self.play_from(at, segment, 0)
+    }
+
+    /// At host frame `at`, plays `segment` from `offset` frames into it: the frame at `offset`
+    /// sounds at `at`, in the middle of an equal-power crossfade (an attack there lands on
+    /// time). With `offset` 0 this is [`Self::play`].
+    pub fn play_from(
+        &mut self,
+        at: u64,
+        segment: SegmentId,
+        offset: u32,
+    ) -> Result<(), ScheduleError> {
         let corpus = self.corpus.as_ref().ok_or(ScheduleError::NoCorpus)?;
-        if segment.index() >= corpus.segment_count() {
+        let Some(found) = corpus.segment(segment) else {
             return Err(ScheduleError::UnknownSegment {
                 segment: segment.0,
                 count: corpus.segment_count(),
             });
+        };
+        if u64::from(offset) >= found.len() {
+            return Err(ScheduleError::Offset {
+                offset,
+                len: found.len(),
+            });
         }
-        self.timed(at, Command::Play { at, segment })
+        self.timed(
+            at,
+            Command::Play {
+                at,
+                segment,
+                offset,
+            },
+        )
     }
 
     /// At host frame `at`, fades to silence.

@@ -197,12 +197,13 @@ impl GrainScheduler {
         Ok(())
     }
 
-    /// Crossfade length for a jump to `segment`: the configured length, at most half of the
-    /// incoming segment and half of the segment playing.
-    fn jump_length(&self, corpus: &CorpusMemory, segment: SegmentId) -> u32 {
+    /// Crossfade length for a jump to `segment` (`offset` frames into it): the configured
+    /// length, at most half of what is left of the incoming segment and half of the segment
+    /// playing.
+    fn jump_length(&self, corpus: &CorpusMemory, segment: SegmentId, offset: u32) -> u32 {
         let mut length = u64::from(self.crossfade);
         if let Some(incoming) = corpus.segment(segment) {
-            length = length.min(incoming.len() / 2);
+            length = length.min(incoming.len().saturating_sub(u64::from(offset)) / 2);
         }
         if let Some(current) = self.primary.and_then(|p| corpus.segment(p.segment)) {
             length = length.min(current.len() / 2);
@@ -221,11 +222,12 @@ impl GrainScheduler {
         now: u64,
         at: u64,
         segment: SegmentId,
+        offset: u32,
     ) -> (u64, u32) {
-        let mut length = u64::from(self.jump_length(corpus, segment));
+        let mut length = u64::from(self.jump_length(corpus, segment, offset));
         let mut earliest = 0;
         if let Some(incoming) = corpus.segment(segment) {
-            let before = incoming.start - corpus.source_frames(incoming).start;
+            let before = incoming.start + u64::from(offset) - corpus.source_frames(incoming).start;
             earliest = at.saturating_sub(before);
         }
         let mut start = at.saturating_sub(length / 2).max(earliest);
@@ -257,8 +259,12 @@ impl GrainScheduler {
     /// has to wait (a corpus swap waits for the previous swap's fade-out to finish).
     fn due_frame(&self, command: &Command, now: u64) -> Option<u64> {
         match command {
-            Command::Play { at, segment } => Some(match self.corpus.as_deref() {
-                Some(corpus) => self.jump_window(corpus, now, *at, *segment).0,
+            Command::Play {
+                at,
+                segment,
+                offset,
+            } => Some(match self.corpus.as_deref() {
+                Some(corpus) => self.jump_window(corpus, now, *at, *segment, *offset).0,
                 None => 0,
             }),
             Command::Silence { at } => {
@@ -287,7 +293,11 @@ impl GrainScheduler {
                 self.counters.late_commands += 1;
             }
             match command {
-                Command::Play { at, segment } => self.play(now, at, segment),
+                Command::Play {
+                    at,
+                    segment,
+                    offset,
+                } => self.play(now, at, segment, offset),
                 Command::Silence { .. } => self.fade_to_silence(self.silence_length()),
                 Command::Crossfade { frames } => self.crossfade = frames,
                 Command::Corpus { corpus, generation } => self.swap_corpus(corpus, generation),
@@ -295,8 +305,9 @@ impl GrainScheduler {
         }
     }
 
-    /// Starts `segment`, meant to begin at frame `at`, at frame `now`.
-    fn play(&mut self, now: u64, at: u64, segment_id: SegmentId) {
+    /// Starts `segment` from `offset` frames into it, meant to begin at frame `at`, at frame
+    /// `now`.
+    fn play(&mut self, now: u64, at: u64, segment_id: SegmentId, offset: u32) {
         let Some(corpus) = self.corpus.clone() else {
             self.counters.dropped_commands += 1;
             return;
@@ -305,31 +316,35 @@ impl GrainScheduler {
             self.counters.dropped_commands += 1;
             return;
         };
-        if let Some(primary) = self.primary {
-            if primary.segment == segment_id && self.entered_uncommanded {
-                // The late fallback already plays the requested segment.
-                self.entered_uncommanded = false;
-                return;
+        match self.primary {
+            Some(primary) if offset == 0 => {
+                if primary.segment == segment_id && self.entered_uncommanded {
+                    // The late fallback already plays the requested segment.
+                    self.entered_uncommanded = false;
+                    return;
+                }
+                // The successor continues the same read head when it is due about when the
+                // current segment ends (slot and segment lengths may differ by a few frames).
+                let until_end = primary.end - self.voices[primary.voice].read;
+                let until_at = at as i64 - now as i64;
+                let tolerance = i64::from(self.jump_length(&corpus, segment_id, 0) / 2).max(1);
+                if corpus.successor(primary.segment) == Some(segment_id)
+                    && (until_end - until_at).abs() <= tolerance
+                {
+                    self.successor_requested = true;
+                    return;
+                }
             }
-            // The successor continues the same read head when it is due about when the
-            // current segment ends (slot and segment lengths may differ by a few frames).
-            let until_end = primary.end - self.voices[primary.voice].read;
-            let until_at = at as i64 - now as i64;
-            let tolerance = i64::from(self.jump_length(&corpus, segment_id) / 2).max(1);
-            if corpus.successor(primary.segment) == Some(segment_id)
-                && (until_end - until_at).abs() <= tolerance
-            {
-                self.successor_requested = true;
-                return;
-            }
+            _ => {}
         }
-        if now >= at + segment.len() {
+        let offset = u64::from(offset);
+        if now >= at + segment.len() - offset {
             // Its slot is over; the fallback has been playing instead.
             self.counters.dropped_commands += 1;
             return;
         }
-        let (_, length) = self.jump_window(&corpus, now, at, segment_id);
-        let read = segment.start as i64 + (now as i64 - at as i64);
+        let (_, length) = self.jump_window(&corpus, now, at, segment_id, offset as u32);
+        let read = (segment.start + offset) as i64 + (now as i64 - at as i64);
         for voice in self.voices.iter_mut().filter(|voice| voice.active) {
             voice.fade_out(length);
         }

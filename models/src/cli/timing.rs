@@ -1,11 +1,11 @@
-//! The rest options `render` and `eval-heard` share with the plugin's "Follow Rests" and
-//! "Rest Hold" parameters.
+//! The timing options `render` and `eval-heard` share with the plugin's "Follow Rests",
+//! "Rest Hold" and "Follow Onsets" parameters.
 
 use counterpart_core::engine::{EngineSettings, DEFAULT_REST_HOLD_S};
 
-/// Whether and when the companion rests with the guide.
+/// How the companion follows the guide in time: its rests and its onsets.
 #[derive(Debug, Clone, clap::Args)]
-pub struct RestArgs {
+pub struct TimingArgs {
     /// Rest when the guide rests: the companion fades out once the guide has been silent for
     /// the hold and comes back with its next onset (pass `--follow-rests false` to play
     /// through).
@@ -14,14 +14,20 @@ pub struct RestArgs {
     /// Seconds the guide must be silent before the companion rests (0 to 4).
     #[arg(long, default_value_t = DEFAULT_REST_HOLD_S)]
     rest_hold: f32,
+    /// Start the companion's notes with the guide's (look-ahead 1): the corpus audio changes at
+    /// the guide's onsets, at a corpus note's attack, and notes are held in between (pass
+    /// `--follow-onsets false` to change on the segment grid).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    follow_onsets: bool,
 }
 
-impl RestArgs {
-    /// `settings` with these rest options.
+impl TimingArgs {
+    /// `settings` with these timing options.
     pub fn apply(&self, settings: EngineSettings) -> EngineSettings {
         EngineSettings {
             follow_rests: self.follow_rests,
             rest_hold_seconds: self.rest_hold,
+            follow_onsets: self.follow_onsets,
             ..settings
         }
     }

@@ -10,7 +10,11 @@
 //! [`Segmenter`] runs on the worker thread: it takes blocks of audio and reports each segment once
 //! enough audio has arrived to fix its end.
 
+mod onsets;
+
 use std::collections::VecDeque;
+
+pub use onsets::OnsetDetector;
 
 use super::error::{PerceptionError, Result};
 
@@ -255,14 +259,14 @@ impl Segmenter {
 #[derive(Debug)]
 struct OnsetSnapper {
     max_shift: u64,
-    detector: OnsetDetector,
+    detector: EnergyRiseDetector,
 }
 
 impl OnsetSnapper {
     fn new(config: &OnsetSnap, sample_rate: u32) -> Self {
         Self {
             max_shift: (config.max_shift_s * sample_rate as f64).round() as u64,
-            detector: OnsetDetector::new(config, sample_rate),
+            detector: EnergyRiseDetector::new(config, sample_rate),
         }
     }
 
@@ -291,7 +295,7 @@ impl OnsetSnapper {
 /// Energy-rise onset detector on 5 ms hops: an onset is a local maximum of the rise in level over
 /// two hops that exceeds the threshold, above the level floor, at least 50 ms after the previous.
 #[derive(Debug)]
-struct OnsetDetector {
+struct EnergyRiseDetector {
     hop: usize,
     threshold_db: f32,
     floor_db: f32,
@@ -306,7 +310,7 @@ struct OnsetDetector {
     onsets: VecDeque<u64>,
 }
 
-impl OnsetDetector {
+impl EnergyRiseDetector {
     fn new(config: &OnsetSnap, sample_rate: u32) -> Self {
         Self {
             hop: (sample_rate as usize / 200).max(1),

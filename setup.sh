@@ -8,7 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# Each step says how long it took (on stderr).
+step_started=$SECONDS
+step() {
+  echo "== $* (step took $((SECONDS - step_started)) s; $SECONDS s in all)" >&2
+  step_started=$SECONDS
+}
+
 bash scripts/install-system-deps.sh
+step "system packages"
 
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then
@@ -20,15 +28,20 @@ if ! command -v cargo >/dev/null 2>&1; then
   fi
 fi
 
+step "Rust toolchain"
+
 ort="$(bash scripts/install-onnxruntime.sh)"
 echo "ONNX Runtime: $ort" >&2
+step "ONNX Runtime"
 
-cargo xtask bundle counterpart --release --features standalone
-cargo build --release -p counterpart-models
+# One release build for the bundles and the CLI: their shared dependencies compile once.
+cargo xtask release
+step "release build (bundles and CLI)"
 
 target/release/counterpart render --preset models/presets/default.cpreset \
   --guide demo/guide.flac -o demo/out.wav --mix demo/mix.wav --seed 1 \
   --segments-out demo/segments.csv
+step "demo render"
 
 echo
 echo "Counterpart is built:"

@@ -512,9 +512,13 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
         let t = Instant::now();
         let eval = evaluate_all(&model, &test_set, &counts)?;
         let eval_s = t.elapsed().as_secs_f64();
-        for e in &eval {
-            tracing::info!(lookahead, "held-out evaluation:\n{}", e.table());
-        }
+        // The tables are printed as plain output when the build ends; the log keeps one line.
+        tracing::info!(
+            lookahead,
+            decodings = eval.len(),
+            seconds = eval_s,
+            "held-out evaluation done"
+        );
         models.push(ModelOutcome {
             lookahead,
             train: report,

@@ -117,6 +117,10 @@ enum Command {
         /// Also write the played segments as CSV (output time, label, source file, source time).
         #[arg(long)]
         segments_out: Option<PathBuf>,
+        /// Write the engine's raw stream, late by the latency the plugin reports (aligned mode),
+        /// instead of lining the companion up with the guide as a DAW does.
+        #[arg(long)]
+        no_latency_compensation: bool,
         /// Sampling temperature (0: arg-max).
         #[arg(long, default_value_t = DEFAULT_TEMPERATURE)]
         temperature: f32,
@@ -160,11 +164,8 @@ enum Command {
         #[arg(long)]
         encoder_dir: Vec<PathBuf>,
     },
-    /// Print what a preset holds.
-    Inspect {
-        /// The preset file.
-        preset: PathBuf,
-    },
+    /// Print what a preset holds (`--json`: its whole header).
+    Inspect(cli::inspect::InspectArgs),
     /// Health check of a stems set: formats, rates, channels, lengths, alignment, silence,
     /// duration. Exits non-zero on errors.
     Check {
@@ -623,6 +624,11 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
@@ -713,6 +719,7 @@ fn main() -> std::process::ExitCode {
             out,
             mix,
             segments_out,
+            no_latency_compensation,
             temperature,
             top_p,
             top_k,
@@ -734,6 +741,7 @@ fn main() -> std::process::ExitCode {
                 out: out.clone(),
                 mix,
                 segments_out,
+                compensate_latency: !no_latency_compensation,
                 config: EngineConfig {
                     lookahead,
                     seed,
@@ -770,6 +778,20 @@ fn main() -> std::process::ExitCode {
                         report.speed(),
                         report.late_decisions
                     );
+                    let latency = f64::from(report.latency_samples) / f64::from(report.sample_rate);
+                    if report.latency_samples == 0 {
+                        println!("live mode: no latency, the companion answers as it plays");
+                    } else if report.latency_compensated {
+                        println!(
+                            "lined up with the guide: the {latency:.3} s latency the plugin reports is \
+                             compensated, as a DAW does (--no-latency-compensation for the raw stream)"
+                        );
+                    } else {
+                        println!(
+                            "raw stream: the companion is {latency:.3} s late, the latency the plugin \
+                             reports (a DAW compensates it)"
+                        );
+                    }
                     if report.nonfinite_samples > 0 {
                         eprintln!(
                             "warning: {} guide samples were NaN or infinite and were replaced by silence",
@@ -779,9 +801,7 @@ fn main() -> std::process::ExitCode {
                 })
                 .map_err(|e| e.to_string())
         }
-        Command::Inspect { preset } => counterpart_core::preset::Preset::load(&preset)
-            .map(|p| print!("{}", p.summary()))
-            .map_err(|e| e.to_string()),
+        Command::Inspect(args) => cli::inspect::run(&args),
         Command::Check {
             stems_dir,
             pairs,

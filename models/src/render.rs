@@ -37,6 +37,10 @@ pub struct RenderOptions {
     pub mix: Option<PathBuf>,
     /// Where to write the played segments as CSV, if wanted.
     pub segments_out: Option<PathBuf>,
+    /// Line the companion up with the guide, as a host that compensates the plugin's reported
+    /// latency does: the output, the mix and the CSV times are all in the guide's time (the
+    /// tail is rendered to the end). Off: the engine's raw stream, late by the latency.
+    pub compensate_latency: bool,
     /// The engine's settings.
     pub config: EngineConfig,
     /// Frames per block.
@@ -64,6 +68,10 @@ pub struct RenderReport {
     pub nonfinite_samples: u64,
     /// The sample rate rendered at.
     pub sample_rate: u32,
+    /// The latency the plugin would report, in frames (0 in live mode).
+    pub latency_samples: u32,
+    /// Whether the output was moved back by that latency.
+    pub latency_compensated: bool,
 }
 
 impl RenderReport {
@@ -117,10 +125,28 @@ pub fn render(options: &RenderOptions) -> Result<RenderReport, RenderError> {
             config: &options.config,
             block_size: options.block_size,
             encoder_dirs: &options.encoder_dirs,
-            play_out_latency: false,
+            play_out_latency: options.compensate_latency,
         },
     )?;
-    let out = rendered.channels;
+    let latency = rendered.latency_samples;
+    let (out, slots) = if options.compensate_latency {
+        // What starts after the guide's end (the play-out's own rest) is not heard.
+        let shifted: Vec<PlayedSlot> = rendered
+            .slots
+            .iter()
+            .map(|slot| PlayedSlot {
+                at: slot.at.saturating_sub(u64::from(latency)),
+                ..slot.clone()
+            })
+            .filter(|slot| slot.at < guide.len() as u64)
+            .collect();
+        (
+            compensate_latency(&rendered.channels, latency as usize),
+            shifted,
+        )
+    } else {
+        (rendered.channels, rendered.slots)
+    };
     let channels = out.len();
     let frames = guide.len();
 
@@ -132,15 +158,17 @@ pub fn render(options: &RenderOptions) -> Result<RenderReport, RenderError> {
         write_wav(mix, rate, &[guide.clone(), companion], options.format)?;
     }
     if let Some(path) = &options.segments_out {
-        write_segments(path, rate, &rendered.slots)?;
+        write_segments(path, rate, &slots)?;
     }
     Ok(RenderReport {
         audio_seconds: frames as f64 / f64::from(rate),
         render_seconds: rendered.render_seconds,
-        slots: rendered.slots.len(),
+        slots: slots.len(),
         late_decisions: rendered.late_decisions,
         nonfinite_samples: rendered.nonfinite_samples,
         sample_rate: rate,
+        latency_samples: latency,
+        latency_compensated: options.compensate_latency,
     })
 }
 

@@ -297,8 +297,10 @@ fn the_aligned_companion_is_shifted_back_by_the_reported_latency() {
     );
     let (report, first) = evaluate_heard(&options(preset, stems, corpus_notes)).unwrap();
 
-    // One segment (0.25 s) plus the worker margin (0.12 s), in whole frames.
-    let latency = (0.25 * f64::from(RATE)).round() + (0.12 * f64::from(RATE)).round();
+    // One segment (0.25 s), the worker margin (0.12 s) and the half-segment onset shift, in
+    // whole frames.
+    let rate = f64::from(RATE);
+    let latency = (0.25 * rate).round() + (0.12 * rate).round() + (0.125 * rate).round();
     assert_eq!(report.lookahead, 1);
     assert_eq!(report.shift_s, latency / f64::from(RATE));
     assert!(
@@ -316,12 +318,12 @@ fn the_aligned_companion_is_shifted_back_by_the_reported_latency() {
             total: 150
         }
     );
-    // Unshifted: it starts at 0.370 s, so 131 instants, 32 of them before 1.01.
+    // Unshifted: it starts at 0.495 s, so 125 instants, 26 of them before 1.01.
     assert_eq!(
         h.unaligned,
         Ratio {
             hits: 99,
-            total: 131
+            total: 125
         }
     );
     // The true part (an E, 64) is a third from both guide notes; random segments of the corpus
@@ -367,7 +369,7 @@ fn live_mode_reports_no_latency_and_aligned_mode_plays_it_out() {
     assert_eq!(live.channels[0].len(), guide.len());
     let aligned = run(1, true);
     let latency = aligned.latency_samples as usize;
-    assert_eq!(latency, 5513 + 2646);
+    assert_eq!(latency, 5513 + 2646 + 2756);
     assert_eq!(aligned.channels[0].len(), guide.len() + latency);
     let heard = compensate_latency(&aligned.channels, latency);
     assert_eq!(heard[0].len(), guide.len());

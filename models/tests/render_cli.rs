@@ -98,13 +98,12 @@ fn render_writes_the_companion_the_mix_and_the_segments_deterministically() {
     assert_eq!(lines.next(), Some("output_s,label,source_file,source_s"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert!(rows.len() >= 12, "{} rows", rows.len());
-    for (i, row) in rows.iter().enumerate() {
+    let mut previous = -1.0;
+    for row in &rows {
         let at: f64 = row[0].parse().unwrap();
-        // L = 1: slot i starts one segment after guide segment i, plus the worker margin.
-        assert!(
-            (at - (i as f64 + 1.0) * 0.25 - 0.12).abs() < 1e-4,
-            "{row:?}"
-        );
+        // Lined up with the guide (its notes start every 0.25 s from 0): in the guide's time.
+        assert!((0.0..4.0).contains(&at) && at >= previous, "{row:?}");
+        previous = at;
         let label: u32 = row[1].parse().unwrap();
         assert!(label < common::K as u32);
         assert_eq!(row[2], "tones.wav");
@@ -112,8 +111,78 @@ fn render_writes_the_companion_the_mix_and_the_segments_deterministically() {
         assert!((0.0..8.0).contains(&source));
     }
 
+    assert!(rows[0][0].parse::<f64>().unwrap() < 0.02, "{:?}", rows[0]);
+
     let inspect = run(&["inspect", p("tones.cpreset").to_str().unwrap()]);
     let text = String::from_utf8_lossy(&inspect.stdout);
     assert!(text.contains("synthetic tones"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The default render is the raw stream moved back by exactly the reported latency, and its
+/// first segment starts at 0 (on the segment grid); the raw one starts at the latency.
+#[test]
+fn render_lines_the_companion_up_with_the_guide_by_the_reported_latency() {
+    let dir = std::env::temp_dir().join(format!("cp-render-latency-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |name: &str| -> PathBuf { dir.join(name) };
+    common::synthetic_preset(1, false)
+        .save(p("tones.cpreset"))
+        .unwrap();
+    write_guide(&p("guide.wav"), 32_000);
+    let encoder_dir = common::encoder_dir();
+    let render = |out: &str, csv: &str, raw: bool| {
+        let path = |name: &str| p(name).to_str().unwrap().to_owned();
+        let mut args: Vec<String> = vec![
+            "render".into(),
+            "--preset".into(),
+            path("tones.cpreset"),
+            "--guide".into(),
+            path("guide.wav"),
+            "-o".into(),
+            path(out),
+            "--segments-out".into(),
+            path(csv),
+            "--follow-onsets".into(),
+            "false".into(),
+            "--encoder-dir".into(),
+            encoder_dir.to_str().unwrap().to_owned(),
+        ];
+        if raw {
+            args.push("--no-latency-compensation".into());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        String::from_utf8_lossy(&run(&args).stdout).into_owned()
+    };
+    let said = render("lined.wav", "lined.csv", false);
+    assert!(said.contains("lined up with the guide"), "{said}");
+    let said = render("raw.wav", "raw.csv", true);
+    assert!(said.contains("raw stream"), "{said}");
+    let read = |name: &str| -> Vec<f32> {
+        hound::WavReader::open(p(name))
+            .unwrap()
+            .into_samples()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let (lined, raw) = (read("lined.wav"), read("raw.wav"));
+    assert_eq!(lined.len(), raw.len());
+    // One 0.25 s segment, the 0.12 s margin and the half-segment onset shift at 32 kHz.
+    let latency = 8000 + 3840 + 4000;
+    assert_eq!(lined[..raw.len() - latency], raw[latency..]);
+    assert!(lined[raw.len() - latency..].iter().any(|x| x.abs() > 0.01));
+    let first = |name: &str| -> f64 {
+        let csv = std::fs::read_to_string(p(name)).unwrap();
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(first("lined.csv"), 0.0);
+    assert!((first("raw.csv") - latency as f64 / 32_000.0).abs() < 1e-6);
     std::fs::remove_dir_all(&dir).unwrap();
 }

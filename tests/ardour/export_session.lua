@@ -161,7 +161,7 @@ local function wait_for_latency (target)
 	return false
 end
 -- The engine loads on a worker thread; the plugin reports its latency once it plays.
-assert (wait_for_latency (29760), "no Aligned engine after 120 s (latency " .. insert:signal_latency () .. ")")
+assert (wait_for_latency (41760), "no Aligned engine after 120 s (latency " .. insert:signal_latency () .. ")")
 if MODE == "live" then
 	ARDOUR.LuaAPI.set_processor_param (proc, assert (params["Look-ahead"]), 0)
 	assert (wait_for_latency (0), "Live mode still reports latency " .. insert:signal_latency ())

@@ -9,6 +9,10 @@
 //!   waits `--settle` seconds (default 12) for the embedded default preset to load and the engine
 //!   to make some decisions, and saves the editor window as a PNG (default
 //!   `target/screenshots/editor.png`), so a GUI change can be looked at without a screen.
+//! - `cargo xtask release`: every release artefact in one cargo invocation, the plugin bundles
+//!   with the standalone app and the `counterpart` CLI, so the dependencies they share compile
+//!   once, with one feature set (two invocations compile most of them twice). `./setup.sh` uses
+//!   it.
 //! - Any other nice-plug-xtask command is passed through.
 
 use std::path::{Path, PathBuf};
@@ -21,17 +25,40 @@ const BUNDLE_NAME: &str = "Counterpart";
 /// The standalone binary of the plugin package. It cannot be called `counterpart`, which is the
 /// CLI's name, so nice-plug-xtask does not find it by itself.
 const STANDALONE_BIN: &str = "counterpart-standalone";
+/// The package of the `counterpart` command-line tool.
+const CLI_PACKAGE: &str = "counterpart-models";
 
 fn main() -> nice_plug_xtask::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("screenshot") {
-        return screenshot(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("screenshot") => return screenshot(&args[1..]),
+        Some("release") => return release(),
+        _ => {}
     }
     nice_plug_xtask::main_with_args("cargo xtask", args.iter().cloned())?;
     if args.first().map(String::as_str) == Some("bundle") && bundles_plugin(&args[1..]) {
         finish_plugin_bundle(&args[1..])?;
     }
     Ok(())
+}
+
+/// Builds the plugin (with its standalone app) and the CLI in one release build, then bundles the
+/// plugin as `cargo xtask bundle counterpart --release --features standalone` would.
+fn release() -> nice_plug_xtask::Result<()> {
+    nice_plug_xtask::chdir_workspace_root()?;
+    let packages = [PLUGIN_PACKAGE.to_string(), CLI_PACKAGE.to_string()];
+    let features = format!("{PLUGIN_PACKAGE}/standalone");
+    nice_plug_xtask::build(
+        &packages,
+        &["--release".into(), "--features".into(), features],
+    )?;
+    let bundle_args = [
+        "--release".to_string(),
+        "--features".into(),
+        "standalone".into(),
+    ];
+    nice_plug_xtask::bundle(&target_dir(), PLUGIN_PACKAGE, &bundle_args, false)?;
+    finish_plugin_bundle(&bundle_args)
 }
 
 /// Whether the bundle command names the plugin package (as the first free argument or `-p`).

@@ -302,6 +302,19 @@ impl Preset {
         })
     }
 
+    /// The JSON header of the valid preset file `bytes` (metrics included), as stored.
+    pub fn header_json(bytes: &[u8]) -> Result<serde_json::Value, PresetError> {
+        Self::from_bytes(bytes)?;
+        let (_, entries) = read_header(bytes).map_err(|e| PresetError::Corrupt(e.to_string()))?;
+        let marker = entries
+            .get("__metadata__")
+            .and_then(|metadata| metadata.get(MARKER_KEY))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("null");
+        serde_json::from_str(marker)
+            .map_err(|e| PresetError::Corrupt(format!("the header is not valid JSON: {e}")))
+    }
+
     /// Reads and fully validates the preset file at `path` (see [`Preset::from_bytes`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PresetError> {
         let path = path.as_ref();

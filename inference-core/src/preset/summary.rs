@@ -48,7 +48,7 @@ pub struct PresetSummary {
     /// How many segments carry each label, indexed by label (K entries).
     pub label_counts: Vec<usize>,
     /// The top-level metrics, as `(name, value)` in the order the JSON object keeps them.
-    pub metrics: Vec<(String, String)>,
+    pub metrics: Vec<(String, serde_json::Value)>,
 }
 
 impl PresetSummary {
@@ -84,7 +84,7 @@ impl Preset {
             .map(|object| {
                 object
                     .iter()
-                    .map(|(name, value)| (name.clone(), value.to_string()))
+                    .map(|(name, value)| (name.clone(), value.clone()))
                     .collect()
             })
             .unwrap_or_default();
@@ -113,6 +113,12 @@ impl Preset {
     }
 }
 
+/// The longest line [`PresetSummary`]'s `Display` prints.
+pub const MAX_LINE: usize = 120;
+
+/// Width of the name column.
+const INDENT: usize = 14;
+
 impl fmt::Display for PresetSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "name:         {}", self.name)?;
@@ -120,7 +126,7 @@ impl fmt::Display for PresetSummary {
         writeln!(f, "licence:      {}", self.licence)?;
         writeln!(f, "created:      {}", self.created)?;
         if !self.description.is_empty() {
-            writeln!(f, "description:  {}", self.description)?;
+            wrapped(f, "description:", &self.description)?;
         }
         let settings = &self.segmentation;
         write!(f, "segmentation: {}", settings.length)?;
@@ -135,13 +141,14 @@ impl fmt::Display for PresetSummary {
         )?;
         write!(
             f,
-            "encoder:      {} (layer {}, SHA-256 {})",
-            self.encoder_name, self.encoder_layer, self.encoder_sha256
+            "encoder:      {} (layer {})",
+            self.encoder_name, self.encoder_layer
         )?;
         match self.encoder_embedded_bytes {
             Some(bytes) => writeln!(f, ", embedded ({})", Bytes(bytes))?,
             None => writeln!(f, ", not embedded")?,
         }
+        writeln!(f, "encoder hash: SHA-256 {}", self.encoder_sha256)?;
         let lookaheads: Vec<String> = self
             .decision_lookaheads
             .iter()
@@ -176,10 +183,215 @@ impl fmt::Display for PresetSummary {
             _ => writeln!(f)?,
         }
         for (name, value) in &self.metrics {
-            writeln!(f, "metric:       {name} = {value}")?;
+            match name.as_str() {
+                "eval" => eval_table(f, value)?,
+                "training" => training_lines(f, value)?,
+                "timing_s" => timing_line(f, value)?,
+                _ if !value.is_object() && !value.is_array() => {
+                    wrapped(f, "metric:", &format!("{name} = {}", scalar(value)))?
+                }
+                _ => {
+                    let mut leaves = Vec::new();
+                    flatten("", value, &mut leaves);
+                    // The codebook's fit, not the codebook line above.
+                    let label = if name == "codebook" { "k-means" } else { name };
+                    wrapped(f, &format!("{label}:"), &leaves.join(", "))?;
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// Writes `text` after `label`, wrapped at word boundaries to [`MAX_LINE`] characters, the
+/// continuation lines indented under the text.
+fn wrapped(f: &mut fmt::Formatter<'_>, label: &str, text: &str) -> fmt::Result {
+    let mut line = format!("{label:<INDENT$}");
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && line.chars().count() + 1 + word.chars().count() > MAX_LINE {
+            writeln!(f, "{}", line.trim_end())?;
+            line = " ".repeat(INDENT);
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    writeln!(f, "{}", line.trim_end())
+}
+
+/// `path = value` for every scalar in `value` (short lists of scalars joined, other lists
+/// counted), in the object's order.
+fn flatten(path: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::Object(object) => {
+            for (key, value) in object {
+                flatten(&join(key), value, out);
+            }
+        }
+        Value::Array(items)
+            if items.len() <= 8 && items.iter().all(|v| !v.is_object() && !v.is_array()) =>
+        {
+            let items: Vec<String> = items.iter().map(scalar).collect();
+            out.push(format!("{path} = [{}]", items.join(", ")));
+        }
+        Value::Array(items) => out.push(format!("{path} = {} entries", items.len())),
+        other => out.push(format!("{path} = {}", scalar(other))),
+    }
+}
+
+/// A scalar as text: strings bare, numbers to 4 significant decimals at most.
+fn scalar(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i.to_string(),
+            (None, Some(x)) => format!("{}", (x * 1e4).round() / 1e4),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// The held-out evaluation (`{"L<l>": {decoding: {tpp, lcp_mean, baselines: {name: {tpp,
+/// lcp_mean}}}}}`) as a table: one row per look-ahead and decoding, the model and every
+/// baseline as "TPP % / mean LCP". Anything else is flattened.
+fn eval_table(f: &mut fmt::Formatter<'_>, value: &serde_json::Value) -> fmt::Result {
+    const BASELINES: [&str; 6] = [
+        "uniform",
+        "histogram",
+        "present",
+        "majority",
+        "copy_a",
+        "shuffled",
+    ];
+    let cell = |scores: &serde_json::Value| -> Option<String> {
+        let tpp = scores.get("tpp")?.as_f64()?;
+        let lcp = scores.get("lcp_mean")?.as_f64()?;
+        Some(format!("{:.1}/{:.2}", tpp * 100.0, lcp))
+    };
+    let mut rows = Vec::new();
+    for (lookahead, decodings) in value.as_object().into_iter().flatten() {
+        for (decoding, scores) in decodings.as_object().into_iter().flatten() {
+            let Some(model) = cell(scores) else { continue };
+            let decoding = decoding.replace('_', " ");
+            let decoding = if decoding.starts_with("argmax") {
+                decoding
+            } else {
+                format!("sampled {decoding}")
+            };
+            let mut row = vec![
+                lookahead.trim_start_matches('L').to_string(),
+                decoding,
+                model,
+            ];
+            for name in BASELINES {
+                let baseline = scores.get("baselines").and_then(|b| b.get(name));
+                row.push(baseline.and_then(cell).unwrap_or_else(|| "-".into()));
+            }
+            rows.push(row);
+        }
+    }
+    if rows.is_empty() {
+        let mut leaves = Vec::new();
+        flatten("", value, &mut leaves);
+        return wrapped(f, "eval:", &leaves.join(", "));
+    }
+    writeln!(
+        f,
+        "evaluation:   held-out pieces, TPP % / mean LCP (segments); L: look-ahead"
+    )?;
+    let header: Vec<String> = ["L", "decoding", "model"]
+        .iter()
+        .chain(BASELINES.iter())
+        .map(|s| s.to_string())
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].len())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (text, &w))| {
+                if c == 1 {
+                    format!("{text:<w$}")
+                } else {
+                    format!("{text:>w$}")
+                }
+            })
+            .collect();
+        writeln!(f, "  {}", cells.join("  ").trim_end())?;
+    }
+    Ok(())
+}
+
+/// The build's timing (`{"total": s, stage: s, ...}`) on one line.
+fn timing_line(f: &mut fmt::Formatter<'_>, value: &serde_json::Value) -> fmt::Result {
+    let Some(stages) = value.as_object() else {
+        return wrapped(f, "build time:", &scalar(value));
+    };
+    let seconds =
+        |v: &serde_json::Value| v.as_f64().map_or_else(|| scalar(v), |s| format!("{s:.1}"));
+    let parts: Vec<String> = stages
+        .iter()
+        .filter(|(name, _)| name.as_str() != "total")
+        .map(|(name, v)| format!("{name} {}", seconds(v)))
+        .collect();
+    let text = match stages.get("total") {
+        Some(total) => format!("{} s in all ({} s)", seconds(total), parts.join(", ")),
+        None => format!("{} s", parts.join(", ")),
+    };
+    wrapped(f, "build time:", &text)
+}
+
+/// One line per trained model (`{"L<l>": {epochs, best_epoch, best_val_loss,
+/// best_val_accuracy, seconds, ...}}`); anything else is flattened.
+fn training_lines(f: &mut fmt::Formatter<'_>, value: &serde_json::Value) -> fmt::Result {
+    let Some(models) = value.as_object() else {
+        return wrapped(f, "training:", &scalar(value));
+    };
+    for (name, model) in models {
+        let number = |key: &str| model.get(key).and_then(serde_json::Value::as_f64);
+        match (
+            number("epochs"),
+            number("best_epoch"),
+            number("best_val_loss"),
+            number("best_val_accuracy"),
+        ) {
+            (Some(epochs), Some(best), Some(loss), Some(accuracy)) => writeln!(
+                f,
+                "training:     {name}: {epochs} epochs, best epoch {best}, validation loss {loss:.3}, \
+                 accuracy {:.1} %{}",
+                accuracy * 100.0,
+                number("seconds").map_or(String::new(), |s| format!(", {s:.0} s"))
+            )?,
+            _ => {
+                let mut leaves = Vec::new();
+                flatten(name, model, &mut leaves);
+                wrapped(f, "training:", &leaves.join(", "))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A byte count printed with a binary unit.

@@ -1,4 +1,5 @@
 //! Subcommands that keep their arguments beside their code.
 
 pub mod eval_heard;
+pub mod inspect;
 pub mod timing;

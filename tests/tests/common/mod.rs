@@ -30,6 +30,8 @@ pub fn render_as_the_plugin(
         out: out.to_owned(),
         mix: None,
         segments_out,
+        // The plugin's stream as it comes out: the host moves it.
+        compensate_latency: false,
         config: EngineConfig {
             lookahead: Some(lookahead.unwrap_or(params.lookahead.value().segments())),
             settings: params.engine_settings(),

@@ -404,7 +404,9 @@ fn a_note_value_segment_recuts_the_corpus_and_sets_the_latency() {
     });
     assert_clean(&out, "eighth-note segments");
     assert!(rms(&out[0]) > 0.01, "the re-cut corpus is silent");
-    let expected_latency = (0.25 * f64::from(rate)).round() + (0.12 * f64::from(rate)).round();
+    // The segment, the margin and the half-segment onset shift.
+    let rate = f64::from(rate);
+    let expected_latency = (0.25 * rate).round() + (0.12 * rate).round() + (0.125 * rate).round();
     assert_eq!(f64::from(plugin.latency()), expected_latency);
 }
 

@@ -116,6 +116,11 @@ fn render_writes_the_companion_the_mix_and_the_segments_deterministically() {
     let inspect = run(&["inspect", p("tones.cpreset").to_str().unwrap()]);
     let text = String::from_utf8_lossy(&inspect.stdout);
     assert!(text.contains("synthetic tones"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 120), "{text}");
+    let json = run(&["inspect", "--json", p("tones.cpreset").to_str().unwrap()]);
+    let header: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(header["info"]["name"], "synthetic tones");
+    assert!(header.get("metrics").is_some(), "{header}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -409,3 +409,65 @@ impl fmt::Display for Bytes {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Shown<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result>(F);
+
+    impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Shown<F> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            (self.0)(f)
+        }
+    }
+
+    #[test]
+    fn metrics_read_as_a_table_and_one_line_per_model_within_120_characters() {
+        let scores = |tpp: f64| {
+            serde_json::json!({
+                "tpp": tpp, "lcp_mean": 0.5, "lcp_per_position": [0.1, 0.2],
+                "baselines": {"uniform": {"tpp": 0.075, "lcp_mean": 0.08},
+                              "copy_a": {"tpp": 0.23, "lcp_mean": 0.72}}
+            })
+        };
+        let eval = serde_json::json!({
+            "L1": {"argmax_constrained": scores(0.3), "constrained": scores(0.21)},
+            "L0": {"argmax_constrained": scores(0.197)}
+        });
+        let text = Shown(|f| eval_table(f, &eval)).to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1 + 1 + 3, "{text}");
+        assert!(lines[2].contains("argmax constrained") && lines[2].contains("19.7/0.50"));
+        assert!(lines[4].contains("sampled constrained") && lines[4].contains("21.0/0.50"));
+        assert!(lines[2].contains("7.5/0.08") && lines[2].contains("23.0/0.72"));
+        assert!(
+            lines[2].trim_end().ends_with('-'),
+            "no shuffled baseline: {text}"
+        );
+
+        let training = serde_json::json!({"L1": {
+            "epochs": 25, "best_epoch": 19, "best_val_loss": 2.006, "best_val_accuracy": 0.366,
+            "seconds": 352.8, "loss": [{"epoch": 1}]
+        }});
+        let line = Shown(|f| training_lines(f, &training)).to_string();
+        assert_eq!(
+            line,
+            "training:     L1: 25 epochs, best epoch 19, validation loss 2.006, accuracy 36.6 %, \
+             353 s\n"
+        );
+        let timing = serde_json::json!({"encode": 0.61, "train": 786.2, "total": 819.2});
+        let line = Shown(|f| timing_line(f, &timing)).to_string();
+        assert_eq!(
+            line,
+            "build time:   819.2 s in all (encode 0.6, train 786.2 s)\n"
+        );
+        let long = "word ".repeat(100);
+        let text = Shown(|f| wrapped(f, "description:", &long)).to_string();
+        assert!(text.lines().count() > 3);
+        assert!(
+            text.lines().all(|l| l.chars().count() <= MAX_LINE),
+            "{text}"
+        );
+    }
+}

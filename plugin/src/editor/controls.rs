@@ -55,24 +55,25 @@ pub fn show(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter, strip
                 setter,
                 "Crossfade length at a jump between corpus segments",
             );
-            toggle_row(
+            switch_pair_row(
                 ui,
-                &params.freeze,
                 setter,
-                "Stop following the guide and keep playing the current corpus run",
+                (
+                    "Freeze",
+                    &params.freeze,
+                    "Stop following the guide and keep playing the current corpus run",
+                ),
+                (
+                    "Onsets",
+                    &params.follow_onsets,
+                    "Follow Onsets (Aligned mode): start the companion's notes with the guide's, and hold them in between",
+                ),
             );
             rest_row(
                 ui,
                 params,
                 setter,
                 "Rest when the guide rests (after it has been silent for the hold), and come back with its next note",
-            );
-            toggle_row_as(
-                ui,
-                "Onsets",
-                &params.follow_onsets,
-                setter,
-                "Follow Onsets (Aligned mode): start the companion's notes with the guide's, and hold them in between",
             );
         })
     });
@@ -188,6 +189,25 @@ fn toggle_row_as(ui: &mut Ui, label: &str, param: &BoolParam, setter: &ParamSett
         } else {
             theme::weak("Off")
         });
+    });
+}
+
+/// Two switches in one row, each after its short name.
+fn switch_pair_row(
+    ui: &mut Ui,
+    setter: &ParamSetter,
+    first: (&str, &BoolParam, &str),
+    second: (&str, &BoolParam, &str),
+) {
+    ui.horizontal(|ui| {
+        ui.set_min_height(ROW_HEIGHT);
+        for (i, (label, param, help)) in [first, second].into_iter().enumerate() {
+            if i > 0 {
+                ui.add_space(12.0);
+            }
+            name_cell_of(ui, NAME_WIDTH / 2.0, label, help);
+            toggle(ui, param, setter, help);
+        }
     });
 }
 

@@ -720,6 +720,12 @@ pub fn corpus_from_folder(
     codebook: &Codebook,
     encoding: &EncodingSettings,
 ) -> Result<Vec<CorpusFile>, PipelineError> {
+    corpus_from_files(&audio_files_under(dir)?, codebook, encoding)
+}
+
+/// Every audio file under `dir` (recursively, sorted), with its path relative to `dir` as its
+/// name.
+pub fn audio_files_under(dir: &Path) -> Result<Vec<(PathBuf, String)>, PipelineError> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -741,15 +747,28 @@ pub fn corpus_from_folder(
             dir.display()
         )));
     }
-    let names: Vec<String> = files
-        .iter()
+    Ok(files
+        .into_iter()
         .map(|f| {
-            f.strip_prefix(dir)
-                .unwrap_or(f)
+            let name = f
+                .strip_prefix(dir)
+                .unwrap_or(&f)
                 .to_string_lossy()
-                .into_owned()
+                .into_owned();
+            (f, name)
         })
-        .collect();
+        .collect())
+}
+
+/// The corpus made of `files` (path and name), each tokenised the streaming way, as
+/// `build-preset --corpus` does.
+pub fn corpus_from_files(
+    files: &[(PathBuf, String)],
+    codebook: &Codebook,
+    encoding: &EncodingSettings,
+) -> Result<Vec<CorpusFile>, PipelineError> {
+    let (files, names): (Vec<PathBuf>, Vec<String>) = files.iter().cloned().unzip();
+    let dir = Path::new("");
     let set = StemsSet {
         root: dir.to_path_buf(),
         kind: LayoutKind::Folders,

@@ -166,6 +166,8 @@ enum Command {
     },
     /// Print what a preset holds (`--json`: its whole header).
     Inspect(cli::inspect::InspectArgs),
+    /// A preset's model with your own recordings as its corpus: no training.
+    Recorpus(cli::recorpus::RecorpusArgs),
     /// Health check of a stems set: formats, rates, channels, lengths, alignment, silence,
     /// duration. Exits non-zero on errors.
     Check {
@@ -802,6 +804,7 @@ fn main() -> std::process::ExitCode {
                 .map_err(|e| e.to_string())
         }
         Command::Inspect(args) => cli::inspect::run(&args),
+        Command::Recorpus(args) => cli::recorpus::run(&args),
         Command::Check {
             stems_dir,
             pairs,

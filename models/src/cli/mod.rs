@@ -2,4 +2,5 @@
 
 pub mod eval_heard;
 pub mod inspect;
+pub mod recorpus;
 pub mod timing;

@@ -26,15 +26,8 @@ use crate::dataset::{label_counts, PairedTokenDataset};
 use crate::metrics::{generate, score, shuffled_guides, Baseline, Scores};
 use crate::pipeline_error::PipelineError;
 
-/// Names of the baselines, in report order.
-pub const BASELINES: [&str; 6] = [
-    "uniform",
-    "histogram",
-    "present",
-    "majority",
-    "copy_a",
-    "shuffled",
-];
+/// Names of the baselines, in report order (the order `inspect` shows them in).
+pub const BASELINES: [&str; 6] = counterpart_core::preset::EVAL_BASELINES;
 
 /// The corpus whose labels constrain generation (and whose histogram is the sampler's prior).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -25,7 +25,7 @@ pub use data::{
 };
 pub use error::PresetError;
 pub use file::{FORMAT_NAME, FORMAT_VERSION, MARKER_KEY};
-pub use summary::PresetSummary;
+pub use summary::{PresetSummary, EVAL_BASELINES};
 pub use validate::{
     MAX_CHANNELS, MAX_CODEBOOK_DIM, MAX_CORPUS_FILES, MAX_CORPUS_SAMPLES, MAX_DECISION_MODELS,
     MAX_K, MAX_SAMPLE_RATE,

@@ -113,6 +113,17 @@ impl Preset {
     }
 }
 
+/// The baselines of a preset's held-out evaluation metrics, in report order (`counterpart eval`
+/// writes them).
+pub const EVAL_BASELINES: [&str; 6] = [
+    "uniform",
+    "histogram",
+    "present",
+    "majority",
+    "copy_a",
+    "shuffled",
+];
+
 /// The longest line [`PresetSummary`]'s `Display` prints.
 pub const MAX_LINE: usize = 120;
 
@@ -268,14 +279,6 @@ fn scalar(value: &serde_json::Value) -> String {
 /// lcp_mean}}}}}`) as a table: one row per look-ahead and decoding, the model and every
 /// baseline as "TPP % / mean LCP". Anything else is flattened.
 fn eval_table(f: &mut fmt::Formatter<'_>, value: &serde_json::Value) -> fmt::Result {
-    const BASELINES: [&str; 6] = [
-        "uniform",
-        "histogram",
-        "present",
-        "majority",
-        "copy_a",
-        "shuffled",
-    ];
     let cell = |scores: &serde_json::Value| -> Option<String> {
         let tpp = scores.get("tpp")?.as_f64()?;
         let lcp = scores.get("lcp_mean")?.as_f64()?;
@@ -296,7 +299,7 @@ fn eval_table(f: &mut fmt::Formatter<'_>, value: &serde_json::Value) -> fmt::Res
                 decoding,
                 model,
             ];
-            for name in BASELINES {
+            for name in EVAL_BASELINES {
                 let baseline = scores.get("baselines").and_then(|b| b.get(name));
                 row.push(baseline.and_then(cell).unwrap_or_else(|| "-".into()));
             }
@@ -314,7 +317,7 @@ fn eval_table(f: &mut fmt::Formatter<'_>, value: &serde_json::Value) -> fmt::Res
     )?;
     let header: Vec<String> = ["L", "decoding", "model"]
         .iter()
-        .chain(BASELINES.iter())
+        .chain(EVAL_BASELINES.iter())
         .map(|s| s.to_string())
         .collect();
     let widths: Vec<usize> = (0..header.len())

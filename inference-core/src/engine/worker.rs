@@ -419,6 +419,14 @@ impl EngineWorker {
         self.rests.push(&self.block[..n]);
         self.onsets.push(&self.block[..n]);
         self.pending_onsets.extend(self.onsets.take_onsets());
+        if !self.follows_onsets() {
+            self.pending_onsets.clear();
+        }
+        // Onsets no slot took (the guide rested around them) do not pile up.
+        let horizon = self.consumed.saturating_sub(u64::from(self.host_rate) * 10);
+        while self.pending_onsets.front().is_some_and(|&o| o < horizon) {
+            self.pending_onsets.pop_front();
+        }
         let hold = self.follows_rests().then(|| self.hold_frames());
         let p = &mut self.pipeline;
         p.encoded.clear();

@@ -8,8 +8,9 @@
 //! looks back, so the detector streams: an onset is confirmed one hop after its peak.
 //!
 //! Unlike an energy rise, spectral flux also finds legato pitch changes. On the dev stems
-//! (wind and brass instruments) 86 % of detected onsets lie within 60 ms of an annotated note
-//! onset and 90 % of the annotated onsets are found.
+//! (wind and brass instruments; measured with a NumPy port when choosing the settings) 86 % of
+//! detected onsets lie within 60 ms of an annotated note onset and 90 % of the annotated onsets
+//! are found.
 
 use std::collections::VecDeque;
 use std::sync::Arc;

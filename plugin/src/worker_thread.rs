@@ -38,8 +38,8 @@ const TEMPO_WAIT: Duration = Duration::from_millis(500);
 const IDLE_SLEEP: Duration = Duration::from_millis(2);
 /// How long it sleeps when there is nothing to do and the companion rests with the guide:
 /// the first decision after the rest then comes up to this much later, well within the
-/// worker margin (120 ms), and a silent guide costs a fifth of the wake-ups.
-const RESTING_SLEEP: Duration = Duration::from_millis(10);
+/// worker margin (120 ms), and a silent guide costs a tenth of the wake-ups.
+const RESTING_SLEEP: Duration = Duration::from_millis(20);
 
 /// What the worker thread needs to know about the host's audio setup.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -475,10 +475,11 @@ fn real_time_playback_follows_a_looping_transport() {
 
 #[test]
 fn the_companion_stops_with_the_transport_and_rests_with_a_silent_guide() {
-    // The demo guide for 14 s, then 8 s of silence; the transport stops from 6 s to 9 s of the
-    // feed (the guide goes on: a live input), then plays on from where it stopped.
-    let (mut guide, rate) = guide(14.0);
-    guide.truncate(14 * rate as usize);
+    // The demo guide for 20 s, then 8 s of silence; the transport stops from 12 s to 15 s of
+    // the feed (the guide goes on: a live input), then plays on from where it stopped. The
+    // first 8 s leave the debug build's preset load time on a loaded machine.
+    let (mut guide, rate) = guide(20.0);
+    guide.truncate(20 * rate as usize);
     guide.extend(vec![0.0; 8 * rate as usize]);
     let rate_f = f64::from(rate);
     let mut plugin = sidechained(false, 1.0);
@@ -492,8 +493,8 @@ fn the_companion_stops_with_the_transport_and_rests_with_a_silent_guide() {
         play(audio, &guide, &feed, |frame, audio| {
             let seconds = frame as f64 / rate_f;
             let (song, playing) = match seconds {
-                s if s < 6.0 => (s, true),
-                s if s < 9.0 => (6.0, false),
+                s if s < 12.0 => (s, true),
+                s if s < 15.0 => (12.0, false),
                 s => (s - 3.0, true),
             };
             audio.set_transport_state(Some((song, 120.0)), playing);
@@ -510,12 +511,12 @@ fn the_companion_stops_with_the_transport_and_rests_with_a_silent_guide() {
             .fold(f64::NEG_INFINITY, f64::max)
     };
     // The last block before the stop may be up to 4096 frames long, then a 50 ms fade.
-    let stopped = level(6.0 + 4096.0 / rate_f + 0.05, 9.0);
-    let before = rms(&out[0][at(2.0)..at(6.0)]);
-    let again = rms(&out[0][at(10.0)..at(14.0)]);
-    // The guide is silent from 14 s: after the hold, the segment and latency, nothing plays.
+    let stopped = level(12.0 + 4096.0 / rate_f + 0.05, 15.0);
+    let before = rms(&out[0][at(8.0)..at(12.0)]);
+    let again = rms(&out[0][at(16.0)..at(20.0)]);
+    // The guide is silent from 20 s: after the hold, the segment and latency, nothing plays.
     let latency = aligned_latency(rate) as f64 / rate_f;
-    let rest = level(14.0 + 0.25 + 0.5 + latency + 0.1, 22.0);
+    let rest = level(20.0 + 0.25 + 0.5 + latency + 0.1, 28.0);
     println!(
         "transport: companion RMS {before:.4} playing, loudest 50 ms {stopped:.1} dBFS stopped, \
          RMS {again:.4} playing again; silent guide: loudest 50 ms {rest:.1} dBFS after the hold"

@@ -25,6 +25,18 @@ fn write_guide(path: &Path, rate: u32) {
     w.finalize().unwrap();
 }
 
+/// A fresh folder holding the synthetic preset (`tones.cpreset`) and a 32 kHz guide
+/// (`guide.wav`).
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cp-render-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    common::synthetic_preset(1, false)
+        .save(dir.join("tones.cpreset"))
+        .unwrap();
+    write_guide(&dir.join("guide.wav"), 32_000);
+    dir
+}
+
 fn run(args: &[&str]) -> std::process::Output {
     let output = Command::new(env!("CARGO_BIN_EXE_counterpart"))
         .args(args)
@@ -40,13 +52,8 @@ fn run(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn render_writes_the_companion_the_mix_and_the_segments_deterministically() {
-    let dir = std::env::temp_dir().join(format!("cp-render-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("cli");
     let p = |name: &str| -> PathBuf { dir.join(name) };
-    common::synthetic_preset(1, false)
-        .save(p("tones.cpreset"))
-        .unwrap();
-    write_guide(&p("guide.wav"), 32_000);
     let encoder_dir = common::encoder_dir();
     let render = |out: &str, csv: &str, block: &str| {
         run(&[
@@ -128,13 +135,8 @@ fn render_writes_the_companion_the_mix_and_the_segments_deterministically() {
 /// first segment starts at 0 (on the segment grid); the raw one starts at the latency.
 #[test]
 fn render_lines_the_companion_up_with_the_guide_by_the_reported_latency() {
-    let dir = std::env::temp_dir().join(format!("cp-render-latency-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("latency");
     let p = |name: &str| -> PathBuf { dir.join(name) };
-    common::synthetic_preset(1, false)
-        .save(p("tones.cpreset"))
-        .unwrap();
-    write_guide(&p("guide.wav"), 32_000);
     let encoder_dir = common::encoder_dir();
     let render = |out: &str, csv: &str, raw: bool| {
         let path = |name: &str| p(name).to_str().unwrap().to_owned();

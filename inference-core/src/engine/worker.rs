@@ -512,15 +512,7 @@ impl EngineWorker {
         self.follower.stop();
         self.resting = true;
         self.pipeline.navigator.observe_played(None);
-        if let Some(log) = &mut self.log {
-            log.push(PlayedSlot {
-                slot,
-                at,
-                requested: None,
-                segment: None,
-                origin: None,
-            });
-        }
+        self.log_played(slot, at, None, None, 0);
         Ok(())
     }
 
@@ -571,10 +563,10 @@ impl EngineWorker {
                 (decision.segment, decision.played)
             }
         };
-        let slot_at = p.boundary(t + p.lookahead as u64) + p.margin + p.shift;
         let (guide_start, guide_end) = (p.boundary(t), p.boundary(t + 1));
         let live = p.lookahead == 0;
         p.stream.push_response(played.unwrap_or(requested))?;
+        let slot_at = self.output_frame(t, guide_start);
         let follow = self.follows_rests();
         let hold = self.hold_frames();
         if follow && live {
@@ -608,7 +600,7 @@ impl EngineWorker {
             None
         };
         let first_at = if self.follows_onsets() {
-            self.play_with_onsets(t, requested, segment, rest_from)?
+            self.play_with_onsets(t, slot_at, requested, segment, rest_from)?
         } else {
             match segment {
                 Some(id) => self.handle.play(at, id)?,
@@ -642,12 +634,14 @@ impl EngineWorker {
         Ok(())
     }
 
-    /// Plays slot `t` (chosen `segment`, for label `requested`) following the guide's onsets:
-    /// plans the grains up to the slot's end (less the onset detector's delay), up to
+    /// Plays slot `t` (chosen `segment`, for label `requested`; on the grid it starts at
+    /// `grid_at`) following the guide's onsets: plans the grains for the guide's onsets from
+    /// half a slot (the onset shift) before the slot to half a slot before its end, up to
     /// `rest_from` where the companion rests. Returns the first grain's time.
     fn play_with_onsets(
         &mut self,
         t: u64,
+        grid_at: u64,
         requested: u32,
         segment: Option<SegmentId>,
         rest_from: Option<u64>,
@@ -660,7 +654,6 @@ impl EngineWorker {
             .output_frame(t, guide_start.saturating_sub(p.shift))
             .max(self.handle.last_at());
         let to = self.output_frame(t, span_end);
-        let grid_at = self.output_frame(t, guide_start);
         let mut onsets = Vec::new();
         while let Some(&onset) = self.pending_onsets.front() {
             if onset >= span_end {

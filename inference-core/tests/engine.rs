@@ -443,6 +443,64 @@ fn resegmenting_recuts_and_relabels_the_corpus_the_streaming_way() {
     ));
 }
 
+#[test]
+fn a_recut_is_remembered_on_disk_and_the_cache_keeps_to_its_cap() {
+    use counterpart_core::engine::{resegment_cached, RecutCache};
+    use counterpart_core::preset::{NoteValue, SegmentLength};
+
+    let dir = std::env::temp_dir().join(format!("cp-recut-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cache = RecutCache::in_dir(dir.clone(), 1 << 20);
+    let preset = synthetic_preset(1, false);
+    let identity = Preset::identity(&preset.to_bytes().unwrap()).unwrap();
+    let eighth = |bpm: f64| SegmentLength::TempoSynced {
+        note: NoteValue {
+            numerator: 1,
+            denominator: 8,
+        },
+        bpm,
+    };
+    let go = std::sync::atomic::AtomicBool::new(false);
+    let recut = |length: SegmentLength, cancel: &std::sync::atomic::AtomicBool| {
+        resegment_cached(&preset, &identity, length, &search(), cancel, Some(&cache))
+    };
+    let (cold, hit) = recut(eighth(60.0), &go).unwrap();
+    assert!(!hit, "the first re-cut encodes");
+    // The second comes from the disk, equal to the first, without encoding: a cancelled
+    // encoder would have failed.
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let (cached, hit) = recut(eighth(60.0), &stop).unwrap();
+    assert!(hit);
+    assert_eq!(cached, cold);
+    assert_eq!(
+        cold,
+        counterpart_core::engine::resegment(&preset, eighth(60.0), &search(), &go).unwrap()
+    );
+    // Another tempo, or another preset, is another entry.
+    assert!(!recut(eighth(90.0), &go).unwrap().1);
+    let other = Preset::identity(&synthetic_preset(0, false).to_bytes().unwrap()).unwrap();
+    assert_ne!(other, identity);
+    assert!(cache.get(&other, &preset, &eighth(60.0)).is_none());
+    // A damaged entry is a miss, then replaced.
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"{ not json").unwrap();
+    }
+    assert!(!recut(eighth(60.0), &go).unwrap().1);
+    assert!(recut(eighth(60.0), &go).unwrap().1);
+    // Over the cap, the least recently used entries go.
+    let entry_size = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .max()
+        .unwrap();
+    let small = RecutCache::in_dir(dir.clone(), entry_size);
+    small.put(&identity, &cold).unwrap();
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(left.len(), 1, "the cap keeps one entry");
+    assert!(small.get(&identity, &preset, &eighth(60.0)).is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// The level of `x` in dBFS (RMS) over windows of `window` frames.
 fn window_levels(x: &[f32], window: usize) -> Vec<f32> {
     x.chunks(window)

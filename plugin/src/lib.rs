@@ -6,9 +6,10 @@
 //!   dry signal, delayed by the latency reported ([`dry_delay`]). No allocation, lock, I/O or
 //!   logging (an offline render excepted, where the audio thread also runs the engine's worker
 //!   half: announced by the host, or seen from its pace by [`freewheel`]).
-//! - **Worker thread**: [`worker_thread::WorkerThread`], started in `activate` and joined in
-//!   `deactivate`: loads presets (on a loader thread), builds engines, segments, encodes,
-//!   decides and schedules, and frees what the audio thread is done with.
+//! - **Worker thread**: [`worker_thread::WorkerThread`], started at the first `activate` and
+//!   joined when the plugin is dropped: loads presets (on a loader thread) and keeps them across
+//!   activations ([`library`]), builds engines, segments, encodes, decides and schedules, and
+//!   frees what the audio thread is done with. No host call waits for it.
 //! - **GUI thread**: [`editor`].
 //!
 //! The three share [`params::CounterpartParams`] (atomics), [`shared::SharedState`] (atomics,
@@ -25,6 +26,7 @@ mod dry_delay;
 mod editor;
 mod freewheel;
 mod handoff;
+mod library;
 mod params;
 mod preset_source;
 mod shared;
@@ -42,7 +44,7 @@ pub struct Counterpart {
     shared: Arc<SharedState>,
     /// Audio thread (created and dropped on the main thread while the plugin is inactive).
     audio: Option<AudioSide>,
-    /// Main thread.
+    /// Main thread: the worker thread, from the first activation on.
     worker: Option<WorkerThread>,
     /// Whether audio was processed since the last activation (a reset then asks for a fresh
     /// engine).
@@ -70,12 +72,14 @@ impl Default for Counterpart {
 }
 
 impl Counterpart {
-    /// Stops the worker and drops the engines (main thread, while inactive).
+    /// Ends the worker's session (main thread, while inactive): returns at once, whatever the
+    /// worker is doing. The audio side goes to the worker to be freed there: the engines in it
+    /// may hold the last reference to a corpus of hundreds of megabytes.
     fn shut_down(&mut self) {
-        if let Some(worker) = self.worker.take() {
-            worker.stop();
+        let audio = self.audio.take();
+        if let Some(worker) = &self.worker {
+            worker.deactivate(audio);
         }
-        self.audio = None;
         self.shared.set_telemetry(None);
     }
 }
@@ -147,8 +151,6 @@ impl Plugin for Counterpart {
         // The worker's first build, counted before it starts so an offline render waits for it.
         progress.start();
         let links = WorkerLinks {
-            params: self.params.clone(),
-            shared: self.shared.clone(),
             handoff: handoff_tx,
             returned: returned_rx,
             travel_in: to_worker_rx,
@@ -159,15 +161,20 @@ impl Plugin for Counterpart {
             sample_rate: sample_rate.round() as u32,
             dry_delay_frames: audio_thread::dry_delay_frames(sample_rate, self.latency),
         };
-        match WorkerThread::spawn(links, host) {
-            Ok(worker) => self.worker = Some(worker),
-            Err(error) => {
-                nice_error!("Counterpart: cannot start the worker thread: {error}");
-                self.shared.set_status(EngineStatus::Failed(format!(
-                    "cannot start the worker thread: {error}; passing dry audio"
-                )));
-                return true;
+        if self.worker.is_none() {
+            match WorkerThread::spawn(self.params.clone(), self.shared.clone()) {
+                Ok(worker) => self.worker = Some(worker),
+                Err(error) => {
+                    nice_error!("Counterpart: cannot start the worker thread: {error}");
+                    self.shared.set_status(EngineStatus::Failed(format!(
+                        "cannot start the worker thread: {error}; passing dry audio"
+                    )));
+                    return true;
+                }
             }
+        }
+        if let Some(worker) = &self.worker {
+            worker.activate(links, host);
         }
         self.audio = Some(AudioSide::new(
             AudioLinks {

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use counterpart_core::preset::{sha256_hex, Preset};
+use counterpart_core::preset::{sha256_hex, Preset, PresetError};
 
 /// The default preset's file, compiled in.
 static DEFAULT_PRESET: &[u8] = include_bytes!("../../models/presets/default.cpreset");
@@ -42,12 +42,14 @@ impl PresetSource {
         }
     }
 
-    /// Reads and validates the preset. When it names the default encoder without embedding
-    /// it, the compiled-in encoder is attached (only if its hash is the one the preset
-    /// records). Worker thread: reads the file and decodes the corpus.
-    pub fn read(&self) -> Result<Preset, String> {
-        let mut preset = match self {
+    /// Reads and validates the preset, and gives its [identity](Preset::identity). When it
+    /// names the default encoder without embedding it, the compiled-in encoder is attached
+    /// (only if its hash is the one the preset records). Worker thread: reads the file and
+    /// decodes the corpus.
+    pub fn read(&self) -> Result<(Preset, String), String> {
+        let (mut preset, identity) = match self {
             PresetSource::Default => Preset::from_bytes(DEFAULT_PRESET)
+                .and_then(|preset| Ok((preset, Preset::identity(DEFAULT_PRESET)?)))
                 .map_err(|e| format!("the embedded default preset is damaged: {e}"))?,
             PresetSource::File(path) => read_file(path)?,
         };
@@ -57,12 +59,20 @@ impl PresetSource {
         {
             preset.encoder.embedded = Some(DEFAULT_ENCODER.to_vec());
         }
-        Ok(preset)
+        Ok((preset, identity))
     }
 }
 
-fn read_file(path: &Path) -> Result<Preset, String> {
-    Preset::load(path).map_err(|e| format!("cannot load preset {}: {e}", path.display()))
+fn read_file(path: &Path) -> Result<(Preset, String), String> {
+    let error = |e: PresetError| format!("cannot load preset {}: {e}", path.display());
+    let bytes = std::fs::read(path).map_err(|source| {
+        error(PresetError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    })?;
+    let preset = Preset::from_bytes(&bytes).map_err(error)?;
+    Ok((preset, Preset::identity(&bytes).map_err(error)?))
 }
 
 #[cfg(test)]
@@ -71,7 +81,8 @@ mod tests {
 
     #[test]
     fn the_embedded_default_preset_reads_with_its_encoder() {
-        let preset = PresetSource::Default.read().expect("default preset");
+        let (preset, identity) = PresetSource::Default.read().expect("default preset");
+        assert_eq!(identity.len(), 64);
         assert!(preset.encoder.embedded.is_some());
         assert!(preset.k() >= 2);
     }

@@ -1,38 +1,42 @@
 //! The engine's worker thread: loads presets, builds engines, runs the engine's worker (segment,
 //! encode, decide, schedule) and frees what the audio thread is done with.
 //!
-//! Started in [`Plugin::activate`](nice_plug::prelude::Plugin::activate), stopped (and joined)
-//! when the plugin deactivates or is dropped. Loading a preset (file reading, corpus
-//! resampling, model and encoder sessions) runs on a separate loader thread, so that the engine
-//! that plays meanwhile keeps deciding on time.
+//! It lives as long as the plugin: started at the first activation, stopped and joined when the
+//! plugin is dropped. Each activation is a session ([`WorkerThread::activate`]): its engines
+//! and hand-off rings go when it ends ([`WorkerThread::deactivate`]), but what was loaded
+//! stays in the [`Library`], so that the next activation plays again in milliseconds. Neither
+//! call waits for the thread. Loading a preset (file reading, corpus resampling and re-cutting,
+//! model and encoder sessions) runs on a loader thread, so that the engine that plays
+//! meanwhile keeps deciding on time.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use counterpart_core::engine::{
-    build, resegment, EncoderSearch, EngineConfig, EngineWorker, LoadedPreset,
-    DEFAULT_WORKER_MARGIN_S,
+    build, EngineConfig, EngineTelemetry, EngineWorker, LoadedPreset, DEFAULT_WORKER_MARGIN_S,
 };
 use counterpart_core::perception::SegmentLength;
-use counterpart_core::preset::Preset;
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use ringbuf::traits::{Consumer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
+use crate::audio_thread::AudioSide;
 use crate::dry_delay::DryDelay;
 use crate::handoff::{BuildProgress, Handoff, Installed, SegmentGrid, TravellingWorker};
-use crate::params::{CounterpartParams, SegmentChoice};
+use crate::library::{Library, LoadKey};
+use crate::params::CounterpartParams;
 use crate::preset_source::PresetSource;
-use crate::shared::{EngineStatus, PresetInfo, SharedState};
-
-/// The tempo note-value segments are measured at when the host reports none.
-const DEFAULT_BPM: f64 = 120.0;
+use crate::shared::{EngineStatus, SharedState};
 
 /// How long the worker waits for the host's first block (and tempo) before cutting the corpus
 /// into note values at the default tempo.
 const TEMPO_WAIT: Duration = Duration::from_millis(500);
+
+/// How long settings that need a new engine must stay unchanged before it is built, once one
+/// plays: a burst of changes (automation, a preset's parameters) builds one engine, for the
+/// last of them.
+const SETTLE: Duration = Duration::from_millis(40);
 
 /// How long the worker sleeps when there is nothing to do.
 const IDLE_SLEEP: Duration = Duration::from_millis(2);
@@ -40,6 +44,9 @@ const IDLE_SLEEP: Duration = Duration::from_millis(2);
 /// the first decision after the rest then comes up to this much later, well within the
 /// worker margin (120 ms), and a silent guide costs a tenth of the wake-ups.
 const RESTING_SLEEP: Duration = Duration::from_millis(20);
+/// How long it sleeps while the plugin is inactive and a load is under way (it wakes at once
+/// for an activation).
+const INACTIVE_SLEEP: Duration = Duration::from_millis(20);
 
 /// What the worker thread needs to know about the host's audio setup.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,12 +57,8 @@ pub struct HostSetup {
     pub dry_delay_frames: usize,
 }
 
-/// The channels and shared state the worker thread works with.
+/// The channels one activation's worker session works with.
 pub struct WorkerLinks {
-    /// The plugin's parameters (structural values and the preset path are read here).
-    pub params: Arc<CounterpartParams>,
-    /// State shared with the GUI and the audio thread.
-    pub shared: Arc<SharedState>,
     /// Engines to the audio thread.
     pub handoff: HeapProd<Handoff>,
     /// Engines back from the audio thread, to be freed here.
@@ -68,9 +71,18 @@ pub struct WorkerLinks {
     pub progress: Arc<BuildProgress>,
 }
 
+/// What the main thread tells the worker thread.
+enum Command {
+    /// The plugin was activated: play with these links.
+    Activate(Box<Session>),
+    /// The plugin was deactivated: drop the session's engines and the audio side, keep what
+    /// was loaded.
+    Deactivate(Option<Box<AudioSide>>),
+}
+
 /// The running worker thread, owned by the plugin on the main thread.
 pub struct WorkerThread {
-    stop: Arc<AtomicBool>,
+    commands: Option<Sender<Command>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -81,28 +93,59 @@ impl std::fmt::Debug for WorkerThread {
 }
 
 impl WorkerThread {
-    /// Starts the worker thread; it loads the preset the parameters name and hands the engine to
-    /// the audio thread. The caller must have counted that first build with
-    /// [`BuildProgress::start`].
-    pub fn spawn(links: WorkerLinks, setup: HostSetup) -> std::io::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread_stop = Arc::clone(&stop);
+    /// Starts the worker thread, inactive (main thread).
+    pub fn spawn(
+        params: Arc<CounterpartParams>,
+        shared: Arc<SharedState>,
+    ) -> std::io::Result<Self> {
+        let (commands, received) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name("counterpart-worker".into())
-            .spawn(move || Worker::new(links, setup).run(&thread_stop))?;
+            .spawn(move || {
+                Worker {
+                    params,
+                    shared,
+                    session: None,
+                    library: Library::default(),
+                    tempo_synced: false,
+                }
+                .run(&received)
+            })?;
         Ok(Self {
-            stop,
+            commands: Some(commands),
             thread: Some(thread),
         })
     }
 
-    /// Stops the thread and waits for it (and for a load under way).
-    pub fn stop(mut self) {
-        self.join();
+    /// Starts a session for an activation: the worker builds the engine the parameters name
+    /// (from what it keeps, or after loading it) and hands it to the audio thread through
+    /// `links`. The caller must have counted that first build with [`BuildProgress::start`].
+    /// Main thread; returns at once.
+    pub fn activate(&self, links: WorkerLinks, setup: HostSetup) {
+        let session = Session::new(links, setup);
+        self.send(Command::Activate(Box::new(session)));
     }
 
-    fn join(&mut self) {
-        self.stop.store(true, Ordering::Release);
+    /// Ends the session: its engines, and the audio side the plugin is done with, are dropped
+    /// on the worker thread; what was loaded (or is loading) is kept for the next activation.
+    /// Main thread; returns at once.
+    pub fn deactivate(&self, audio: Option<AudioSide>) {
+        self.send(Command::Deactivate(audio.map(Box::new)));
+    }
+
+    fn send(&self, command: Command) {
+        if let Some(commands) = &self.commands {
+            // The thread only stops when this is dropped.
+            let _ = commands.send(command);
+        }
+    }
+}
+
+impl Drop for WorkerThread {
+    /// Stops the thread and waits for it, and for the loads it cancels (main thread, when the
+    /// plugin is dropped).
+    fn drop(&mut self) {
+        self.commands = None;
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
                 nice_plug::nice_error!("the Counterpart worker thread panicked");
@@ -111,103 +154,29 @@ impl WorkerThread {
     }
 }
 
-impl Drop for WorkerThread {
-    fn drop(&mut self) {
-        self.join();
-    }
-}
-
 /// Everything that decides which engine should play: when it changes, a new one is built.
 #[derive(Debug, Clone, PartialEq)]
 struct BuildKey {
-    source: PresetSource,
-    reloads: u64,
+    load: LoadKey,
     resets: u64,
     lookahead: usize,
     seed: u64,
-    segment: SegmentChoice,
     /// The host tempo, in hundredths of a BPM, for tempo-synced segments.
     tempo_centi_bpm: Option<u64>,
 }
 
-impl BuildKey {
-    /// The tempo segments follow: the host's, else [`DEFAULT_BPM`].
-    fn bpm(&self) -> f64 {
-        self.tempo_centi_bpm
-            .map_or(DEFAULT_BPM, |centi| centi as f64 / 100.0)
-    }
-}
-
-/// A preset ready to load, with the editor's view of it.
-#[derive(Clone)]
-struct Prepared {
-    preset: Arc<Preset>,
-    info: Arc<PresetInfo>,
-}
-
-impl Prepared {
-    fn new(preset: Preset, source: &PresetSource) -> Self {
-        let info = Arc::new(PresetInfo::new(&preset, source.describe()));
-        Self {
-            preset: Arc::new(preset),
-            info,
-        }
-    }
-}
-
-/// The preset as read from its source and, if the segment control asked for it, re-cut: kept
-/// so that rebuilding (a reset, another seed or look-ahead) does not read, decode or re-cut the
-/// corpus again.
-struct PresetCache {
-    source: PresetSource,
-    reloads: u64,
-    read: Prepared,
-    recut: Option<(SegmentChoice, u64, Prepared)>,
-}
-
-/// What a loader thread is asked to do.
-struct LoadRequest {
-    source: PresetSource,
-    /// The segment control, and the tempo a note value is measured at.
-    segment: SegmentChoice,
-    bpm: f64,
-    /// The preset as read, when cached.
-    read: Option<Prepared>,
-    /// The re-cut preset, when cached.
-    recut: Option<Prepared>,
-    /// The look-ahead whose decision model to load.
-    lookahead: usize,
-    rate: u32,
-    /// Set when the load is no longer wanted: a corpus re-cut then stops early.
-    cancel: Arc<AtomicBool>,
-}
-
-/// What a loader thread sends back: the preset as read, the preset that plays (re-cut or
-/// not), and its runtime objects.
-type LoadResult = Result<(Prepared, Prepared, LoadedPreset), String>;
-
-/// A load under way on a loader thread.
-struct Loading {
-    key: BuildKey,
-    thread: JoinHandle<()>,
-    result: Receiver<LoadResult>,
-    cancel: Arc<AtomicBool>,
-}
-
-impl Loading {
-    /// Asks the loader to stop early and hands back its thread, to be joined.
-    fn abandon(self) -> JoinHandle<()> {
-        self.cancel.store(true, Ordering::Relaxed);
-        self.thread
-    }
-}
-
-/// The worker thread's state.
-struct Worker {
+/// One activation: its links to the audio thread and the engine it plays.
+struct Session {
     links: WorkerLinks,
     setup: HostSetup,
+    /// When it started (note-value segments wait a moment for the host's tempo).
+    started: Instant,
     /// The key of the engine playing (or that failed to build).
     current: Option<BuildKey>,
+    /// The settings asked for that differ from the current ones, settling.
+    wanted: Settling<BuildKey>,
+    /// Whether a build is counted in the build progress (an offline render waits for it).
+    counted: bool,
     /// The playing engine's worker half, in real time (offline, it runs on the audio thread).
     worker: Option<EngineWorker>,
     /// The id of the last engine sent to the audio thread ([`Installed::id`]).
@@ -217,103 +186,192 @@ struct Worker {
     /// The audio thread's dry delay line's length, in frames: an engine with a longer latency
     /// brings a longer line.
     dry_delay_frames: usize,
-    loading: Option<Loading>,
-    /// Loader threads whose result is no longer wanted, joined once they finish.
-    abandoned: Vec<JoinHandle<()>>,
-    cache: Option<PresetCache>,
-    /// Whether the preset as read is tempo-synced.
+}
+
+/// The worker thread's state.
+struct Worker {
+    params: Arc<CounterpartParams>,
+    shared: Arc<SharedState>,
+    session: Option<Session>,
+    library: Library,
+    /// Whether the preset as read is cut in note values at a tempo (its engines follow the
+    /// host's).
     tempo_synced: bool,
 }
 
 impl Worker {
+    fn run(mut self, commands: &Receiver<Command>) {
+        let mut busy = true;
+        loop {
+            let wait = match &self.session {
+                _ if busy => Duration::ZERO,
+                None => INACTIVE_SLEEP,
+                Some(session) if session.worker.as_ref().is_some_and(EngineWorker::resting) => {
+                    RESTING_SLEEP
+                }
+                Some(_) => IDLE_SLEEP,
+            };
+            match commands.recv_timeout(wait) {
+                Ok(Command::Activate(session)) => {
+                    self.end_session();
+                    self.session = Some(*session);
+                }
+                Ok(Command::Deactivate(audio)) => {
+                    self.end_session();
+                    drop(audio);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                // The plugin is going.
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if self.session.is_none() && self.library.is_idle() {
+                // Nothing to do until the next command.
+                match commands.recv() {
+                    Ok(Command::Activate(session)) => self.session = Some(*session),
+                    Ok(Command::Deactivate(audio)) => drop(audio),
+                    Err(_) => break,
+                }
+            }
+            busy = self.turn();
+        }
+        self.end_session();
+        // Cancel loads and wait for them, so that no thread outlives the plugin.
+        self.library.shut_down();
+    }
+
+    /// Ends the session, if any: its engines go, and an offline render waits no longer.
+    fn end_session(&mut self) {
+        if let Some(session) = self.session.take() {
+            if session.counted {
+                session.links.progress.finish();
+            }
+        }
+    }
+
+    /// One turn of work. Returns whether there was any.
+    fn turn(&mut self) -> bool {
+        let mut busy = self.library.poll();
+        let Some(session) = &mut self.session else {
+            return busy;
+        };
+        busy |= session.free_returned();
+        let (current, rate) = (session.current.clone(), session.setup.sample_rate);
+        let wanted = self.wanted(rate);
+        if current.as_ref() != Some(&wanted) {
+            busy |= self.build(wanted);
+        }
+        let Some(session) = &mut self.session else {
+            return busy;
+        };
+        busy |= session.move_worker(&self.shared);
+        if let Some(worker) = &mut session.worker {
+            match worker.step() {
+                Ok(stepped) => busy |= stepped,
+                Err(error) => {
+                    worker.telemetry().count_error();
+                    nice_plug::nice_error!("Counterpart engine: {error}");
+                }
+            }
+        }
+        busy
+    }
+
+    /// The engine the parameters and the host ask for now.
+    fn wanted(&self, rate: u32) -> BuildKey {
+        let params = &self.params;
+        let shared = &self.shared;
+        let segment = params.segment.value();
+        let tempo = shared
+            .host_tempo()
+            .map(|bpm| (bpm * 100.0).round().max(1.0) as u64);
+        let note = segment.note().is_some();
+        BuildKey {
+            load: LoadKey {
+                source: PresetSource::from_path(params.preset_path()),
+                reloads: shared.reloads(),
+                segment,
+                tempo_centi_bpm: tempo.filter(|_| note),
+                rate,
+            },
+            resets: shared.resets(),
+            lookahead: params.lookahead.value().segments(),
+            seed: params.seed.value().max(0) as u64,
+            tempo_centi_bpm: tempo.filter(|_| note || self.tempo_synced),
+        }
+    }
+
+    /// Works towards the engine `wanted`: once the settings have settled, builds it from what
+    /// the library holds, or has the library load it. Returns whether anything changed.
+    fn build(&mut self, wanted: BuildKey) -> bool {
+        let Some(session) = &mut self.session else {
+            return false;
+        };
+        if !session.counted {
+            session.links.progress.start();
+            session.counted = true;
+        }
+        // The first engine of a session is built at once, later ones once the settings settle.
+        let settled = session.wanted.offer(&wanted, Instant::now());
+        if session.current.is_some() && !settled {
+            return false;
+        }
+        // Note-value segments are measured at the host's tempo: give the host a moment to
+        // report it before cutting the corpus.
+        if wanted.load.segment.note().is_some()
+            && !self.shared.transport_seen()
+            && session.started.elapsed() < TEMPO_WAIT
+        {
+            return false;
+        }
+        let loading = self.library.loading(&wanted.load);
+        match self.library.ready(&wanted.load) {
+            Some(Ok(loaded)) => {
+                if loaded.tempo_synced() != self.tempo_synced {
+                    // Its engines follow the host's tempo: the next turn asks with it.
+                    self.tempo_synced = loaded.tempo_synced();
+                    return true;
+                }
+                let info = loaded.info();
+                match loaded.runtime(wanted.lookahead).and_then(|runtime| {
+                    session.install(&wanted, runtime, &self.params, &self.shared)
+                }) {
+                    Ok(telemetry) => {
+                        nice_plug::nice_log!("Counterpart: playing {}", info.name);
+                        self.shared.set_telemetry(Some(telemetry));
+                        self.shared.set_preset(Some(info));
+                        self.shared.set_status(EngineStatus::Running);
+                    }
+                    Err(message) => session.fail(wanted, message, &self.shared),
+                }
+            }
+            Some(Err(message)) => session.fail(wanted, message, &self.shared),
+            None if loading => return false,
+            None => {
+                self.shared
+                    .set_status(EngineStatus::Loading(wanted.load.describe()));
+                if let Err(message) = self.library.request(&wanted.load, wanted.lookahead) {
+                    session.fail(wanted, message, &self.shared);
+                }
+            }
+        }
+        true
+    }
+}
+
+impl Session {
     fn new(links: WorkerLinks, setup: HostSetup) -> Self {
         Self {
             links,
             setup,
+            started: Instant::now(),
             current: None,
+            wanted: Settling::default(),
+            // Counted by whoever activated the plugin.
+            counted: true,
             worker: None,
             engine_id: 0,
             offline: false,
             dry_delay_frames: setup.dry_delay_frames,
-            loading: None,
-            abandoned: Vec::new(),
-            cache: None,
-            tempo_synced: false,
-        }
-    }
-
-    fn run(mut self, stop: &AtomicBool) {
-        // The first build was counted by whoever spawned this thread.
-        let mut counted = true;
-        let started = std::time::Instant::now();
-        while !stop.load(Ordering::Acquire) {
-            let mut busy = self.free_returned();
-            let wanted = self.wanted();
-            // Note-value segments are measured at the host's tempo: give the host a moment to
-            // report it before cutting the corpus.
-            let tempo_pending = wanted.segment.note().is_some()
-                && !self.links.shared.transport_seen()
-                && started.elapsed() < TEMPO_WAIT;
-            if self.current.as_ref() != Some(&wanted)
-                && self.loading.as_ref().map(|l| &l.key) != Some(&wanted)
-                && !tempo_pending
-            {
-                if !counted {
-                    self.links.progress.start();
-                }
-                counted = false;
-                self.start_loading(wanted);
-                busy = true;
-            }
-            busy |= self.finish_loading();
-            busy |= self.move_worker();
-            if let Some(worker) = &mut self.worker {
-                match worker.step() {
-                    Ok(stepped) => busy |= stepped,
-                    Err(error) => {
-                        worker.telemetry().count_error();
-                        nice_plug::nice_error!("Counterpart engine: {error}");
-                    }
-                }
-            }
-            if !busy {
-                let resting = self.worker.as_ref().is_some_and(EngineWorker::resting);
-                std::thread::sleep(if resting { RESTING_SLEEP } else { IDLE_SLEEP });
-            }
-        }
-        // Cancel loads and wait for them (a re-cut stops after its current corpus file), so
-        // that no thread outlives the plugin.
-        if let Some(loading) = self.loading.take() {
-            let _ = loading.abandon().join();
-            self.links.progress.finish();
-        }
-        for thread in self.abandoned.drain(..) {
-            let _ = thread.join();
-        }
-        if counted {
-            // A build was counted but never started: do not leave an offline render waiting.
-            self.links.progress.finish();
-        }
-    }
-
-    /// The engine the parameters and the host ask for now.
-    fn wanted(&self) -> BuildKey {
-        let params = &self.links.params;
-        let shared = &self.links.shared;
-        BuildKey {
-            source: PresetSource::from_path(params.preset_path()),
-            reloads: shared.reloads(),
-            resets: shared.resets(),
-            lookahead: params.lookahead.value().segments(),
-            seed: params.seed.value().max(0) as u64,
-            segment: params.segment.value(),
-            tempo_centi_bpm: if self.tempo_synced || params.segment.value().note().is_some() {
-                shared
-                    .host_tempo()
-                    .map(|bpm| (bpm * 100.0).round().max(1.0) as u64)
-            } else {
-                None
-            },
         }
     }
 
@@ -330,7 +388,7 @@ impl Worker {
     /// Hands the playing engine's worker half to the audio thread while the host renders
     /// offline, and takes it back when the audio thread returns it. Halves of engines no
     /// longer playing are freed. Returns whether one moved.
-    fn move_worker(&mut self) -> bool {
+    fn move_worker(&mut self, shared: &SharedState) -> bool {
         let mut moved = false;
         while let Some(travelling) = self.links.travel_in.try_pop() {
             if travelling.id == self.engine_id && self.worker.is_none() {
@@ -338,7 +396,7 @@ impl Worker {
             }
             moved = true;
         }
-        let offline = self.links.shared.freewheeling();
+        let offline = shared.freewheeling();
         if offline != self.offline {
             self.offline = offline;
             nice_plug::nice_log!(
@@ -366,121 +424,29 @@ impl Worker {
         moved
     }
 
-    /// Starts loading the preset `key` names on a loader thread (reusing the decoded preset
-    /// when only the seed, look-ahead, tempo or a reset changed).
-    fn start_loading(&mut self, key: BuildKey) {
-        if let Some(old) = self.loading.take() {
-            // A newer request supersedes it: it is cancelled, its result is dropped if it
-            // arrives, and its thread is joined once it has finished.
-            self.abandoned.push(old.abandon());
+    /// The build asked for is done (or failed): an offline render waits no longer.
+    fn finish_build(&mut self) {
+        if std::mem::take(&mut self.counted) {
             self.links.progress.finish();
         }
-        self.abandoned.retain(|thread| !thread.is_finished());
-        let cache = self
-            .cache
-            .as_ref()
-            .filter(|c| c.source == key.source && c.reloads == key.reloads);
-        let centi = key.tempo_centi_bpm.unwrap_or(0);
-        let request = LoadRequest {
-            source: key.source.clone(),
-            segment: key.segment,
-            bpm: key.bpm(),
-            read: cache.map(|c| c.read.clone()),
-            recut: cache
-                .and_then(|c| c.recut.as_ref())
-                .filter(|(segment, tempo, _)| *segment == key.segment && *tempo == centi)
-                .map(|(_, _, prepared)| prepared.clone()),
-            lookahead: key.lookahead,
-            rate: self.setup.sample_rate,
-            cancel: Arc::new(AtomicBool::new(false)),
-        };
-        let cancel = Arc::clone(&request.cancel);
-        let what = match key.segment.note() {
-            Some(note) if request.recut.is_none() => format!(
-                "{}, re-cut into {note} notes at {:.1} BPM",
-                key.source.describe(),
-                request.bpm
-            ),
-            _ => key.source.describe(),
-        };
-        self.links.shared.set_status(EngineStatus::Loading(what));
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let spawned = std::thread::Builder::new()
-            .name("counterpart-loader".into())
-            .spawn(move || {
-                let _ = tx.send(load(request));
-            });
-        match spawned {
-            Ok(thread) => {
-                self.loading = Some(Loading {
-                    key,
-                    thread,
-                    result: rx,
-                    cancel,
-                })
-            }
-            Err(error) => self.fail(key, format!("cannot start the loader thread: {error}")),
-        }
+        self.wanted = Settling::default();
     }
 
-    /// Builds and hands over the engine when its preset has loaded. Returns whether it did.
-    fn finish_loading(&mut self) -> bool {
-        let Some(loading) = &self.loading else {
-            return false;
-        };
-        let result = match loading.result.try_recv() {
-            Ok(result) => result,
-            Err(TryRecvError::Empty) => return false,
-            Err(TryRecvError::Disconnected) => Err("the preset loader stopped unexpectedly".into()),
-        };
-        let Some(loading) = self.loading.take() else {
-            return false;
-        };
-        let _ = loading.thread.join();
-        let key = loading.key;
-        if key != self.wanted() {
-            // Superseded while loading: the next turn starts the newer one.
-            self.links.progress.finish();
-            self.current = None;
-            return true;
-        }
-        match result.and_then(|(read, playing, loaded)| {
-            self.tempo_synced = matches!(
-                read.preset.segmentation.length,
-                counterpart_core::preset::SegmentLength::TempoSynced { .. }
-            );
-            let info = Arc::clone(&playing.info);
-            self.cache = Some(PresetCache {
-                source: key.source.clone(),
-                reloads: key.reloads,
-                read,
-                recut: key
-                    .segment
-                    .note()
-                    .map(|_| (key.segment, key.tempo_centi_bpm.unwrap_or(0), playing)),
-            });
-            self.install(&key, loaded).map(|()| info)
-        }) {
-            Ok(info) => {
-                nice_plug::nice_log!("Counterpart: playing {}", info.name);
-                self.links.shared.set_preset(Some(info));
-                self.links.shared.set_status(EngineStatus::Running);
-                self.current = Some(key);
-            }
-            Err(message) => self.fail(key, message),
-        }
-        true
-    }
-
-    /// Builds the engine for `loaded` and sends it to the audio thread.
-    fn install(&mut self, key: &BuildKey, loaded: LoadedPreset) -> Result<(), String> {
+    /// Builds the engine for `runtime` and sends it to the audio thread. Returns its telemetry.
+    fn install(
+        &mut self,
+        key: &BuildKey,
+        runtime: LoadedPreset,
+        params: &CounterpartParams,
+        shared: &SharedState,
+    ) -> Result<Arc<EngineTelemetry>, String> {
         let rate = self.setup.sample_rate;
         let tempo_bpm = key.tempo_centi_bpm.map(|c| c as f64 / 100.0);
-        let period_beats = match loaded.segmentation.length {
+        let period_beats = match runtime.segmentation.length {
             SegmentLength::Seconds(_) => None,
             SegmentLength::Tempo { note, .. } => Some(note.beats()),
         };
-        let settings = self.links.params.engine_settings();
+        let settings = params.engine_settings();
         let config = EngineConfig {
             lookahead: Some(key.lookahead),
             settings,
@@ -490,7 +456,7 @@ impl Worker {
             ..EngineConfig::default()
         };
         let engine =
-            build(loaded, &config, rate).map_err(|e| format!("cannot start the engine: {e}"))?;
+            build(runtime, &config, rate).map_err(|e| format!("cannot start the engine: {e}"))?;
         let latency = engine.audio.latency_samples();
         let grid = SegmentGrid {
             period_samples: engine.worker.segment_samples(),
@@ -498,7 +464,7 @@ impl Worker {
         };
         let telemetry = Arc::clone(engine.control.telemetry());
         // Offline, the audio thread runs the worker half itself.
-        let (on_audio, worker) = if self.links.shared.freewheeling() {
+        let (on_audio, worker) = if shared.freewheeling() {
             (Some(engine.worker), None)
         } else {
             (None, Some(engine.worker))
@@ -530,59 +496,72 @@ impl Worker {
         if latency as usize > self.dry_delay_frames {
             self.dry_delay_frames = latency as usize;
         }
-        self.links.progress.finish();
+        self.current = Some(key.clone());
+        self.finish_build();
         // The old engine's worker goes now; its audio half fades out on the audio thread and
         // comes back here to be freed.
         self.worker = worker;
-        self.links.shared.set_telemetry(Some(telemetry));
-        Ok(())
+        Ok(telemetry)
     }
 
     /// Reports a failed load or build: the audio thread passes dry audio.
-    fn fail(&mut self, key: BuildKey, message: String) {
+    fn fail(&mut self, key: BuildKey, message: String, shared: &SharedState) {
         nice_plug::nice_error!("Counterpart: {message}");
         self.worker = None;
         let _ = self.links.handoff.try_push(Handoff::Clear(key.resets));
-        self.links.progress.finish();
-        self.links.shared.set_telemetry(None);
-        self.links.shared.set_status(EngineStatus::Failed(message));
         self.current = Some(key);
+        self.finish_build();
+        shared.set_telemetry(None);
+        shared.set_status(EngineStatus::Failed(message));
     }
 }
 
-/// Reads the preset (unless cached), re-cuts its corpus if the segment control asks for it
-/// (unless cached), and turns it into runtime objects (loader thread).
-fn load(request: LoadRequest) -> LoadResult {
-    let source = &request.source;
-    let search = EncoderSearch::default();
-    let read = match request.read {
-        Some(read) => read,
-        None => Prepared::new(source.read()?, source),
-    };
-    let playing = match (request.segment.note(), request.recut) {
-        (None, _) => read.clone(),
-        (Some(_), Some(recut)) => recut,
-        (Some(note), None) => {
-            let length = counterpart_core::preset::SegmentLength::TempoSynced {
-                note,
-                bpm: request.bpm,
-            };
-            let recut = resegment(&read.preset, length, &search, &request.cancel).map_err(|e| {
-                format!(
-                    "cannot cut {} into {note} notes at {:.1} BPM: {e}",
-                    source.describe(),
-                    request.bpm
-                )
-            })?;
-            Prepared::new(recut, source)
+/// Coalesces a burst of requests: the latest one, once it has stayed unchanged for [`SETTLE`].
+#[derive(Debug)]
+struct Settling<K> {
+    latest: Option<(K, Instant)>,
+}
+
+impl<K> Default for Settling<K> {
+    fn default() -> Self {
+        Self { latest: None }
+    }
+}
+
+impl<K: PartialEq + Clone> Settling<K> {
+    /// Notes that `key` is wanted at `now`. Returns whether it has been for [`SETTLE`].
+    fn offer(&mut self, key: &K, now: Instant) -> bool {
+        match &self.latest {
+            Some((latest, since)) if latest == key => now.duration_since(*since) >= SETTLE,
+            _ => {
+                self.latest = Some((key.clone(), now));
+                false
+            }
         }
-    };
-    let loaded = LoadedPreset::load_for(
-        &playing.preset,
-        request.rate,
-        &search,
-        Some(request.lookahead),
-    )
-    .map_err(|e| format!("cannot load {}: {e}", source.describe()))?;
-    Ok((read, playing, loaded))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_requests_settles_on_the_last_one_only() {
+        let mut settling = Settling::default();
+        let start = Instant::now();
+        let ms = |n: u64| start + Duration::from_millis(n);
+        // Automation sweeps the seed: a new value every 5 ms for 200 ms.
+        let built: Vec<u32> = (0..40u32)
+            .filter(|&seed| settling.offer(&seed, ms(5 * u64::from(seed))))
+            .collect();
+        assert!(built.is_empty(), "{built:?} were built mid-burst");
+        // The last value held: it settles after SETTLE, and only it.
+        let last = 39u32;
+        assert!(!settling.offer(&last, ms(195 + 39)));
+        let settled_at = 195 + SETTLE.as_millis() as u64;
+        assert!(settling.offer(&last, ms(settled_at)));
+        assert!(settling.offer(&last, ms(settled_at + 1)));
+        // Back to an earlier value: it settles anew.
+        assert!(!settling.offer(&3, ms(settled_at + 2)));
+    }
 }

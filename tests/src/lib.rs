@@ -11,6 +11,7 @@ use clack_extensions::state::PluginState;
 use clack_host::events::event_types::{ParamValueEvent, TransportEvent};
 use clack_host::prelude::*;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// The plugin's main input and sidechain are stereo, as is its output.
 pub const CHANNELS: usize = 2;
@@ -58,6 +59,30 @@ fn bundled(variable: &str, name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// A parameter as the plugin describes it to the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamRange {
+    /// The parameter's id.
+    pub id: ClapId,
+    /// Its display name.
+    pub name: String,
+    /// Its smallest plain value.
+    pub min: f64,
+    /// Its largest plain value.
+    pub max: f64,
+    /// Whether it takes whole values only (integers, enums, switches).
+    pub stepped: bool,
+}
+
+/// How long the host-thread calls around one activation took.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ActivationTimes {
+    /// `activate`.
+    pub activate: Duration,
+    /// `deactivate`.
+    pub deactivate: Duration,
 }
 
 /// One plugin instance, on the main thread.
@@ -121,6 +146,52 @@ impl HostedPlugin {
             .0
     }
 
+    /// Every parameter the plugin has, in its order.
+    pub fn params(&mut self) -> Vec<ParamRange> {
+        let handle = self.instance.plugin_handle();
+        let params = handle
+            .get_extension::<PluginParams>()
+            .expect("params extension");
+        let mut buffer = ParamInfoBuffer::new();
+        (0..params.count(&handle))
+            .filter_map(|i| {
+                params
+                    .get_info(&handle, i, &mut buffer)
+                    .map(|p| ParamRange {
+                        id: p.id,
+                        name: String::from_utf8_lossy(p.name).into_owned(),
+                        min: p.min_value,
+                        max: p.max_value,
+                        stepped: p
+                            .flags
+                            .contains(clack_extensions::params::ParamInfoFlags::IS_STEPPED),
+                    })
+            })
+            .collect()
+    }
+
+    /// How the plugin shows `value` of parameter `id` (e.g. "-6.0 dB").
+    pub fn value_text(&mut self, id: ClapId, value: f64) -> String {
+        let handle = self.instance.plugin_handle();
+        let params = handle.get_extension::<PluginParams>().unwrap();
+        let mut buffer = [0u8; 256];
+        let text = params
+            .value_to_text(&handle, id, value, &mut buffer)
+            .expect("the plugin formats its values");
+        let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+        String::from_utf8_lossy(&text[..end]).into_owned()
+    }
+
+    /// The value of parameter `id` that the plugin reads from `text` (e.g. "0 dB").
+    pub fn text_value(&mut self, id: ClapId, text: &str) -> f64 {
+        let handle = self.instance.plugin_handle();
+        let params = handle.get_extension::<PluginParams>().unwrap();
+        let text = std::ffi::CString::new(text).expect("no NUL in the text");
+        params
+            .text_to_value(&handle, id, &text)
+            .unwrap_or_else(|| panic!("the plugin does not read {text:?}"))
+    }
+
     /// A parameter's current value as the host sees it.
     pub fn param_value(&mut self, id: ClapId) -> f64 {
         let handle = self.instance.plugin_handle();
@@ -151,6 +222,35 @@ impl HostedPlugin {
             (self.param_value(id) - value).abs() < 1e-6,
             "parameter {id} did not take the value {value}"
         );
+    }
+
+    /// Sets several parameters (CLAP plain values) in one `flush` while the plugin is inactive,
+    /// as a host does when a project opens or automation is written. Returns how long the
+    /// call took.
+    pub fn flush_params(&mut self, values: &[(ClapId, f64)]) -> Duration {
+        let params = self
+            .instance
+            .plugin_handle()
+            .get_extension::<PluginParams>()
+            .expect("params extension");
+        let mut handle = self
+            .instance
+            .inactive_plugin_handle()
+            .expect("the plugin is inactive");
+        let events: Vec<_> = values
+            .iter()
+            .map(|&(id, value)| {
+                ParamValueEvent::new(0, id, clack_host::events::Pckn::match_all(), value)
+            })
+            .collect();
+        let mut output = EventBuffer::new();
+        let started = Instant::now();
+        params.flush(
+            &mut handle,
+            &InputEvents::from_buffer(&events),
+            &mut OutputEvents::from_buffer(&mut output),
+        );
+        started.elapsed()
     }
 
     /// Switches between real-time and offline ("freewheeling") rendering, as a host does
@@ -207,15 +307,27 @@ impl HostedPlugin {
         max_frames: u32,
         audio: impl FnOnce(&mut AudioThread) -> R + Send,
     ) -> R {
+        self.run_audio_timed(sample_rate, max_frames, audio).0
+    }
+
+    /// [`Self::run_audio`], also saying how long `activate` and `deactivate` took.
+    pub fn run_audio_timed<R: Send>(
+        &mut self,
+        sample_rate: f64,
+        max_frames: u32,
+        audio: impl FnOnce(&mut AudioThread) -> R + Send,
+    ) -> (R, ActivationTimes) {
         let config = PluginAudioConfiguration {
             sample_rate,
             min_frames_count: 1,
             max_frames_count: max_frames,
         };
+        let started = Instant::now();
         let processor = self
             .instance
             .activate(|_, _| (), config)
             .expect("the plugin activates");
+        let activate = started.elapsed();
         let (stopped, result) = std::thread::scope(|s| {
             s.spawn(move || {
                 let mut thread = AudioThread {
@@ -232,8 +344,13 @@ impl HostedPlugin {
             .join()
             .expect("the audio thread does not panic")
         });
+        let started = Instant::now();
         self.instance.deactivate(stopped);
-        result
+        let times = ActivationTimes {
+            activate,
+            deactivate: started.elapsed(),
+        };
+        (result, times)
     }
 }
 

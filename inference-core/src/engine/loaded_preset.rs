@@ -181,7 +181,10 @@ pub struct SegmentOrigin {
 }
 
 /// A preset turned into runtime objects for one host sample rate. Built on a worker thread;
-/// handed to the engine, which takes the parts it needs.
+/// handed to the engine, which takes the parts it needs. Cloning is cheap (the corpus, the
+/// decision model's weights and the encoder session are shared), so a plugin keeps one and
+/// builds each new engine (another seed, a reset, a re-activation) from a clone.
+#[derive(Clone)]
 pub struct LoadedPreset {
     /// The preset's name.
     pub name: String,
@@ -279,13 +282,7 @@ impl LoadedPreset {
         lookahead: Option<usize>,
     ) -> Result<Self, LoadError> {
         preset.validate()?;
-        let decision_data =
-            preset
-                .decision_for(lookahead)
-                .ok_or_else(|| LoadError::NoModelForLookahead {
-                    wanted: lookahead.unwrap_or(0),
-                    available: preset.lookaheads(),
-                })?;
+        let decision_data = decision_data(preset, lookahead)?;
         let k = preset.k();
         let codebook = Arc::new(Codebook::new(
             k,
@@ -295,16 +292,7 @@ impl LoadedPreset {
         let segmentation = segmentation_config(&preset.segmentation);
         segmentation.length.seconds()?;
 
-        let config: DecisionConfig =
-            serde_json::from_value(decision_data.config.clone()).map_err(DecisionError::Json)?;
-        if config.vocab_size != k {
-            return Err(LoadError::Mismatch(format!(
-                "the decision model has {} labels but the codebook {k}",
-                config.vocab_size
-            )));
-        }
-        let decision =
-            DecisionModel::from_bytes(&config, decision_data.weights.clone(), &Device::Cpu)?;
+        let decision = decision_model(decision_data, k)?;
 
         let (recordings, origins) = corpus_recordings(&preset.corpus)?;
         let corpus =
@@ -353,6 +341,17 @@ impl LoadedPreset {
         })
     }
 
+    /// A copy with the decision model for look-ahead `lookahead` of `preset`, the preset this
+    /// was loaded from; everything else is shared. Worker thread: builds the model (a few
+    /// milliseconds), which is all a change of look-ahead needs.
+    pub fn with_lookahead(&self, preset: &Preset, lookahead: usize) -> Result<Self, LoadError> {
+        let decision = decision_model(decision_data(preset, Some(lookahead))?, self.k())?;
+        Ok(Self {
+            decision,
+            ..self.clone()
+        })
+    }
+
     /// The alphabet size K.
     pub fn k(&self) -> usize {
         self.codebook.k()
@@ -362,6 +361,36 @@ impl LoadedPreset {
     pub fn origin(&self, id: SegmentId) -> Option<SegmentOrigin> {
         self.origins.origin(&self.corpus, id)
     }
+}
+
+/// The decision model data of `preset` for `lookahead` (its preferred one for `None`).
+fn decision_data(
+    preset: &Preset,
+    lookahead: Option<usize>,
+) -> Result<&preset::DecisionData, LoadError> {
+    preset
+        .decision_for(lookahead)
+        .ok_or_else(|| LoadError::NoModelForLookahead {
+            wanted: lookahead.unwrap_or(0),
+            available: preset.lookaheads(),
+        })
+}
+
+/// Builds the decision model `data` describes, for a codebook of `k` labels.
+fn decision_model(data: &preset::DecisionData, k: usize) -> Result<DecisionModel, LoadError> {
+    let config: DecisionConfig =
+        serde_json::from_value(data.config.clone()).map_err(DecisionError::Json)?;
+    if config.vocab_size != k {
+        return Err(LoadError::Mismatch(format!(
+            "the decision model has {} labels but the codebook {k}",
+            config.vocab_size
+        )));
+    }
+    Ok(DecisionModel::from_bytes(
+        &config,
+        data.weights.clone(),
+        &Device::Cpu,
+    )?)
 }
 
 /// Opens the encoder `preset` names (embedded, or found through `search` and verified by hash),

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::loaded_preset::{open_encoder, segmentation_config};
-use super::{EncoderSearch, LoadError};
+use super::{EncoderSearch, LoadError, RecutCache};
 use crate::perception::{encode_clip, Codebook, SegmentEncoderConfig};
 use crate::preset::{CorpusFile, Preset, SegmentLength, SegmentRecord};
 
@@ -55,6 +55,33 @@ pub fn resegment(
     }
     out.validate()?;
     Ok(out)
+}
+
+/// [`resegment`], remembered in `cache` under the preset's [identity](Preset::identity): a
+/// re-cut stored there is read back instead of encoded again. Returns the re-cut and whether
+/// it came from the cache. A cache that cannot be written is reported in the log, and the
+/// re-cut is returned all the same.
+pub fn resegment_cached(
+    preset: &Preset,
+    identity: &str,
+    length: SegmentLength,
+    search: &EncoderSearch,
+    cancel: &AtomicBool,
+    cache: Option<&RecutCache>,
+) -> Result<(Preset, bool), LoadError> {
+    if let Some(recut) = cache.and_then(|c| c.get(identity, preset, &length)) {
+        return Ok((recut, true));
+    }
+    let recut = resegment(preset, length, search, cancel)?;
+    if let Some(cache) = cache {
+        if let Err(error) = cache.put(identity, &recut) {
+            tracing::warn!(
+                "cannot remember the re-cut corpus in {}: {error}",
+                cache.dir().display()
+            );
+        }
+    }
+    Ok((recut, false))
 }
 
 /// The new segments of one corpus file, inside the runs its old segments covered.

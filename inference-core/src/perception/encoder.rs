@@ -23,6 +23,7 @@
 //!   the hidden size.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
@@ -207,8 +208,12 @@ impl Default for EncoderOptions {
 }
 
 /// A Wav2Vec 2.0 ONNX export run by ONNX Runtime. Worker thread (each call allocates).
+///
+/// Cloning is cheap: clones share one session (opening one takes a while) and take turns
+/// running it, so engines rebuilt from the same loaded preset need not open it again.
+#[derive(Clone)]
 pub struct OnnxEncoder {
-    session: Session,
+    session: Arc<Mutex<Session>>,
     spec: EncoderSpec,
     layer: usize,
     output: String,
@@ -317,7 +322,7 @@ impl OnnxEncoder {
             )));
         }
         Ok(Self {
-            session,
+            session: Arc::new(Mutex::new(session)),
             spec,
             layer,
             output,
@@ -356,8 +361,12 @@ impl FrameEncoder for OnnxEncoder {
         };
         let input =
             TensorRef::from_array_view(([1usize, audio.len()], audio)).map_err(|e| onnx(&e))?;
-        let outputs = self
+        // A clone that panicked while running leaves a session that is still usable.
+        let mut session = self
             .session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let outputs = session
             .run(ort::inputs![self.spec.input.as_str() => input])
             .map_err(|e| onnx(&e))?;
         let (shape, data) = outputs[self.output.as_str()]

@@ -315,6 +315,17 @@ impl Preset {
             .map_err(|e| PresetError::Corrupt(format!("the header is not valid JSON: {e}")))
     }
 
+    /// The identity of the preset file `bytes`, as 64 hexadecimal digits: the SHA-256 of its
+    /// header, which records every setting and segment and the checksum of all its tensor data
+    /// (checked when the file is loaded, see [`Preset::from_bytes`]). Equal files have equal
+    /// identities, and it costs a small part of hashing the whole file. It keys what is
+    /// computed from a preset, such as a re-cut corpus.
+    pub fn identity(bytes: &[u8]) -> Result<String, PresetError> {
+        let (header_len, _) =
+            read_header(bytes).map_err(|e| PresetError::Corrupt(e.to_string()))?;
+        Ok(super::sha256_hex(&bytes[..LENGTH_PREFIX + header_len]))
+    }
+
     /// Reads and fully validates the preset file at `path` (see [`Preset::from_bytes`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PresetError> {
         let path = path.as_ref();

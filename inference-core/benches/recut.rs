@@ -1,0 +1,104 @@
+//! Re-cutting the default preset's corpus into eighth notes at 120 BPM (the plugin's Segment
+//! control), cold (encoded with the preset's encoder) and cached (read back from the disk
+//! cache, [`RecutCache`]).
+//!
+//! The whole corpus (27 minutes) is timed once and printed; criterion times a two-minute slice
+//! cold, and the whole corpus cached. Needs the ONNX Runtime library
+//! (`bash scripts/install-onnxruntime.sh`).
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use counterpart_core::engine::{resegment, resegment_cached, EncoderSearch, RecutCache};
+use counterpart_core::preset::{NoteValue, Preset, SegmentLength};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn eighth_at_120() -> SegmentLength {
+    SegmentLength::TempoSynced {
+        note: NoteValue {
+            numerator: 1,
+            denominator: 8,
+        },
+        bpm: 120.0,
+    }
+}
+
+fn recut_benches(c: &mut Criterion) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/presets/default.cpreset");
+    let bytes = std::fs::read(&path).expect("models/presets/default.cpreset");
+    let preset = Preset::from_bytes(&bytes).unwrap();
+    let identity = Preset::identity(&bytes).unwrap();
+    let search = EncoderSearch::default();
+    let go = AtomicBool::new(false);
+    let dir = std::env::temp_dir().join(format!("cp-recut-bench-{}", std::process::id()));
+    let cache = RecutCache::in_dir(dir.clone(), 1 << 30);
+    let minutes = preset
+        .corpus
+        .iter()
+        .map(|f| f.duration_seconds())
+        .sum::<f64>()
+        / 60.0;
+
+    let started = Instant::now();
+    let (_, hit) = resegment_cached(
+        &preset,
+        &identity,
+        eighth_at_120(),
+        &search,
+        &go,
+        Some(&cache),
+    )
+    .unwrap();
+    assert!(!hit);
+    let cold = started.elapsed();
+    let started = Instant::now();
+    let (_, hit) = resegment_cached(
+        &preset,
+        &identity,
+        eighth_at_120(),
+        &search,
+        &go,
+        Some(&cache),
+    )
+    .unwrap();
+    assert!(hit);
+    println!(
+        "default preset ({minutes:.1} min of corpus) into eighth notes at 120 BPM: cold {:.2} s, \
+         cached {:.1} ms",
+        cold.as_secs_f64(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+
+    let mut group = c.benchmark_group("recut");
+    group.sample_size(10);
+    group.bench_function("whole default corpus, cached", |b| {
+        b.iter(|| {
+            resegment_cached(
+                &preset,
+                &identity,
+                eighth_at_120(),
+                &search,
+                &go,
+                Some(&cache),
+            )
+            .unwrap()
+        })
+    });
+    // Two minutes of corpus, encoded.
+    let mut slice = preset.clone();
+    let mut kept = 0.0;
+    slice.corpus.retain(|file| {
+        let keep = kept < 120.0;
+        kept += file.duration_seconds();
+        keep
+    });
+    group.bench_function(format!("{kept:.0} s of corpus, cold"), |b| {
+        b.iter(|| resegment(&slice, eighth_at_120(), &search, &go).unwrap())
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+criterion_group!(benches, recut_benches);
+criterion_main!(benches);

@@ -5,7 +5,7 @@
 //! * [`metrics`]: TPP, LCP, baselines and generation for evaluation.
 //! * [`heard`]: the musician's metrics of a rendered companion (harmony, onset sync, rests).
 
-pub mod audio_file;
+pub use counterpart_core::audio_file;
 pub mod build_preset;
 pub mod check;
 pub mod dataset;

@@ -184,6 +184,14 @@ impl Library {
         }
     }
 
+    /// Forgets a load that failed, so that the next request tries again: an activation retries
+    /// a preset file that was missing or unreadable (a drive mounted since, a file restored).
+    pub fn forget_failure(&mut self) {
+        if matches!(self.ready, Some((_, Err(_)))) {
+            self.ready = None;
+        }
+    }
+
     /// Whether no loader thread runs.
     pub fn is_idle(&self) -> bool {
         self.loading.is_none()

@@ -212,10 +212,7 @@ impl Worker {
                 Some(_) => IDLE_SLEEP,
             };
             match commands.recv_timeout(wait) {
-                Ok(Command::Activate(session)) => {
-                    self.end_session();
-                    self.session = Some(*session);
-                }
+                Ok(Command::Activate(session)) => self.start_session(*session),
                 Ok(Command::Deactivate(audio)) => {
                     self.end_session();
                     drop(audio);
@@ -227,7 +224,7 @@ impl Worker {
             if self.session.is_none() && self.library.is_idle() {
                 // Nothing to do until the next command.
                 match commands.recv() {
-                    Ok(Command::Activate(session)) => self.session = Some(*session),
+                    Ok(Command::Activate(session)) => self.start_session(*session),
                     Ok(Command::Deactivate(audio)) => drop(audio),
                     Err(_) => break,
                 }
@@ -237,6 +234,13 @@ impl Worker {
         self.end_session();
         // Cancel loads and wait for them, so that no thread outlives the plugin.
         self.library.shut_down();
+    }
+
+    /// Starts a session for an activation, which retries a load that failed.
+    fn start_session(&mut self, session: Session) {
+        self.end_session();
+        self.library.forget_failure();
+        self.session = Some(session);
     }
 
     /// Ends the session, if any: its engines go, and an offline render waits no longer.

@@ -411,7 +411,7 @@ fn a_note_value_segment_recuts_the_corpus_and_sets_the_latency() {
 }
 
 #[test]
-fn an_invalid_preset_file_passes_dry_audio() {
+fn an_invalid_preset_file_passes_dry_audio_and_a_re_activation_retries_it() {
     let dir = scratch("bad");
     let bad = dir.join("broken.cpreset");
     std::fs::write(&bad, b"not a preset at all").unwrap();
@@ -440,6 +440,22 @@ fn an_invalid_preset_file_passes_dry_audio() {
     for channel in &out {
         assert!(channel == &guide, "the dry signal does not pass unchanged");
     }
+    // The user restores the file: the next activation loads it, and the companion plays.
+    std::fs::copy(repo().join("models/presets/default.cpreset"), &bad).unwrap();
+    let (mix, source) = (plugin.param_id("Dry/Wet"), plugin.param_id("Guide Source"));
+    plugin.set_param(mix, 1.0);
+    plugin.set_param(source, 1.0);
+    let feed = Feed {
+        sidechain: true,
+        ..feed
+    };
+    let out = plugin.run_audio(f64::from(rate), MAX_BLOCK as u32, |audio| {
+        play(audio, &guide, &feed, no_events)
+    });
+    assert!(
+        rms(&out[0]) > 0.01,
+        "the restored preset is not played after re-activation"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

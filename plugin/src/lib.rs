@@ -42,7 +42,8 @@ use worker_thread::{HostSetup, WorkerLinks, WorkerThread};
 pub struct Counterpart {
     params: Arc<CounterpartParams>,
     shared: Arc<SharedState>,
-    /// Audio thread (created and dropped on the main thread while the plugin is inactive).
+    /// Audio thread (created on the main thread while the plugin is inactive, and handed to the
+    /// worker thread to be freed at deactivation).
     audio: Option<AudioSide>,
     /// Main thread: the worker thread, from the first activation on.
     worker: Option<WorkerThread>,

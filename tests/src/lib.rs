@@ -34,6 +34,24 @@ impl HostHandlers for TestHost {
     type AudioProcessor<'a> = ();
 }
 
+/// The RMS level of `x`.
+pub fn rms(x: &[f32]) -> f64 {
+    (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt()
+}
+
+/// Asserts that `out` has no NaN or infinity and peaks at most at `ceiling` (1.0: full scale).
+pub fn assert_clean(out: &[Vec<f32>; CHANNELS], ceiling: f64, what: &str) {
+    for channel in out {
+        let bad = channel.iter().position(|x| !x.is_finite());
+        assert_eq!(bad, None, "{what}: non-finite sample");
+        let peak = channel.iter().fold(0.0f32, |p, x| p.max(x.abs()));
+        assert!(
+            f64::from(peak) <= ceiling,
+            "{what}: clips (peak {peak}, ceiling {ceiling:.2})"
+        );
+    }
+}
+
 /// Where the bundled plugin is: `$COUNTERPART_CLAP`, else `target/bundled/Counterpart.clap`.
 pub fn bundled_clap() -> PathBuf {
     bundled("COUNTERPART_CLAP", "Counterpart.clap")
@@ -130,20 +148,11 @@ impl HostedPlugin {
 
     /// The id of the parameter with this display name.
     pub fn param_id(&mut self, name: &str) -> ClapId {
-        let handle = self.instance.plugin_handle();
-        let params = handle
-            .get_extension::<PluginParams>()
-            .expect("params extension");
-        let mut buffer = ParamInfoBuffer::new();
-        (0..params.count(&handle))
-            .filter_map(|i| {
-                params
-                    .get_info(&handle, i, &mut buffer)
-                    .map(|p| (p.id, p.name.to_vec()))
-            })
-            .find(|(_, n)| n == name.as_bytes())
+        self.params()
+            .into_iter()
+            .find(|p| p.name == name)
             .unwrap_or_else(|| panic!("no parameter named {name}"))
-            .0
+            .id
     }
 
     /// Every parameter the plugin has, in its order.

@@ -17,29 +17,15 @@ use std::time::{Duration, Instant};
 
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::events::Pckn;
-use common::{render_as_the_plugin, repo};
+use common::{demo_guide as guide, render_as_the_plugin, repo};
 use counterpart_models::audio_file::AudioFile;
 use counterpart_models::render::{write_wav, SampleFormat};
-use counterpart_tests::{bundled_clap, AudioThread, HostedPlugin, CHANNELS};
+use counterpart_tests::{assert_clean, bundled_clap, rms, AudioThread, HostedPlugin, CHANNELS};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const CLAP_ID: &str = "org.counterpart.counterpart";
 const MAX_BLOCK: usize = 4096;
-
-/// The demo guide, mono, looped to at least `seconds`.
-fn guide(seconds: f64) -> (Vec<f32>, u32) {
-    let file = AudioFile::read(&repo().join("demo/guide.flac")).expect("demo/guide.flac");
-    let once = file.to_mono();
-    let frames = (seconds * f64::from(file.sample_rate)) as usize;
-    let looped = once
-        .iter()
-        .copied()
-        .cycle()
-        .take(frames.max(once.len()))
-        .collect();
-    (looped, file.sample_rate)
-}
 
 /// How [`play`] feeds the plugin.
 struct Feed {
@@ -93,20 +79,6 @@ fn play(
         }
     }
     out
-}
-
-fn rms(x: &[f32]) -> f64 {
-    (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt()
-}
-
-/// No NaN or infinity, no clipping.
-fn assert_clean(out: &[Vec<f32>; CHANNELS], what: &str) {
-    for channel in out {
-        let bad = channel.iter().position(|x| !x.is_finite());
-        assert_eq!(bad, None, "{what}: non-finite sample");
-        let peak = channel.iter().fold(0.0f32, |p, x| p.max(x.abs()));
-        assert!(peak <= 1.0, "{what}: clips (peak {peak})");
-    }
 }
 
 /// A plugin that takes its guide from the sidechain.
@@ -179,7 +151,7 @@ fn offline_render_equals_counterpart_render_and_repeats_across_reactivation() {
     });
     assert_eq!(plugin.latency() as usize, aligned_latency(rate));
 
-    assert_clean(&first, "offline render");
+    assert_clean(&first, 1.0, "offline render");
     assert!(rms(&first[0]) > 0.01, "the companion is silent");
     for (c, channel) in first.iter().enumerate() {
         let mismatched = channel
@@ -260,7 +232,7 @@ fn an_unannounced_bounce_equals_counterpart_render_with_the_dry_path_delayed() {
     });
     let latency = plugin.latency() as usize;
     assert_eq!(latency, aligned_latency(rate));
-    assert_clean(&out, "unannounced bounce");
+    assert_clean(&out, 1.0, "unannounced bounce");
     // After the first second (the engine arrived a few blocks in and faded in), the output is
     // half the guide delayed by the latency plus half of `counterpart render`'s companion.
     let start = rate as usize;
@@ -303,7 +275,7 @@ fn offline_render_at_another_rate_plays_and_repeats_after_a_reset() {
         let second = play(audio, &guide, &feed(4), no_events);
         [first, second]
     });
-    assert_clean(&first, "48 kHz render");
+    assert_clean(&first, 1.0, "48 kHz render");
     assert!(rms(&first[0]) > 0.01, "the companion is silent at 48 kHz");
     assert!(
         first == second,
@@ -357,7 +329,7 @@ fn real_time_playback_is_clean_through_automation_reset_and_rate_change() {
                 ]
             })
         });
-        assert_clean(&out, "real-time playback");
+        assert_clean(&out, 1.0, "real-time playback");
         // The main input is silent, so the output is the companion's half of the mix. How much
         // of the leg it fills depends on how fast the debug build reloads the preset after each
         // rebuild on a loaded machine, so the test asks that it is heard (a loud second) and
@@ -402,7 +374,7 @@ fn a_note_value_segment_recuts_the_corpus_and_sets_the_latency() {
     let out = plugin.run_audio(f64::from(rate), MAX_BLOCK as u32, |audio| {
         play(audio, &guide, &feed, no_events)
     });
-    assert_clean(&out, "eighth-note segments");
+    assert_clean(&out, 1.0, "eighth-note segments");
     assert!(rms(&out[0]) > 0.01, "the re-cut corpus is silent");
     // The segment, the margin and the half-segment onset shift.
     let rate = f64::from(rate);
@@ -483,7 +455,7 @@ fn real_time_playback_follows_a_looping_transport() {
             Vec::new()
         })
     });
-    assert_clean(&out, "looping transport");
+    assert_clean(&out, 1.0, "looping transport");
     let start = (10.0 * rate) as usize;
     let level = rms(&out[0][start..]);
     assert!(level > 0.01, "the companion is silent (RMS {level})");
@@ -517,7 +489,7 @@ fn the_companion_stops_with_the_transport_and_rests_with_a_silent_guide() {
             Vec::new()
         })
     });
-    assert_clean(&out, "transport stop");
+    assert_clean(&out, 1.0, "transport stop");
     let at = |s: f64| (s * rate_f) as usize;
     let level = |from: f64, to: f64| {
         let window = at(0.05);

@@ -1,5 +1,8 @@
-//! What the host tests share: the repository, and `counterpart render` with the plugin's own
-//! default settings and seed, the reference a bounce must equal.
+//! What the host tests share: the repository, the demo guide, and `counterpart render` with the
+//! plugin's own default settings and seed, the reference a bounce must equal.
+
+// Each test binary uses only part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +14,20 @@ use counterpart_models::render::{render, RenderOptions, RenderReport, SampleForm
 /// The repository's root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The demo guide, mono, looped to at least `seconds`, and its sample rate.
+pub fn demo_guide(seconds: f64) -> (Vec<f32>, u32) {
+    let file = AudioFile::read(&repo().join("demo/guide.flac")).expect("demo/guide.flac");
+    let once = file.to_mono();
+    let frames = (seconds * f64::from(file.sample_rate)) as usize;
+    let looped = once
+        .iter()
+        .copied()
+        .cycle()
+        .take(frames.max(once.len()))
+        .collect();
+    (looped, file.sample_rate)
 }
 
 /// Renders `guide` to `out` with the default preset and the plugin's default settings and

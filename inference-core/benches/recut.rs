@@ -48,6 +48,7 @@ fn recut_benches(c: &mut Criterion) {
             eighth_at_120(),
             &search,
             &go,
+            None,
             Some(&cache),
         )
         .unwrap()
@@ -77,7 +78,7 @@ fn recut_benches(c: &mut Criterion) {
     });
     let kept: f64 = slice.corpus.iter().map(|f| f.duration_seconds()).sum();
     group.bench_function(format!("{kept:.0} s of corpus, cold"), |b| {
-        b.iter(|| resegment(&slice, eighth_at_120(), &search, &go).unwrap())
+        b.iter(|| resegment(&slice, eighth_at_120(), &search, &go, None).unwrap())
     });
     group.finish();
     let _ = std::fs::remove_dir_all(dir);

@@ -11,6 +11,16 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
+/// File extensions read as audio (lowercase).
+pub const AUDIO_EXTENSIONS: [&str; 4] = ["wav", "flac", "ogg", "mp3"];
+
+/// Whether `path` names an audio file by its extension (in any case); the file need not exist.
+pub fn has_audio_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Why an audio file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioFileError {

@@ -382,9 +382,17 @@ fn resegmenting_recuts_and_relabels_the_corpus_the_streaming_way() {
         bpm: 60.0,
     };
     let go = std::sync::atomic::AtomicBool::new(false);
-    let recut =
-        counterpart_core::engine::resegment(&preset, length.clone(), &search(), &go).unwrap();
+    let progress = counterpart_core::engine::Progress::default();
+    let recut = counterpart_core::engine::resegment(
+        &preset,
+        length.clone(),
+        &search(),
+        &go,
+        Some(&progress),
+    )
+    .unwrap();
     assert_eq!(recut.segmentation.length, length);
+    assert_eq!(progress.fraction(), Some(1.0), "one step per corpus file");
     let (old, new) = (&preset.corpus[0], &recut.corpus[0]);
     let half = f64::from(old.sample_rate) * 0.5;
     assert!(new.segments.len() * 2 >= old.segments.len() - 2);
@@ -433,12 +441,12 @@ fn resegmenting_recuts_and_relabels_the_corpus_the_streaming_way() {
 
     // A length the segmenter refuses gives an error, not a panic.
     let too_short = SegmentLength::Uniform { seconds: 0.01 };
-    assert!(counterpart_core::engine::resegment(&preset, too_short, &search(), &go).is_err());
+    assert!(counterpart_core::engine::resegment(&preset, too_short, &search(), &go, None).is_err());
 
     // A cancelled re-cut stops and says so.
     let cancelled = std::sync::atomic::AtomicBool::new(true);
     assert!(matches!(
-        counterpart_core::engine::resegment(&preset, length, &search(), &cancelled),
+        counterpart_core::engine::resegment(&preset, length, &search(), &cancelled, None),
         Err(counterpart_core::engine::LoadError::Cancelled)
     ));
 }
@@ -462,7 +470,15 @@ fn a_recut_is_remembered_on_disk_and_the_cache_keeps_to_its_cap() {
     };
     let go = std::sync::atomic::AtomicBool::new(false);
     let recut = |length: SegmentLength, cancel: &std::sync::atomic::AtomicBool| {
-        resegment_cached(&preset, &identity, length, &search(), cancel, Some(&cache))
+        resegment_cached(
+            &preset,
+            &identity,
+            length,
+            &search(),
+            cancel,
+            None,
+            Some(&cache),
+        )
     };
     let (cold, hit) = recut(eighth(60.0), &go).unwrap();
     assert!(!hit, "the first re-cut encodes");
@@ -474,7 +490,7 @@ fn a_recut_is_remembered_on_disk_and_the_cache_keeps_to_its_cap() {
     assert_eq!(cached, cold);
     assert_eq!(
         cold,
-        counterpart_core::engine::resegment(&preset, eighth(60.0), &search(), &go).unwrap()
+        counterpart_core::engine::resegment(&preset, eighth(60.0), &search(), &go, None).unwrap()
     );
     // Another tempo, or another preset, is another entry.
     assert!(!recut(eighth(90.0), &go).unwrap().1);

@@ -8,9 +8,10 @@
 #[path = "../../inference-core/tests/common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
+use counterpart_core::action::RecordingPath;
 use counterpart_core::preset::Preset;
 use counterpart_models::build_preset::{corpus_from_files, preset_encoding, preset_runtime};
 use counterpart_models::render::{write_wav, SampleFormat};
@@ -20,12 +21,15 @@ use criterion::{criterion_group, criterion_main, Criterion};
 const RATE: u32 = 44_100;
 
 /// A stereo recording of `seconds` of melody at `path`.
-fn recording(path: &Path, seconds: f64) -> (PathBuf, String) {
+fn recording(path: &Path, seconds: f64) -> RecordingPath {
     let left = common::melody(RATE, seconds, 0.4, 1);
     let right = common::melody(RATE, seconds, 0.4, 2);
     write_wav(path, RATE, &[left, right], SampleFormat::Int24).unwrap();
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
-    (path.to_path_buf(), name)
+    RecordingPath {
+        path: path.to_path_buf(),
+        name,
+    }
 }
 
 fn relabel_benches(c: &mut Criterion) {

@@ -21,12 +21,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use candle_core::Device;
+use counterpart_core::action::{find_recordings, Recording, RecordingPath};
+use counterpart_core::audio_file::AudioFile;
 use counterpart_core::decision::model::{CONFIG_FILE, WEIGHTS_FILE};
 use counterpart_core::decision::{DecisionConfig, DecisionModel, LabelInit};
 use counterpart_core::perception::{perplexity, Codebook, SegmentLength as PerceptionLength};
 use counterpart_core::preset::{
-    sha256_hex, AudioData, CodebookData, CorpusFile, DecisionData, EncoderIdentity, NoteValue,
-    Preset, PresetInfo, SegmentLength, SegmentRecord, SegmentationSettings,
+    sha256_hex, CodebookData, CorpusFile, DecisionData, EncoderIdentity, NoteValue, Preset,
+    PresetInfo, SegmentLength, SegmentRecord, SegmentationSettings,
 };
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -627,44 +629,21 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
     })
 }
 
-/// A corpus file from decoded audio and its encoded segments' labels: 16-bit PCM, channel after
-/// channel (more than two channels are mixed to mono).
+/// A corpus file from decoded audio and its encoded segments' labels (stored as
+/// [`Recording::corpus_file`] stores the user's recordings).
 fn corpus_file(
     name: String,
-    audio: &crate::audio_file::AudioFile,
+    audio: AudioFile,
     segments: &[counterpart_core::perception::Segment],
     labels: &[u32],
 ) -> CorpusFile {
-    let (channels, interleaved) = if audio.channels <= 2 {
-        (audio.channels, audio.samples.clone())
-    } else {
-        (1, audio.to_mono())
-    };
-    let frames = interleaved.len() / channels;
-    let to_i16 = |x: f32| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i32;
-    let mut samples = Vec::with_capacity(frames * channels);
-    for c in 0..channels {
-        samples.extend((0..frames).map(|f| to_i16(interleaved[f * channels + c])));
-    }
-    CorpusFile {
-        name,
-        sample_rate: audio.sample_rate,
-        channels: channels as u16,
-        audio: AudioData::Pcm {
-            bits_per_sample: 16,
-            samples,
-        },
-        segments: segments
-            .iter()
-            .zip(labels)
-            .filter(|(s, _)| s.end as usize <= frames)
-            .map(|(s, &label)| SegmentRecord {
-                start: s.start,
-                end: s.end,
-                label,
-            })
-            .collect(),
-    }
+    Recording { name, audio }.corpus_file(segments.iter().zip(labels).map(|(s, &label)| {
+        SegmentRecord {
+            start: s.start,
+            end: s.end,
+            label,
+        }
+    }))
 }
 
 /// The corpus made of the target tracks of the training and validation pieces.
@@ -704,7 +683,7 @@ fn corpus_from_targets(
             let labels = track.tokens(codebook)?;
             out.push(corpus_file(
                 format!("{}/{key}", piece.id),
-                &audio,
+                audio,
                 &track.segments,
                 &labels,
             ));
@@ -720,66 +699,31 @@ pub fn corpus_from_folder(
     codebook: &Codebook,
     encoding: &EncodingSettings,
 ) -> Result<Vec<CorpusFile>, PipelineError> {
-    corpus_from_files(&audio_files_under(dir)?, codebook, encoding)
+    let (files, problems) = find_recordings(&[dir.to_path_buf()]);
+    if let Some(problem) = problems.into_iter().next() {
+        return Err(PipelineError::Invalid(format!("corpus folder: {problem}")));
+    }
+    corpus_from_files(&files, codebook, encoding)
 }
 
-/// Every audio file under `dir` (recursively, sorted), with its path relative to `dir` as its
-/// name.
-pub fn audio_files_under(dir: &Path) -> Result<Vec<(PathBuf, String)>, PipelineError> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).map_err(|e| PipelineError::io(&d, e))? {
-            let path = entry.map_err(|e| PipelineError::io(&d, e))?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                crate::layout::AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
-            }) {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    if files.is_empty() {
-        return Err(PipelineError::Invalid(format!(
-            "the corpus folder {} holds no audio file",
-            dir.display()
-        )));
-    }
-    Ok(files
-        .into_iter()
-        .map(|f| {
-            let name = f
-                .strip_prefix(dir)
-                .unwrap_or(&f)
-                .to_string_lossy()
-                .into_owned();
-            (f, name)
-        })
-        .collect())
-}
-
-/// The corpus made of `files` (path and name), each tokenised the streaming way, as
-/// `build-preset --corpus` does.
+/// The corpus made of `files`, each tokenised the streaming way, as `build-preset --corpus`
+/// does.
 pub fn corpus_from_files(
-    files: &[(PathBuf, String)],
+    files: &[RecordingPath],
     codebook: &Codebook,
     encoding: &EncodingSettings,
 ) -> Result<Vec<CorpusFile>, PipelineError> {
-    let (files, names): (Vec<PathBuf>, Vec<String>) = files.iter().cloned().unzip();
-    let dir = Path::new("");
+    let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
     let set = StemsSet {
-        root: dir.to_path_buf(),
+        root: PathBuf::new(),
         kind: LayoutKind::Folders,
         pieces: vec![PieceSource {
             id: "corpus".into(),
             stems: files
                 .iter()
-                .zip(&names)
-                .map(|(f, n)| StemSource {
-                    name: n.clone(),
-                    files: vec![f.clone()],
+                .map(|f| StemSource {
+                    name: f.name.clone(),
+                    files: vec![f.path.clone()],
                 })
                 .collect(),
             pairs: Vec::new(),
@@ -794,11 +738,11 @@ pub fn corpus_from_files(
         .collect();
     let tracks = encode_tracks(&set, &jobs, encoding)?;
     let mut out = Vec::new();
-    for ((name, track), piece_stem) in names.iter().zip(&tracks).zip(&set.pieces[0].stems) {
-        let audio = crate::audio_file::AudioFile::read(&piece_stem.files[0])?;
+    for (file, track) in files.iter().zip(&tracks) {
+        let audio = AudioFile::read(&file.path)?;
         out.push(corpus_file(
-            name.clone(),
-            &audio,
+            file.name.clone(),
+            audio,
             &track.segments,
             &track.tokens(codebook)?,
         ));

@@ -11,12 +11,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::audio_file::AudioFile;
+use crate::audio_file::{has_audio_extension, AudioFile};
 use crate::pipeline_error::PipelineError;
 use crate::stems::{track_key, Manifest, ManifestPair, MANIFEST_FILE};
 
-/// File extensions read as audio (lowercase).
-pub const AUDIO_EXTENSIONS: [&str; 4] = ["wav", "flac", "ogg", "mp3"];
+pub use counterpart_core::audio_file::AUDIO_EXTENSIONS;
 
 /// Which layout a stems folder has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,11 +90,7 @@ pub struct StemsSet {
 }
 
 fn is_audio(path: &Path) -> bool {
-    path.is_file()
-        && path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    path.is_file() && has_audio_extension(path)
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, PipelineError> {

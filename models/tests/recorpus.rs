@@ -107,6 +107,7 @@ fn recorpus_labels_the_recordings_as_the_engine_does_and_reports_coverage() {
             dirs: vec![common::encoder_dir()],
         },
         &AtomicBool::new(false),
+        None,
     )
     .unwrap();
     for (ours, theirs) in mine.corpus.iter().zip(&engine.corpus) {

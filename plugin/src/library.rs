@@ -1,6 +1,9 @@
 //! What the worker thread keeps across engine builds and activations: the preset as read, its
 //! corpus re-cut for a note value, and its runtime objects at the host's rate (the corpus
 //! resampled and its onsets found, the decision model built, the encoder session opened).
+//! With the user's recordings in place of the preset's corpus ("Use my recordings…"), it also
+//! keeps the preset they make: read, checked, cut and labelled with the preset's own encoder and
+//! codebook.
 //!
 //! An engine for another seed or look-ahead, after a reset or a re-activation, is built from
 //! these in milliseconds. Only another preset, sample rate, segment length or tempo loads
@@ -8,20 +11,32 @@
 //! Re-cuts are also remembered on disk ([`RecutCache`]), so that reopening a project does not
 //! encode the corpus again.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use counterpart_core::engine::{resegment_cached, EncoderSearch, LoadedPreset, RecutCache};
-use counterpart_core::preset::{Preset, SegmentLength};
+use counterpart_core::action::{
+    default_name, find_recordings, with_recordings, Recording, RecordingPath,
+};
+use counterpart_core::engine::{
+    resegment_cached, EncoderSearch, LoadedPreset, Progress, RecutCache,
+};
+use counterpart_core::preset::{sha256_hex, Preset, SegmentLength};
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use crate::params::SegmentChoice;
 use crate::preset_source::PresetSource;
-use crate::shared::PresetInfo;
+use crate::shared::{Notice, PresetInfo};
 
 /// The tempo note-value segments are measured at when the host reports none.
 pub const DEFAULT_BPM: f64 = 120.0;
+
+/// Recordings lacking labels that were more than this share of the preset's own corpus, or
+/// shorter than [`SHORT_RECORDINGS_S`], get a hint that more would follow the model better.
+const COMMON_MISSING: f64 = 0.1;
+/// See [`COMMON_MISSING`].
+const SHORT_RECORDINGS_S: f64 = 60.0;
 
 /// Everything that decides which runtime objects an engine is built from.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +45,9 @@ pub struct LoadKey {
     pub source: PresetSource,
     /// How many times the user asked to reload it.
     pub reloads: u64,
+    /// The user's recordings (files or folders) that replace the preset's corpus; empty: the
+    /// preset's own corpus plays.
+    pub recordings: Vec<PathBuf>,
     /// The segment control.
     pub segment: SegmentChoice,
     /// For a note-value segment: the tempo it is measured at, in hundredths of a BPM (`None`:
@@ -51,21 +69,44 @@ impl LoadKey {
         match self.segment.note() {
             Some(note) => format!(
                 "{}, cut into {note} notes at {:.1} BPM",
-                self.source.describe(),
+                self.describe_corpus(),
                 self.bpm()
             ),
-            None => self.source.describe(),
+            None => self.describe_corpus(),
         }
     }
 
-    /// Whether `other` plays the same preset as read (only the segmentation or rate differs).
+    /// The preset, and the recordings that replace its corpus.
+    fn describe_corpus(&self) -> String {
+        match self.recordings.len() {
+            0 => self.source.describe(),
+            1 => format!(
+                "{} with your recordings ({})",
+                self.source.describe(),
+                self.recordings[0].display()
+            ),
+            n => format!(
+                "{} with your recordings ({n} files or folders)",
+                self.source.describe()
+            ),
+        }
+    }
+
+    /// Whether `other` plays the same preset as read (only the corpus, segmentation or rate
+    /// differs).
     fn same_preset(&self, other: &LoadKey) -> bool {
         self.source == other.source && self.reloads == other.reloads
     }
 
+    /// Whether `other` plays the same preset with the same recordings (only the segmentation or
+    /// rate differs).
+    fn same_recordings(&self, other: &LoadKey) -> bool {
+        self.same_preset(other) && self.recordings == other.recordings
+    }
+
     /// Whether `other` plays the same re-cut corpus (only the rate differs).
     fn same_corpus(&self, other: &LoadKey) -> bool {
-        self.same_preset(other)
+        self.same_recordings(other)
             && self.segment == other.segment
             && self.tempo_centi_bpm == other.tempo_centi_bpm
     }
@@ -81,12 +122,24 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(preset: Preset, identity: &str, source: &PresetSource) -> Self {
-        let info = Arc::new(PresetInfo::new(&preset, source.describe()));
+    /// `preset`, read from `source` (a description), whose identity is `identity`.
+    fn new(preset: Preset, identity: &str, source: String) -> Self {
+        let info = Arc::new(PresetInfo::new(&preset, source));
         Self {
             preset: Arc::new(preset),
             info,
             identity: identity.into(),
+        }
+    }
+
+    /// The same, with `notice` for the editor.
+    fn with_notice(&self, notice: Option<Notice>) -> Self {
+        Self {
+            info: Arc::new(PresetInfo {
+                notice,
+                ..PresetInfo::clone(&self.info)
+            }),
+            ..self.clone()
         }
     }
 }
@@ -95,6 +148,9 @@ impl Prepared {
 pub struct Loaded {
     /// The preset that plays (re-cut or not).
     playing: Prepared,
+    /// The preset made of the user's recordings, at the preset's own segment length, when they
+    /// replace its corpus (what "Save as preset…" writes).
+    recorded: Option<Prepared>,
     /// Its runtime objects, with the decision model for `lookahead`.
     runtime: LoadedPreset,
     lookahead: usize,
@@ -126,6 +182,11 @@ impl Loaded {
     pub fn tempo_synced(&self) -> bool {
         self.tempo_synced
     }
+
+    /// The preset made of the user's recordings, when they play.
+    pub fn recorded(&self) -> Option<Arc<Preset>> {
+        self.recorded.as_ref().map(|r| Arc::clone(&r.preset))
+    }
 }
 
 /// What a loader thread is asked to do.
@@ -133,6 +194,8 @@ struct LoadRequest {
     key: LoadKey,
     /// The preset as read, when kept.
     read: Option<Prepared>,
+    /// The preset made of the user's recordings, when kept.
+    recorded: Option<Prepared>,
     /// The re-cut preset, when kept.
     recut: Option<Prepared>,
     /// The look-ahead whose decision model to load.
@@ -140,6 +203,8 @@ struct LoadRequest {
     recuts: Option<RecutCache>,
     /// Set when the load is no longer wanted: a corpus re-cut then stops early.
     cancel: Arc<AtomicBool>,
+    /// How far reading the recordings and cutting the corpus have got.
+    progress: Arc<Progress>,
 }
 
 /// What a loader thread sends back: the preset as read (also when the load was cancelled
@@ -163,7 +228,6 @@ struct Loading {
 /// the loader stops at its next check (between reading, re-cutting each corpus file and
 /// building the runtime objects) and hands back the preset if it has read it, and only the
 /// latest request then starts. A burst of requests thus costs one load, whatever its length.
-#[derive(Default)]
 pub struct Library {
     /// The preset as read.
     read: Option<(LoadKey, Prepared)>,
@@ -172,9 +236,22 @@ pub struct Library {
     loading: Option<Loading>,
     /// The latest request, waiting for a cancelled load to stop, with its look-ahead.
     queued: Option<(LoadKey, usize)>,
+    /// How far the load under way has got, for the editor.
+    progress: Arc<Progress>,
 }
 
 impl Library {
+    /// An empty library whose loads report how far they have got to `progress`.
+    pub fn new(progress: Arc<Progress>) -> Self {
+        Self {
+            read: None,
+            ready: None,
+            loading: None,
+            queued: None,
+            progress,
+        }
+    }
+
     /// What is ready for `key`: the runtime objects, or why they could not be loaded; `None`
     /// when `key` has not been loaded (yet).
     pub fn ready(&mut self, key: &LoadKey) -> Option<Result<&mut Loaded, String>> {
@@ -231,19 +308,26 @@ impl Library {
             .as_ref()
             .filter(|(read, _)| read.same_preset(key))
             .map(|(_, prepared)| prepared.clone());
-        let recut = match &self.ready {
-            Some((ready, Ok(loaded))) if key.segment.note().is_some() && ready.same_corpus(key) => {
-                Some(loaded.playing.clone())
-            }
+        let kept = match &self.ready {
+            Some((ready, Ok(loaded))) => Some((ready, loaded)),
             _ => None,
         };
+        let recorded = kept
+            .filter(|(ready, _)| ready.same_recordings(key))
+            .and_then(|(_, loaded)| loaded.recorded.clone());
+        let recut = kept
+            .filter(|(ready, _)| key.segment.note().is_some() && ready.same_corpus(key))
+            .map(|(_, loaded)| loaded.playing.clone());
+        self.progress.restart();
         let request = LoadRequest {
             key: key.clone(),
             read,
+            recorded,
             recut,
             lookahead,
             recuts: RecutCache::platform(),
             cancel: Arc::new(AtomicBool::new(false)),
+            progress: Arc::clone(&self.progress),
         };
         let cancel = Arc::clone(&request.cancel);
         let (tx, rx) = crossbeam_channel::bounded(1);
@@ -313,7 +397,9 @@ fn load(request: LoadRequest) -> LoadResult {
     let read = match request.read.clone() {
         Some(read) => read,
         None => match request.key.source.read() {
-            Ok((preset, identity)) => Prepared::new(preset, &identity, &request.key.source),
+            Ok((preset, identity)) => {
+                Prepared::new(preset, &identity, request.key.source.describe())
+            }
             Err(message) => {
                 return LoadResult {
                     read: None,
@@ -337,8 +423,26 @@ fn prepare(request: &LoadRequest, read: &Prepared) -> Result<Loaded, String> {
         return Err("cancelled".into());
     }
     let search = EncoderSearch::default();
+    let recorded = match (key.recordings.is_empty(), &request.recorded) {
+        (true, _) => Ok(None),
+        (false, Some(recorded)) => Ok(Some(recorded.clone())),
+        (false, None) => label_recordings(request, read, &search)?.map(Some),
+    };
+    // When none of the recordings can be played, the preset's own corpus plays, with a notice
+    // saying why.
+    let (recorded, base) = match recorded {
+        Ok(Some(recorded)) => (Some(recorded.clone()), recorded),
+        Ok(None) => (None, read.clone()),
+        Err(text) => (
+            None,
+            read.with_notice(Some(Notice {
+                text,
+                warning: true,
+            })),
+        ),
+    };
     let playing = match (key.segment.note(), &request.recut) {
-        (None, _) => read.clone(),
+        (None, _) => base,
         (Some(_), Some(recut)) => recut.clone(),
         (Some(note), None) => {
             let length = SegmentLength::TempoSynced {
@@ -346,15 +450,17 @@ fn prepare(request: &LoadRequest, read: &Prepared) -> Result<Loaded, String> {
                 bpm: key.bpm(),
             };
             let (recut, _) = resegment_cached(
-                &read.preset,
-                &read.identity,
+                &base.preset,
+                &base.identity,
                 length,
                 &search,
                 &request.cancel,
+                Some(&request.progress),
                 request.recuts.as_ref(),
             )
             .map_err(|e| format!("cannot cut {}: {e}", key.describe()))?;
-            Prepared::new(recut, &read.identity, &key.source)
+            Prepared::new(recut, &base.identity, base.info.source.clone())
+                .with_notice(base.info.notice.clone())
         }
     };
     if cancelled() {
@@ -362,15 +468,280 @@ fn prepare(request: &LoadRequest, read: &Prepared) -> Result<Loaded, String> {
     }
     let runtime =
         LoadedPreset::load_for(&playing.preset, key.rate, &search, Some(request.lookahead))
-            .map_err(|e| format!("cannot load {}: {e}", key.source.describe()))?;
+            .map_err(|e| format!("cannot load {}: {e}", key.describe()))?;
     let tempo_synced = matches!(
         read.preset.segmentation.length,
         SegmentLength::TempoSynced { .. }
     );
     Ok(Loaded {
         playing,
+        recorded,
         runtime,
         lookahead: request.lookahead,
         tempo_synced,
     })
+}
+
+/// The preset made of the user's recordings, with the model of the preset as `read`: each
+/// recording read and checked, then cut and labelled with the preset's encoder and codebook at
+/// its own segment length (remembered on disk, like a re-cut). Recordings that are missing or
+/// cannot be played are left out and named in the editor's notice. The inner error, when none
+/// can be played, is that notice; the outer one says why the load failed.
+fn label_recordings(
+    request: &LoadRequest,
+    read: &Prepared,
+    search: &EncoderSearch,
+) -> Result<Result<Prepared, String>, String> {
+    let (files, mut problems) = find_recordings(&request.key.recordings);
+    let length = read.preset.segmentation.length.clone();
+    let segment_s = length.seconds();
+    request.progress.plan(files.len());
+    let mut recordings = Vec::new();
+    let mut used = Vec::new();
+    for file in files {
+        if request.cancel.load(Ordering::Relaxed) {
+            return Err("cancelled".into());
+        }
+        match Recording::read(&file, segment_s) {
+            Ok(recording) => {
+                recordings.push(recording);
+                used.push(file);
+            }
+            Err(problem) => problems.push(problem),
+        }
+        request.progress.step();
+    }
+    if recordings.is_empty() {
+        return Ok(Err(format!(
+            "None of your recordings can be played, so the preset's own corpus plays. {}",
+            problems.join("; ")
+        )));
+    }
+    let uncut = with_recordings(
+        &read.preset,
+        &read.identity,
+        recordings.iter().map(Recording::uncut).collect(),
+        default_name(&read.preset),
+    )
+    .map_err(|e| format!("cannot use your recordings: {e}"))?;
+    drop(recordings);
+    let identity = recordings_identity(&read.identity, &used);
+    let (labelled, _) = resegment_cached(
+        &uncut,
+        &identity,
+        length,
+        search,
+        &request.cancel,
+        Some(&request.progress),
+        request.recuts.as_ref(),
+    )
+    .map_err(|e| format!("cannot label your recordings: {e}"))?;
+    let source = format!(
+        "your recordings, with the model of {}",
+        request.key.source.describe()
+    );
+    let coverage = coverage(&read.info, &labelled, &problems);
+    Ok(Ok(
+        Prepared::new(labelled, &identity, source).with_notice(Some(coverage))
+    ))
+}
+
+/// The identity of the preset made of `recordings` with the model of the preset `identity`: a
+/// hash of both, with each file's path, size and modification time, so that a recording edited
+/// since is labelled again.
+fn recordings_identity(identity: &str, recordings: &[RecordingPath]) -> String {
+    let mut key = format!("counterpart-recordings/1\n{identity}\n");
+    for recording in recordings {
+        let meta = std::fs::metadata(&recording.path).ok();
+        let modified = meta
+            .as_ref()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        key.push_str(&format!(
+            "{}\t{}\t{}\t{modified}\n",
+            recording.name,
+            recording.path.display(),
+            meta.map_or(0, |m| m.len()),
+        ));
+    }
+    sha256_hex(key.as_bytes())
+}
+
+/// The editor's notice on the recordings that play: how many of the model's labels they cover,
+/// what share of the preset's own corpus the missing ones were (each plays its nearest label
+/// instead), and the recordings that were left out.
+fn coverage(model: &PresetInfo, recorded: &Preset, problems: &[String]) -> Notice {
+    let k = model.label_counts.len();
+    let mut counts = vec![0usize; k];
+    for segment in recorded.corpus.iter().flat_map(|f| &f.segments) {
+        if let Some(count) = counts.get_mut(segment.label as usize) {
+            *count += 1;
+        }
+    }
+    let total = model.label_counts.iter().sum::<usize>().max(1) as f64;
+    let missing: usize = (0..k)
+        .filter(|&l| counts[l] == 0)
+        .map(|l| model.label_counts[l])
+        .sum();
+    let present = counts.iter().filter(|&&c| c > 0).count();
+    let seconds: f64 = recorded.corpus.iter().map(|f| f.duration_seconds()).sum();
+    let mut notice = format!(
+        "{} recording{} ({:.0} s) cover {present} of the model's {k} labels",
+        recorded.corpus.len(),
+        if recorded.corpus.len() == 1 { "" } else { "s" },
+        seconds
+    );
+    if present < k {
+        notice.push_str(&format!(
+            "; the missing ones were {:.1} % of the preset's own corpus and play their nearest \
+             label",
+            100.0 * missing as f64 / total
+        ));
+    }
+    notice.push('.');
+    if missing as f64 / total > COMMON_MISSING || seconds < SHORT_RECORDINGS_S {
+        notice.push_str(" More or more varied recordings will follow the model better.");
+    }
+    if !problems.is_empty() {
+        notice.push_str(&format!(" Left out: {}", problems.join("; ")));
+    }
+    Notice {
+        text: notice,
+        warning: !problems.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Writes `seconds` of high sine tones (A6, C7, E7, a quarter second each) at 44.1 kHz.
+    fn write_tones(path: &Path, seconds: f32) {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 44_100,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        for i in 0..(seconds * 44_100.0) as usize {
+            let t = i as f32 / 44_100.0;
+            let f = [1760.0, 2093.0, 2637.0][(t * 4.0) as usize % 3];
+            let x = (std::f32::consts::TAU * f * t).sin() * 0.4 * 32767.0;
+            w.write_sample(x as i16).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+
+    /// Loads `key` and waits for the result.
+    fn load(library: &mut Library, key: &LoadKey) -> Loaded {
+        library.request(key, 1).unwrap();
+        let started = Instant::now();
+        while library.ready(key).is_none() {
+            assert!(started.elapsed() < Duration::from_secs(300), "load hangs");
+            library.poll();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        match library.ready.take() {
+            Some((_, Ok(loaded))) => loaded,
+            Some((_, Err(e))) => panic!("{e}"),
+            None => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn recordings_play_with_the_presets_model_and_missing_ones_are_named() {
+        let dir = std::env::temp_dir().join(format!("cp-library-rec-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("takes")).unwrap();
+        write_tones(&dir.join("takes/tones.wav"), 6.0);
+        let mut library = Library::new(Arc::default());
+        let key = |recordings: Vec<PathBuf>| LoadKey {
+            source: PresetSource::Default,
+            reloads: 0,
+            recordings,
+            segment: SegmentChoice::Preset,
+            tempo_centi_bpm: None,
+            rate: 48_000,
+        };
+
+        // A folder of takes and a file that has gone: the takes play, the missing file is named.
+        let loaded = load(
+            &mut library,
+            &key(vec![dir.join("takes"), dir.join("gone.wav")]),
+        );
+        let info = loaded.info();
+        assert_eq!(info.corpus_files, ["tones.wav"]);
+        let notice = info.notice.clone().expect("a notice");
+        assert!(notice.warning);
+        assert!(notice.text.contains("gone.wav"), "{}", notice.text);
+        assert!(notice.text.contains("of the model's"), "{}", notice.text);
+        assert!(info.source.contains("your recordings"), "{}", info.source);
+        let recorded = loaded.recorded().expect("the preset to save");
+        let segments: usize = recorded.corpus.iter().map(|f| f.segments.len()).sum();
+        assert!(segments >= 10, "{segments} segments");
+        assert_eq!(segments, info.label_counts.iter().sum::<usize>());
+        let provenance = &recorded.metrics["recorpus"];
+        assert_eq!(provenance["files"][0]["path"], "tones.wav");
+        assert_eq!(provenance["files"][0]["seconds"], 6.0);
+        assert_eq!(
+            recorded.segmentation.length,
+            library.read.as_ref().unwrap().1.preset.segmentation.length
+        );
+
+        // Nothing usable: the preset's own corpus plays, and the notice says why.
+        let loaded = load(&mut library, &key(vec![dir.join("gone.wav")]));
+        let info = loaded.info();
+        assert!(info.corpus_files.len() > 1, "the preset's own corpus");
+        assert!(loaded.recorded().is_none());
+        let notice = info.notice.clone().expect("a notice");
+        assert!(notice.warning && notice.text.contains("None of your recordings"));
+        assert!(
+            notice.text.contains("gone.wav does not exist"),
+            "{}",
+            notice.text
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn coverage_names_missing_labels_short_corpora_and_left_out_files() {
+        let (preset, _) = PresetSource::Default.read().unwrap();
+        let model = PresetInfo::new(&preset, "default".into());
+        let notice = coverage(&model, &preset, &[]);
+        assert!(!notice.warning);
+        assert!(
+            notice
+                .text
+                .contains(&format!("cover {k} of the model's {k} labels", k = model.k)),
+            "{}",
+            notice.text
+        );
+        let mut one_label = preset.clone();
+        one_label.corpus.truncate(1);
+        let file = &mut one_label.corpus[0];
+        file.segments.truncate(4);
+        let label = file.segments[0].label;
+        file.segments.iter_mut().for_each(|s| s.label = label);
+        let notice = coverage(&model, &one_label, &["x.wav is silent".into()]);
+        assert!(notice.warning);
+        assert!(
+            notice.text.contains("cover 1 of the model's"),
+            "{}",
+            notice.text
+        );
+        assert!(
+            notice.text.contains("More or more varied"),
+            "{}",
+            notice.text
+        );
+        assert!(
+            notice.text.ends_with("Left out: x.wav is silent"),
+            "{}",
+            notice.text
+        );
+    }
 }

@@ -102,6 +102,10 @@ pub struct CounterpartParams {
     /// GUI and worker threads only.
     #[persist = "preset-path"]
     pub preset_path: Arc<Mutex<Option<PathBuf>>>,
+    /// The user's recordings (files or folders) that replace the preset's corpus; empty: the
+    /// preset's own corpus plays. Saved in the plugin state. GUI and worker threads only.
+    #[persist = "recordings"]
+    pub recordings: Arc<Mutex<Vec<PathBuf>>>,
     /// The editor window's size in logical points, saved in the plugin state so the window
     /// reopens as the user left it. GUI thread only.
     #[persist = "editor-size"]
@@ -166,6 +170,7 @@ impl Default for CounterpartParams {
         let defaults = EngineSettings::default();
         Self {
             preset_path: Arc::new(Mutex::new(None)),
+            recordings: Arc::new(Mutex::new(Vec::new())),
             editor_size: Arc::new(Mutex::new(crate::editor::DEFAULT_SIZE)),
             temperature: FloatParam::new(
                 "Temperature",
@@ -275,17 +280,40 @@ impl CounterpartParams {
 
     /// The preset file the user chose, if any (GUI and worker threads).
     pub fn preset_path(&self) -> Option<PathBuf> {
-        self.preset_path.lock().map_or_else(
-            |poisoned| poisoned.into_inner().clone(),
-            |path| path.clone(),
-        )
+        get(&self.preset_path)
     }
 
-    /// Chooses the preset file (`None`: the embedded default). GUI thread.
+    /// Chooses the preset file (`None`: the embedded default), played with its own corpus.
+    /// GUI thread.
     pub fn set_preset_path(&self, path: Option<PathBuf>) {
-        match self.preset_path.lock() {
-            Ok(mut slot) => *slot = path,
-            Err(poisoned) => *poisoned.into_inner() = path,
-        }
+        set(&self.preset_path, path);
+        self.set_recordings(Vec::new());
+    }
+
+    /// The user's recordings that replace the preset's corpus (GUI and worker threads).
+    pub fn recordings(&self) -> Vec<PathBuf> {
+        get(&self.recordings)
+    }
+
+    /// Plays `paths` (files or folders; empty: the preset's own corpus) with the preset's
+    /// model. GUI thread.
+    pub fn set_recordings(&self, paths: Vec<PathBuf>) {
+        set(&self.recordings, paths);
+    }
+}
+
+/// The value in `slot`, also if a thread panicked while holding it.
+fn get<T: Clone>(slot: &Mutex<T>) -> T {
+    slot.lock().map_or_else(
+        |poisoned| poisoned.into_inner().clone(),
+        |value| value.clone(),
+    )
+}
+
+/// Stores `value` in `slot`, also if a thread panicked while holding it.
+fn set<T>(slot: &Mutex<T>, value: T) {
+    match slot.lock() {
+        Ok(mut guard) => *guard = value,
+        Err(poisoned) => *poisoned.into_inner() = value,
     }
 }

@@ -5,11 +5,12 @@
 //!   **GUI** (reload requests), read anywhere. The audio thread touches nothing else here.
 //! * Mutexes: written by the **worker thread** (what is loaded, what went wrong), read by the
 //!   **GUI**. Never locked on the audio thread.
+//! * The load progress: written by the **loader thread**, read by the GUI (atomics).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use counterpart_core::engine::EngineTelemetry;
+use counterpart_core::engine::{EngineTelemetry, Progress};
 use counterpart_core::preset::Preset;
 
 /// What the engine is doing, for the editor.
@@ -49,6 +50,18 @@ pub struct PresetInfo {
     pub corpus_seconds: f64,
     /// How many corpus segments carry each label.
     pub label_counts: Vec<usize>,
+    /// Something the user should know about what plays (the user's recordings: their label
+    /// coverage, those left out and why).
+    pub notice: Option<Notice>,
+}
+
+/// A note for the editor about what plays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// What to say.
+    pub text: String,
+    /// Whether something the user asked for is not playing (a recording left out).
+    pub warning: bool,
 }
 
 impl PresetInfo {
@@ -66,6 +79,7 @@ impl PresetInfo {
             corpus_files: preset.corpus.iter().map(|file| file.name.clone()).collect(),
             corpus_seconds: summary.corpus_seconds,
             label_counts: summary.label_counts,
+            notice: None,
         }
     }
 }
@@ -82,7 +96,9 @@ pub struct SharedState {
     reloads: AtomicU64,
     status: Mutex<EngineStatus>,
     preset: Mutex<Option<Arc<PresetInfo>>>,
+    recorded: Mutex<Option<Arc<Preset>>>,
     telemetry: Mutex<Option<Arc<EngineTelemetry>>>,
+    load_progress: Arc<Progress>,
 }
 
 impl Default for SharedState {
@@ -97,7 +113,9 @@ impl Default for SharedState {
             reloads: AtomicU64::new(0),
             status: Mutex::new(EngineStatus::Idle),
             preset: Mutex::new(None),
+            recorded: Mutex::new(None),
             telemetry: Mutex::new(None),
+            load_progress: Arc::default(),
         }
     }
 }
@@ -215,6 +233,22 @@ impl SharedState {
     /// Sets the loaded preset (worker).
     pub fn set_preset(&self, info: Option<Arc<PresetInfo>>) {
         *lock(&self.preset) = info;
+    }
+
+    /// The preset made of the user's recordings, when they play (what "Save as preset…"
+    /// writes).
+    pub fn recorded(&self) -> Option<Arc<Preset>> {
+        lock(&self.recorded).clone()
+    }
+
+    /// Sets the preset made of the user's recordings (worker).
+    pub fn set_recorded(&self, preset: Option<Arc<Preset>>) {
+        *lock(&self.recorded) = preset;
+    }
+
+    /// How far the load under way has got (written by the loader thread, lock-free).
+    pub fn load_progress(&self) -> &Arc<Progress> {
+        &self.load_progress
     }
 
     /// The running engine's telemetry, if an engine runs.

@@ -103,10 +103,10 @@ impl WorkerThread {
             .name("counterpart-worker".into())
             .spawn(move || {
                 Worker {
+                    library: Library::new(Arc::clone(shared.load_progress())),
                     params,
                     shared,
                     session: None,
-                    library: Library::default(),
                     tempo_synced: false,
                 }
                 .run(&received)
@@ -293,6 +293,7 @@ impl Worker {
             load: LoadKey {
                 source: PresetSource::from_path(params.preset_path()),
                 reloads: shared.reloads(),
+                recordings: params.recordings(),
                 segment,
                 tempo_centi_bpm: tempo.filter(|_| note),
                 rate,
@@ -335,7 +336,7 @@ impl Worker {
                     self.tempo_synced = loaded.tempo_synced();
                     return true;
                 }
-                let info = loaded.info();
+                let (info, recorded) = (loaded.info(), loaded.recorded());
                 match loaded.runtime(wanted.lookahead).and_then(|runtime| {
                     session.install(&wanted, runtime, &self.params, &self.shared)
                 }) {
@@ -343,6 +344,7 @@ impl Worker {
                         nice_plug::nice_log!("Counterpart: playing {}", info.name);
                         self.shared.set_telemetry(Some(telemetry));
                         self.shared.set_preset(Some(info));
+                        self.shared.set_recorded(recorded);
                         self.shared.set_status(EngineStatus::Running);
                     }
                     Err(message) => session.fail(wanted, message, &self.shared),

@@ -118,6 +118,56 @@ fn render_with_defaults(guide: &[f32], rate: u32, dir: &Path) -> AudioFile {
     rendered
 }
 
+/// nice-plug's CLAP state (a little-endian u64 length, then JSON): its persisted fields, each
+/// a JSON string.
+fn state_fields(state: &[u8]) -> serde_json::Value {
+    let json: serde_json::Value = serde_json::from_slice(&state[8..]).expect("JSON state");
+    json["fields"].clone()
+}
+
+/// Restores the plugin's state with its persisted field `name` set to `value`, as a project
+/// saved with that value does when it opens.
+fn restore_field(plugin: &mut HostedPlugin, name: &str, value: serde_json::Value) {
+    let state = plugin.save_state();
+    let mut json: serde_json::Value = serde_json::from_slice(&state[8..]).expect("JSON state");
+    json["fields"][name] = serde_json::Value::String(value.to_string());
+    let body = serde_json::to_vec(&json).unwrap();
+    let mut edited = (body.len() as u64).to_le_bytes().to_vec();
+    edited.extend(body);
+    plugin.load_state(&edited);
+}
+
+/// Zero crossings per second of `x` where it sounds (above -40 dBFS in 10 ms windows): twice
+/// the pitch of a pure tone.
+fn crossings_per_second(x: &[f32], rate: u32) -> f64 {
+    let window = rate as usize / 100;
+    let (mut crossings, mut frames) = (0usize, 0usize);
+    for chunk in x.chunks(window) {
+        if rms(chunk) > 0.01 {
+            crossings += chunk
+                .windows(2)
+                .filter(|w| (w[0] >= 0.0) != (w[1] >= 0.0))
+                .count();
+            frames += chunk.len();
+        }
+    }
+    crossings as f64 * f64::from(rate) / frames.max(1) as f64
+}
+
+/// Writes `seconds` of high sine tones (A6, C7, E7, a quarter second each) at 44.1 kHz, far
+/// above anything in the default preset's corpus.
+fn write_tones(path: &Path, seconds: f64) {
+    let rate = 44_100u32;
+    let tones: Vec<f32> = (0..(seconds * f64::from(rate)) as usize)
+        .map(|i| {
+            let t = i as f64 / f64::from(rate);
+            let f = [1760.0, 2093.0, 2637.0][(t * 4.0) as usize % 3];
+            ((std::f64::consts::TAU * f * t).sin() * 0.4) as f32
+        })
+        .collect();
+    write_wav(path, rate, &[tones], SampleFormat::Int24).unwrap();
+}
+
 /// A fresh scratch folder for one test.
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("cp-host-{name}-{}", std::process::id()));
@@ -389,15 +439,7 @@ fn an_invalid_preset_file_passes_dry_audio_and_a_re_activation_retries_it() {
     std::fs::write(&bad, b"not a preset at all").unwrap();
     let mut plugin = HostedPlugin::load(&bundled_clap(), CLAP_ID);
     // The project remembers a preset file that has since been damaged.
-    // nice-plug's CLAP state: a little-endian u64 length, then the JSON.
-    let state = plugin.save_state();
-    let mut json: serde_json::Value = serde_json::from_slice(&state[8..]).expect("JSON state");
-    json["fields"]["preset-path"] =
-        serde_json::Value::String(serde_json::to_string(&Some(bad.clone())).unwrap());
-    let body = serde_json::to_vec(&json).unwrap();
-    let mut edited = (body.len() as u64).to_le_bytes().to_vec();
-    edited.extend(body);
-    plugin.load_state(&edited);
+    restore_field(&mut plugin, "preset-path", serde_json::json!(bad));
     plugin.set_offline(true);
     let (guide, rate) = guide(5.0);
     let feed = Feed {
@@ -515,4 +557,63 @@ fn the_companion_stops_with_the_transport_and_rests_with_a_silent_guide() {
         "the companion plays on with the transport stopped"
     );
     assert!(rest <= -60.0, "the companion plays on a silent guide");
+}
+
+#[test]
+fn the_users_recordings_play_are_saved_with_the_project_and_a_missing_one_leaves_the_preset() {
+    let dir = scratch("recordings");
+    std::fs::create_dir_all(dir.join("takes")).unwrap();
+    write_tones(&dir.join("takes/tones.wav"), 20.0);
+    let gone = dir.join("gone.wav");
+    let (guide, rate) = guide(20.0);
+    let feed = Feed {
+        sidechain: true,
+        seed: 9,
+        pace: None,
+        sample_rate: f64::from(rate),
+    };
+    // How high the companion sounds with the preset's own corpus, for comparison.
+    let mut plugin = sidechained(true, 1.0);
+    let own = plugin.run_audio(f64::from(rate), MAX_BLOCK as u32, |audio| {
+        play(audio, &guide, &feed, no_events)
+    });
+    let own_crossings = crossings_per_second(&own[0], rate);
+
+    // The project's recordings: a folder of takes and a file that has since gone.
+    let recordings = vec![dir.join("takes"), gone.clone()];
+    restore_field(&mut plugin, "recordings", serde_json::json!(recordings));
+    let out = plugin.run_audio(f64::from(rate), MAX_BLOCK as u32, |audio| {
+        play(audio, &guide, &feed, no_events)
+    });
+    assert_clean(&out, 1.0, "the user's recordings");
+    assert!(rms(&out[0]) > 0.01, "the user's recordings are not heard");
+    let mine = crossings_per_second(&out[0], rate);
+    println!("zero crossings per second: preset's corpus {own_crossings:.0}, the tones {mine:.0}");
+    assert!(
+        mine > 3000.0 && own_crossings < 2000.0,
+        "the companion does not play the tones ({mine:.0} vs {own_crossings:.0} crossings/s)"
+    );
+
+    // Saved with the project and reopened in a new instance, missing file included.
+    let state = plugin.save_state();
+    let saved: Vec<PathBuf> =
+        serde_json::from_str(state_fields(&state)["recordings"].as_str().unwrap()).unwrap();
+    assert_eq!(saved, recordings);
+    let mut reopened = sidechained(true, 1.0);
+    reopened.load_state(&state);
+    let again = reopened.run_audio(f64::from(rate), MAX_BLOCK as u32, |audio| {
+        play(audio, &guide, &feed, no_events)
+    });
+    assert_eq!(again, out, "the reopened project plays differently");
+
+    // Only the missing file: the preset's own corpus plays on.
+    restore_field(&mut reopened, "recordings", serde_json::json!([gone]));
+    let fallback = reopened.run_audio(f64::from(rate), MAX_BLOCK as u32, |audio| {
+        play(audio, &guide, &feed, no_events)
+    });
+    assert_eq!(
+        fallback, own,
+        "the preset's corpus does not play when the recording is gone"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -3,6 +3,7 @@
 //! Thread ownership:
 //! - [`CorpusMemory`] is built on a worker thread and shared read-only through an `Arc`;
 //! - the [`Navigator`] runs on the worker and picks a corpus segment for each predicted label;
+//! - a corpus of the user's own [`Recording`]s is read and checked on a worker thread;
 //! - the [`GrainScheduler`] runs on the audio thread and renders the chosen segments with
 //!   crossfades; the worker drives it through its [`SchedulerHandle`].
 
@@ -10,6 +11,7 @@ mod corpus;
 mod crossfade;
 mod label_distance;
 mod navigator;
+mod recordings;
 mod resample;
 mod scheduler;
 
@@ -20,6 +22,9 @@ pub use crossfade::EqualPowerCurve;
 pub use label_distance::{LabelDistanceError, LabelDistances};
 pub use navigator::{
     Decision, MissingLabelPolicy, Navigator, NavigatorConfig, NavigatorError, NavigatorStats, Route,
+};
+pub use recordings::{
+    default_name, find_recordings, with_recordings, Recording, RecordingPath, SILENT_DBFS,
 };
 pub use resample::{convert_position, resample_channels, ResampleFailure};
 pub use scheduler::{

@@ -59,6 +59,7 @@ mod audio;
 mod config;
 mod loaded_preset;
 mod offline;
+mod progress;
 mod recut_cache;
 mod resegment;
 mod rests;
@@ -80,6 +81,7 @@ pub use loaded_preset::{
     segmentation_config, CorpusOrigins, EncoderSearch, LoadError, LoadedPreset, SegmentOrigin,
 };
 pub use offline::OfflineRenderer;
+pub use progress::Progress;
 pub use recut_cache::{RecutCache, DEFAULT_CAP_BYTES};
 pub use resegment::{resegment, resegment_cached};
 pub use rests::{ENTRY_DB, PEAK_SECONDS, SILENCE_DBFS, SOUND_DBFS, TAIL_DB};

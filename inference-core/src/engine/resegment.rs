@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::loaded_preset::{open_encoder, segmentation_config};
-use super::{EncoderSearch, LoadError, RecutCache};
+use super::{EncoderSearch, LoadError, Progress, RecutCache};
 use crate::perception::{encode_clip, Codebook, SegmentEncoderConfig};
 use crate::preset::{CorpusFile, Preset, SegmentLength, SegmentRecord};
 
@@ -20,11 +20,13 @@ use crate::preset::{CorpusFile, Preset, SegmentLength, SegmentRecord};
 /// preset's encoder and codebook. Audio outside the preset's own segments (gaps it left out)
 /// stays out. Setting `cancel` makes it return [`LoadError::Cancelled`] after the corpus file it
 /// is encoding (a second or so), so that a plugin being deactivated need not wait for the rest.
+/// `progress` plans one step per corpus file and counts them as they are done.
 pub fn resegment(
     preset: &Preset,
     length: SegmentLength,
     search: &EncoderSearch,
     cancel: &AtomicBool,
+    progress: Option<&Progress>,
 ) -> Result<Preset, LoadError> {
     preset.validate()?;
     let mut out = preset.clone();
@@ -41,11 +43,17 @@ pub fn resegment(
         preset.codebook.centres.clone(),
     )?);
     let mut encoder = open_encoder(preset, search)?;
+    if let Some(progress) = progress {
+        progress.plan(out.corpus.len());
+    }
     for file in &mut out.corpus {
         if cancel.load(Ordering::Relaxed) {
             return Err(LoadError::Cancelled);
         }
         file.segments = recut(file, &config, &mut encoder, &codebook)?;
+        if let Some(progress) = progress {
+            progress.step();
+        }
     }
     out.corpus.retain(|file| !file.segments.is_empty());
     if out.corpus.is_empty() {
@@ -67,12 +75,13 @@ pub fn resegment_cached(
     length: SegmentLength,
     search: &EncoderSearch,
     cancel: &AtomicBool,
+    progress: Option<&Progress>,
     cache: Option<&RecutCache>,
 ) -> Result<(Preset, bool), LoadError> {
     if let Some(recut) = cache.and_then(|c| c.get(identity, preset, &length)) {
         return Ok((recut, true));
     }
-    let recut = resegment(preset, length, search, cancel)?;
+    let recut = resegment(preset, length, search, cancel, progress)?;
     if let Some(cache) = cache {
         if let Err(error) = cache.put(identity, &recut) {
             tracing::warn!(

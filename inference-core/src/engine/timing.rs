@@ -72,8 +72,9 @@ struct Head {
 }
 
 impl Head {
+    /// Where in the corpus the head reads at host frame `at` (its start, before it starts).
     fn memory_at(&self, at: u64) -> u64 {
-        self.memory + (at - self.at)
+        self.memory + at.saturating_sub(self.at)
     }
 }
 
@@ -144,7 +145,7 @@ impl OnsetFollower {
                 // has had about its own length.
                 self.head.and_then(|head| {
                     let next = self.next_note(corpus, head.note)?;
-                    let elapsed = (onset - head.note_at) as f64;
+                    let elapsed = onset.saturating_sub(head.note_at) as f64;
                     (elapsed >= DUE * (next - head.note) as f64).then_some(next)
                 })
             };
@@ -269,10 +270,13 @@ impl OnsetFollower {
             };
             let onset_at = head.at + (onset - head.memory);
             // Close enough to the guide's next onset to sound with it.
-            let in_time = at_onset && until - onset_at <= self.frames(SYNC_S);
-            let held = onset_at - head.note_at <= self.frames(MAX_HOLD_S);
+            let in_time = at_onset && until.saturating_sub(onset_at) <= self.frames(SYNC_S);
+            // A jump that the head was about to make anyway (see `jump`) sets the note a little
+            // ahead of the head: the onset found next may then be that note's own.
+            let held = onset_at.saturating_sub(head.note_at) <= self.frames(MAX_HOLD_S);
             let body_end = onset.saturating_sub(self.frames(RELEASE_S));
-            let body_start = head.note + ((onset - head.note) as f64 * LOOP_START).round() as u64;
+            let body_start =
+                head.note + (onset.saturating_sub(head.note) as f64 * LOOP_START).round() as u64;
             let long = body_end >= body_start + self.frames(MIN_LOOP_S);
             if !in_time && held && long && body_end > read {
                 let loop_at = head.at + (body_end - head.memory);

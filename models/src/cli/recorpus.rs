@@ -7,16 +7,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use counterpart_core::action::LabelDistances;
-use counterpart_core::preset::{sha256_hex, CorpusFile, Preset};
-use counterpart_models::audio_file::AudioFile;
-use counterpart_models::build_preset::{
-    audio_files_under, corpus_from_files, preset_encoding, preset_runtime,
+use counterpart_core::action::{
+    default_name, find_recordings, with_recordings, LabelDistances, Recording, RecordingPath,
 };
+use counterpart_core::preset::{CorpusFile, Preset};
+use counterpart_models::build_preset::{corpus_from_files, preset_encoding, preset_runtime};
 use counterpart_models::tokenise::EncodingSettings;
-
-/// A recording quieter than this at its loudest (dBFS) is refused as silent.
-const SILENT_DBFS: f64 = -60.0;
 /// Labels that were at least this share of the preset's corpus and are missing get a warning.
 const COMMON_LABEL: f64 = 0.05;
 /// Fewer seconds of recordings than this get a warning.
@@ -52,21 +48,15 @@ pub struct RecorpusArgs {
     threads: usize,
 }
 
-/// One recording to use, checked.
-struct Recording {
-    path: PathBuf,
-    name: String,
-    seconds: f64,
-}
-
 /// Builds the new preset, prints the coverage report and writes it.
 pub fn run(args: &RecorpusArgs) -> Result<(), String> {
     let started = Instant::now();
     let bytes = std::fs::read(&args.preset)
         .map_err(|e| format!("cannot read {}: {e}", args.preset.display()))?;
     let source = Preset::from_bytes(&bytes).map_err(|e| e.to_string())?;
+    let identity = Preset::identity(&bytes).map_err(|e| e.to_string())?;
     let segment_s = source.segmentation.length.seconds();
-    let recordings = check_recordings(&args.corpus, segment_s)?;
+    let (files, recordings) = check_recordings(&args.corpus, segment_s)?;
     let (codebook, _, source_counts) = preset_runtime(&source, None).map_err(|e| e.to_string())?;
     let encoding = EncodingSettings {
         show_progress: true,
@@ -78,19 +68,15 @@ pub fn run(args: &RecorpusArgs) -> Result<(), String> {
         )
         .map_err(|e| e.to_string())?
     };
-    let files: Vec<(PathBuf, String)> = recordings
-        .iter()
-        .map(|r| (r.path.clone(), r.name.clone()))
-        .collect();
     let corpus = corpus_from_files(&files, &codebook, &encoding).map_err(|e| e.to_string())?;
-    let preset = recorpused(&source, &sha256_hex(&bytes), corpus, &recordings, args)?;
+    let preset = recorpused(&source, &identity, corpus, args)?;
     print!("{}", coverage(&source, &source_counts, &preset));
     preset.save(&args.out).map_err(|e| e.to_string())?;
     println!(
         "wrote {}: {} recording(s), {:.1} s, {} segments, in {:.1} s",
         args.out.display(),
         preset.corpus.len(),
-        recordings.iter().map(|r| r.seconds).sum::<f64>(),
+        recordings.iter().map(Recording::seconds).sum::<f64>(),
         preset
             .corpus
             .iter()
@@ -102,93 +88,39 @@ pub fn run(args: &RecorpusArgs) -> Result<(), String> {
 }
 
 /// The recordings under `paths` (files as given, folders searched), each readable, not silent
-/// and at least a segment long; the first that is not stops the command with the reason.
-fn check_recordings(paths: &[PathBuf], segment_s: f64) -> Result<Vec<Recording>, String> {
-    let mut found = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            found.extend(audio_files_under(path).map_err(|e| e.to_string())?);
-        } else if path.is_file() {
-            let name = path
-                .file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            found.push((path.clone(), name));
-        } else {
-            return Err(format!("{} does not exist", path.display()));
-        }
+/// and at least two segments long; the first that is not stops the command with the reason.
+fn check_recordings(
+    paths: &[PathBuf],
+    segment_s: f64,
+) -> Result<(Vec<RecordingPath>, Vec<Recording>), String> {
+    let (files, problems) = find_recordings(paths);
+    if let Some(problem) = problems.into_iter().next() {
+        return Err(problem);
     }
-    found
-        .into_iter()
-        .map(|(path, name)| {
-            let audio = AudioFile::read(&path).map_err(|e| {
-                format!(
-                    "{} cannot be used: {e}. Convert it to WAV or FLAC, or leave it out.",
-                    path.display()
-                )
-            })?;
-            let seconds = audio.frames() as f64 / f64::from(audio.sample_rate.max(1));
-            let peak = audio
-                .samples
-                .iter()
-                .filter(|x| x.is_finite())
-                .fold(0.0f32, |m, x| m.max(x.abs()));
-            let peak_db = 20.0 * f64::from(peak).max(1e-12).log10();
-            if peak_db < SILENT_DBFS {
-                return Err(format!(
-                    "{} is silent (peak {peak_db:.0} dBFS): nothing in it could be played",
-                    path.display()
-                ));
-            }
-            if seconds < 2.0 * segment_s {
-                return Err(format!(
-                    "{} lasts {seconds:.2} s, shorter than two of the preset's {segment_s} s \
-                     segments",
-                    path.display()
-                ));
-            }
-            Ok(Recording {
-                path,
-                name,
-                seconds,
-            })
-        })
-        .collect()
+    let recordings = files
+        .iter()
+        .map(|file| Recording::read(file, segment_s))
+        .collect::<Result<_, _>>()?;
+    Ok((files, recordings))
 }
 
-/// `source` with `corpus` as its corpus, the new identity, and where it all came from.
+/// `source` with `corpus` as its corpus, the name, author and licence asked for, and where it
+/// all came from.
 fn recorpused(
     source: &Preset,
-    source_sha256: &str,
+    source_identity: &str,
     corpus: Vec<CorpusFile>,
-    recordings: &[Recording],
     args: &RecorpusArgs,
 ) -> Result<Preset, String> {
-    let mut preset = source.clone();
-    preset.corpus = corpus;
-    preset.info.name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{}, with my recordings", source.info.name));
+    let name = args.name.clone().unwrap_or_else(|| default_name(source));
+    let mut preset =
+        with_recordings(source, source_identity, corpus, name).map_err(|e| e.to_string())?;
     if let Some(author) = &args.author {
         preset.info.author = author.clone();
     }
     if let Some(licence) = &args.licence {
         preset.info.licence = licence.clone();
     }
-    let files: Vec<serde_json::Value> = recordings
-        .iter()
-        .map(|r| serde_json::json!({"path": r.name, "seconds": (r.seconds * 1e3).round() / 1e3}))
-        .collect();
-    if let Some(metrics) = preset.metrics.as_object_mut() {
-        metrics.insert(
-            "recorpus".into(),
-            serde_json::json!({
-                "model_from": {"name": source.info.name, "sha256": source_sha256},
-                "files": files,
-            }),
-        );
-    }
-    preset.validate().map_err(|e| e.to_string())?;
     Ok(preset)
 }
 
@@ -261,42 +193,4 @@ fn coverage(source: &Preset, source_counts: &[u32], preset: &Preset) -> String {
         ));
     }
     out
-}
-
-/// Where the recordings given as `paths` are: for tests of the naming rule.
-#[cfg(test)]
-fn names(paths: &[PathBuf]) -> Vec<String> {
-    check_recordings(paths, 0.0)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.name)
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn folders_name_files_by_relative_path_and_files_by_name() {
-        let dir = std::env::temp_dir().join(format!("cp-recorpus-names-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("takes")).unwrap();
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 8000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        for name in ["takes/a.wav", "b.wav"] {
-            let mut w = hound::WavWriter::create(dir.join(name), spec).unwrap();
-            for i in 0..8000 {
-                w.write_sample(((i as f32 * 0.05).sin() * 10_000.0) as i16)
-                    .unwrap();
-            }
-            w.finalize().unwrap();
-        }
-        assert_eq!(names(std::slice::from_ref(&dir)), ["b.wav", "takes/a.wav"]);
-        assert_eq!(names(&[dir.join("takes/a.wav")]), ["a.wav"]);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 }

@@ -19,10 +19,7 @@ pub fn notes_path(audio: &Path) -> PathBuf {
 /// A track key of stems summed with `+` names one notes file per stem.
 pub fn corpus_notes_paths(dir: &Path, name: &str) -> Vec<PathBuf> {
     let path = Path::new(name);
-    let has_audio_extension = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-        crate::layout::AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
-    });
-    if has_audio_extension {
+    if crate::audio_file::has_audio_extension(path) {
         return vec![notes_path(&dir.join(path))];
     }
     let (folder, key) = match name.rsplit_once('/') {

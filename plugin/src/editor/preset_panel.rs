@@ -1,13 +1,18 @@
-//! The preset: what is loaded, the engine's status, and choosing another preset file through a
-//! file dialog drawn inside the editor's own window.
+//! The preset: what is loaded, the engine's status, choosing another preset file, playing the
+//! user's own recordings with the preset's model, and saving them as a preset. The file dialogs
+//! are drawn inside the editor's own window; saving runs on a thread of its own.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use counterpart_core::audio_file::has_audio_extension;
+use counterpart_core::preset::Preset;
+use crossbeam_channel::{Receiver, TryRecvError};
 use egui::{Align2, RichText, ScrollArea, Ui};
 use egui_file::FileDialog;
 
 use super::{format, theme};
-use crate::shared::{EngineStatus, PresetInfo, SharedState};
+use crate::shared::{EngineStatus, Notice, PresetInfo, SharedState};
 use crate::CounterpartParams;
 
 /// The preset files' extension.
@@ -17,6 +22,34 @@ const PRESET_EXTENSION: &str = "cpreset";
 pub fn is_preset_file(path: &Path) -> bool {
     path.extension()
         .is_some_and(|ext| ext.eq_ignore_ascii_case(PRESET_EXTENSION))
+}
+
+/// `path` with the preset extension, added when it has another or none.
+fn with_preset_extension(path: &Path) -> PathBuf {
+    if is_preset_file(path) {
+        path.to_owned()
+    } else {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".");
+        name.push(PRESET_EXTENSION);
+        PathBuf::from(name)
+    }
+}
+
+/// What the open file dialog is for.
+enum Choosing {
+    /// A preset file to load.
+    Preset,
+    /// Recordings (files or folders) to play with the preset's model.
+    Recordings,
+    /// Where to save the preset made of the user's recordings.
+    SaveAs(Arc<Preset>),
+}
+
+/// A save under way on its own thread.
+struct Saving {
+    path: PathBuf,
+    result: Receiver<Result<(), String>>,
 }
 
 /// The status as a short badge: its text and colour.
@@ -29,10 +62,13 @@ pub fn status_badge(status: &EngineStatus) -> (&'static str, egui::Color32) {
     }
 }
 
-/// The preset section and its file dialog (GUI thread).
+/// The preset section and its file dialogs (GUI thread).
 #[derive(Default)]
 pub struct PresetPanel {
-    dialog: Option<FileDialog>,
+    dialog: Option<(Choosing, FileDialog)>,
+    saving: Option<Saving>,
+    /// How the last save went: what to say, and whether it failed.
+    saved: Option<(String, bool)>,
 }
 
 impl PresetPanel {
@@ -61,15 +97,22 @@ impl PresetPanel {
                     .on_hover_text("Choose a .cpreset file")
                     .clicked()
                 {
-                    self.open_dialog(params.preset_path());
+                    self.open_preset_dialog(params.preset_path());
                 }
             });
         });
+        self.recordings_row(ui, params, shared);
         ScrollArea::vertical()
             .id_salt("preset-body")
             .auto_shrink([false, false])
             .show(ui, |ui| {
-                show_status(ui, status, shared.telemetry().is_some());
+                show_status(
+                    ui,
+                    status,
+                    shared.telemetry().is_some(),
+                    shared.load_progress().fraction(),
+                );
+                self.show_saving(ui);
                 match &preset {
                     Some(info) => {
                         if matches!(status, EngineStatus::Failed(_)) {
@@ -84,20 +127,117 @@ impl PresetPanel {
             });
     }
 
-    /// Draws the file dialog while it is open, and loads the chosen file (once per frame).
+    /// The user's recordings: choosing them, going back to the preset's own corpus, and
+    /// saving them as a preset.
+    fn recordings_row(&mut self, ui: &mut Ui, params: &CounterpartParams, shared: &SharedState) {
+        let recordings = params.recordings();
+        ui.horizontal(|ui| {
+            if ui
+                .button("Use my recordings…")
+                .on_hover_text(
+                    "Play your own audio files (WAV, FLAC, Ogg, MP3) or folders of them with \
+                     this preset's model: they are labelled with its encoder, no training \
+                     needed. Select several with Ctrl or Shift.",
+                )
+                .clicked()
+            {
+                self.open_recordings_dialog(recordings.first().cloned());
+            }
+            if !recordings.is_empty() {
+                if ui
+                    .button("Preset's corpus")
+                    .on_hover_text("Play the preset's own recordings again")
+                    .clicked()
+                {
+                    params.set_recordings(Vec::new());
+                }
+                let recorded = shared.recorded();
+                let idle = self.saving.is_none();
+                if ui
+                    .add_enabled(
+                        recorded.is_some() && idle,
+                        egui::Button::new("Save as preset…"),
+                    )
+                    .on_hover_text("Write the preset with your recordings as a .cpreset file")
+                    .on_disabled_hover_text("Available once your recordings play")
+                    .clicked()
+                {
+                    if let Some(preset) = recorded {
+                        self.open_save_dialog(preset, params.preset_path());
+                    }
+                }
+            }
+        });
+    }
+
+    /// Says how a save under way or the last one went.
+    fn show_saving(&mut self, ui: &mut Ui) {
+        if let Some(saving) = &self.saving {
+            let done = match saving.result.try_recv() {
+                Ok(result) => Some(result),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => Some(Err("the save stopped".into())),
+            };
+            match done {
+                None => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(format!("Saving {}…", saving.path.display()));
+                    });
+                }
+                Some(result) => {
+                    self.saved = Some(match result {
+                        Ok(()) => (format!("Saved {}", saving.path.display()), false),
+                        Err(e) => (format!("Cannot save {}: {e}", saving.path.display()), true),
+                    });
+                    self.saving = None;
+                }
+            }
+        }
+        if let Some((text, failed)) = &self.saved {
+            let colour = if *failed { theme::BAD } else { theme::GOOD };
+            ui.label(RichText::new(text).color(colour).size(11.5));
+        }
+    }
+
+    /// Draws the file dialog while it is open, and acts on the choice (once per frame).
     pub fn show_dialog(
         &mut self,
         ctx: &egui::Context,
         params: &CounterpartParams,
         shared: &SharedState,
     ) {
-        let Some(dialog) = &mut self.dialog else {
+        let Some((choosing, dialog)) = &mut self.dialog else {
             return;
         };
         if dialog.show(ctx).selected() {
-            if let Some(path) = dialog.path() {
-                params.set_preset_path(Some(path.to_path_buf()));
-                shared.request_reload();
+            match choosing {
+                Choosing::Preset => {
+                    if let Some(path) = dialog.path() {
+                        params.set_preset_path(Some(path.to_path_buf()));
+                        shared.request_reload();
+                    }
+                }
+                Choosing::Recordings => {
+                    let mut paths: Vec<PathBuf> = dialog
+                        .selection()
+                        .into_iter()
+                        .map(Path::to_path_buf)
+                        .collect();
+                    if paths.is_empty() {
+                        paths.extend(dialog.path().map(Path::to_path_buf));
+                    }
+                    if !paths.is_empty() {
+                        params.set_recordings(paths);
+                    }
+                }
+                Choosing::SaveAs(preset) => {
+                    if let Some(path) = dialog.path() {
+                        let (preset, path) = (Arc::clone(preset), with_preset_extension(path));
+                        self.saving = save(preset, path);
+                        self.saved = None;
+                    }
+                }
             }
         }
         if !dialog.visible() {
@@ -105,12 +245,34 @@ impl PresetPanel {
         }
     }
 
-    fn open_dialog(&mut self, current: Option<PathBuf>) {
+    fn open_preset_dialog(&mut self, current: Option<PathBuf>) {
         let filter = Box::new(|path: &Path| is_preset_file(path));
-        let mut dialog = FileDialog::open_file()
+        let dialog = FileDialog::open_file()
             .title("Load a Counterpart preset")
-            .show_files_filter(filter)
-            .show_new_folder(false)
+            .show_files_filter(filter);
+        self.open(Choosing::Preset, dialog, current);
+    }
+
+    fn open_recordings_dialog(&mut self, current: Option<PathBuf>) {
+        let filter = Box::new(|path: &Path| has_audio_extension(path));
+        let dialog = FileDialog::open_file()
+            .title("Use my recordings: select audio files or folders")
+            .multi_select(true)
+            .show_files_filter(filter);
+        self.open(Choosing::Recordings, dialog, current);
+    }
+
+    fn open_save_dialog(&mut self, preset: Arc<Preset>, current: Option<PathBuf>) {
+        let dialog = FileDialog::save_file()
+            .title("Save the preset with your recordings")
+            .default_filename(format!("{}.{PRESET_EXTENSION}", preset.info.name));
+        self.open(Choosing::SaveAs(preset), dialog, current);
+    }
+
+    /// Opens `dialog` in the folder of `current`, for `choosing`.
+    fn open(&mut self, choosing: Choosing, dialog: FileDialog, current: Option<PathBuf>) {
+        let mut dialog = dialog
+            .show_new_folder(matches!(choosing, Choosing::SaveAs(_)))
             .show_rename(false)
             .anchor(Align2::CENTER_CENTER, [0.0, 0.0])
             .default_size([620.0, 400.0])
@@ -119,7 +281,25 @@ impl PresetPanel {
             dialog = dialog.initial_path(folder);
         }
         dialog.open();
-        self.dialog = Some(dialog);
+        self.dialog = Some((choosing, dialog));
+    }
+}
+
+/// Writes `preset` to `path` on a thread of its own (encoding the corpus takes a moment).
+fn save(preset: Arc<Preset>, path: PathBuf) -> Option<Saving> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let target = path.clone();
+    let started = std::thread::Builder::new()
+        .name("counterpart-save".into())
+        .spawn(move || {
+            let _ = tx.send(preset.save(&target).map_err(|e| e.to_string()));
+        });
+    match started {
+        Ok(_) => Some(Saving { path, result: rx }),
+        Err(e) => {
+            nice_plug::nice_error!("cannot start saving {}: {e}", path.display());
+            None
+        }
     }
 }
 
@@ -154,6 +334,10 @@ fn show_info(ui: &mut Ui, info: &PresetInfo) {
                 ui.end_row();
             }
         });
+    if let Some(notice) = &info.notice {
+        ui.add_space(4.0);
+        show_notice(ui, notice);
+    }
     if !info.description.is_empty() {
         ui.add_space(4.0);
         ui.label(RichText::new(&info.description).size(12.5));
@@ -163,9 +347,19 @@ fn show_info(ui: &mut Ui, info: &PresetInfo) {
         .on_hover_text("Where this preset was read from");
 }
 
+/// A note on the user's recordings: their coverage of the model's labels, those left out.
+fn show_notice(ui: &mut Ui, notice: &Notice) {
+    let colour = if notice.warning {
+        theme::WARN
+    } else {
+        theme::TEXT
+    };
+    ui.label(RichText::new(&notice.text).color(colour).size(12.0));
+}
+
 /// Draws a loading or failure notice; `engine_running` tells whether an engine still plays
-/// (the previous preset's, during a reload).
-fn show_status(ui: &mut Ui, status: &EngineStatus, engine_running: bool) {
+/// (the previous preset's, during a reload), `progress` how far the load has got, if known.
+fn show_status(ui: &mut Ui, status: &EngineStatus, engine_running: bool, progress: Option<f32>) {
     let (badge, colour) = status_badge(status);
     match status {
         EngineStatus::Failed(message) => {
@@ -182,6 +376,9 @@ fn show_status(ui: &mut Ui, status: &EngineStatus, engine_running: bool) {
                 ui.label(RichText::new(badge).strong().color(colour));
             });
             ui.label(RichText::new(what).color(colour));
+            if let Some(fraction) = progress {
+                ui.add(egui::ProgressBar::new(fraction).show_percentage());
+            }
             ui.label(theme::weak(loading_note(engine_running)));
             ui.separator();
         }
@@ -208,6 +405,14 @@ mod tests {
         assert!(is_preset_file(Path::new("DUO.CPRESET")));
         assert!(!is_preset_file(Path::new("/presets/duo.wav")));
         assert!(!is_preset_file(Path::new("/presets/cpreset")));
+    }
+
+    #[test]
+    fn a_saved_preset_gets_the_preset_extension() {
+        let saved = |name: &str| with_preset_extension(Path::new(name));
+        assert_eq!(saved("/p/my bass"), Path::new("/p/my bass.cpreset"));
+        assert_eq!(saved("/p/mine.CPRESET"), Path::new("/p/mine.CPRESET"));
+        assert_eq!(saved("/p/take.wav"), Path::new("/p/take.wav.cpreset"));
     }
 
     #[test]

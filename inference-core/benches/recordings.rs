@@ -69,9 +69,10 @@ fn recordings_benches(c: &mut Criterion) {
     let one = write_recording(&dir.join("one-minute.wav"), 60.0);
     let mut group = c.benchmark_group("recordings");
     group.sample_size(10);
-    group.bench_function("one minute of 44.1 kHz stereo, as the plugin labels it", |b| {
-        b.iter(|| label(&preset, &one))
-    });
+    group.bench_function(
+        "one minute of 44.1 kHz stereo, as the plugin labels it",
+        |b| b.iter(|| label(&preset, &one)),
+    );
     group.finish();
     let _ = std::fs::remove_dir_all(dir);
 }

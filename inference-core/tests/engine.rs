@@ -80,7 +80,7 @@ fn the_engine_plays_finite_unclipped_corpus_segments_with_the_chosen_labels() {
     assert!(rms > 0.02, "output RMS {rms}");
     assert_eq!(r.late, 0);
     let period = SEGMENT_S * f64::from(RATE);
-    let margin = (config.worker_margin_seconds * f64::from(RATE)).round() as u64;
+    let margin = (config.margin_seconds(RATE).unwrap() * f64::from(RATE)).round() as u64;
     // Guide segments 0..=22 are complete in 6 s (the 24th lacks the resampler's tail): with
     // L = 1 slots 0..=21 follow them.
     assert!(r.slots.len() >= 20, "{} slots", r.slots.len());
@@ -248,7 +248,7 @@ fn nan_and_silent_guides_are_handled() {
 fn reported_latency_is_zero_live_and_one_and_a_half_segments_plus_margin_aligned() {
     let silence = vec![0.0f32; 4096];
     let config = EngineConfig::default();
-    let margin = (config.worker_margin_seconds * f64::from(RATE)).round() as u32;
+    let margin = (config.margin_seconds(RATE).unwrap() * f64::from(RATE)).round() as u32;
     let live = render(&synthetic_preset(0, true), &config, &silence, 4096);
     assert_eq!(live.latency, 0);
     let aligned = render(&synthetic_preset(1, true), &config, &silence, 4096);
@@ -607,7 +607,7 @@ fn a_silent_guide_gets_a_silent_companion_after_the_hold_in_both_modes() {
             + hold
             + 0.05
             + if lookahead == 0 {
-                SEGMENT_S + 0.12
+                SEGMENT_S + config.margin_seconds(RATE).unwrap()
             } else {
                 0.0
             };

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use counterpart_core::decision::{DecisionConfig, SamplerSettings, DEFAULT_TEMPERATURE};
-use counterpart_core::engine::{EngineConfig, EngineSettings};
+use counterpart_core::engine::{EngineConfig, EngineSettings, Margin};
 use counterpart_core::perception::{
     EncoderOptions, OnnxEncoder, SegmentEncoderConfig, SegmentLength, SegmentationConfig,
 };
@@ -148,7 +148,8 @@ enum Command {
         constrained: bool,
         #[command(flatten)]
         timing: cli::timing::TimingArgs,
-        /// Frames per block.
+        /// Frames per block, as a host would call the plugin with (the worker margin is fitted
+        /// to it).
         #[arg(long, default_value_t = 512)]
         block_size: usize,
         /// Render at this rate (the guide is resampled); the guide's rate when left out.
@@ -757,6 +758,9 @@ fn main() -> std::process::ExitCode {
                         continuity,
                         ..EngineSettings::default()
                     }),
+                    worker_margin: Margin::Host {
+                        max_block: block_size,
+                    },
                     ..EngineConfig::default()
                 },
                 block_size,

@@ -297,10 +297,11 @@ fn the_aligned_companion_is_shifted_back_by_the_reported_latency() {
     );
     let (report, first) = evaluate_heard(&options(preset, stems, corpus_notes)).unwrap();
 
-    // One segment (0.25 s), the worker margin (0.12 s) and the half-segment onset shift, in
-    // whole frames.
+    // One segment (0.25 s), the worker margin (fitted to 512-frame blocks) and the
+    // half-segment onset shift, in whole frames.
     let rate = f64::from(RATE);
-    let latency = (0.25 * rate).round() + (0.12 * rate).round() + (0.125 * rate).round();
+    let margin = EngineConfig::default().margin_seconds(RATE).unwrap();
+    let latency = (0.25 * rate).round() + (margin * rate).round() + (0.125 * rate).round();
     assert_eq!(report.lookahead, 1);
     assert_eq!(report.shift_s, latency / f64::from(RATE));
     assert!(
@@ -369,7 +370,9 @@ fn live_mode_reports_no_latency_and_aligned_mode_plays_it_out() {
     assert_eq!(live.channels[0].len(), guide.len());
     let aligned = run(1, true);
     let latency = aligned.latency_samples as usize;
-    assert_eq!(latency, 5513 + 2646 + 2756);
+    // One 0.25 s segment, the margin fitted to 512-frame blocks and the half-segment shift.
+    let margin = (config.margin_seconds(RATE).unwrap() * f64::from(RATE)).round() as usize;
+    assert_eq!(latency, 5513 + margin + 2756);
     assert_eq!(aligned.channels[0].len(), guide.len() + latency);
     let heard = compensate_latency(&aligned.channels, latency);
     assert_eq!(heard[0].len(), guide.len());

@@ -9,6 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use counterpart_core::engine::{EngineSettings, WorkerMargin};
+
 fn write_guide(path: &Path, rate: u32) {
     let left = common::melody(rate, 4.0, 0.25, 21);
     let spec = hound::WavSpec {
@@ -174,8 +176,12 @@ fn render_lines_the_companion_up_with_the_guide_by_the_reported_latency() {
     };
     let (lined, raw) = (read("lined.wav"), read("raw.wav"));
     assert_eq!(lined.len(), raw.len());
-    // One 0.25 s segment, the 0.12 s margin and the half-segment onset shift at 32 kHz.
-    let latency = 8000 + 3840 + 4000;
+    // One 0.25 s segment, the margin fitted to 512-frame blocks and the half-segment onset
+    // shift at 32 kHz.
+    let margin = WorkerMargin::for_host(512, 32_000, EngineSettings::default().crossfade_seconds)
+        .unwrap()
+        .seconds();
+    let latency = 8000 + (margin * 32_000.0).round() as usize + 4000;
     assert_eq!(lined[..raw.len() - latency], raw[latency..]);
     assert!(lined[raw.len() - latency..].iter().any(|x| x.abs() > 0.01));
     let first = |name: &str| -> f64 {

@@ -160,6 +160,7 @@ impl Plugin for Counterpart {
         };
         let host = HostSetup {
             sample_rate: sample_rate.round() as u32,
+            max_block: setup.max_block,
             dry_delay_frames: audio_thread::dry_delay_frames(sample_rate, self.latency),
         };
         if self.worker.is_none() {

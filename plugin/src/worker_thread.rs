@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use counterpart_core::engine::{
-    build, EngineConfig, EngineTelemetry, EngineWorker, LoadedPreset, DEFAULT_WORKER_MARGIN_S,
+    build, EngineConfig, EngineTelemetry, EngineWorker, LoadedPreset, Margin,
 };
 use counterpart_core::perception::SegmentLength;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -53,6 +53,8 @@ const INACTIVE_SLEEP: Duration = Duration::from_millis(20);
 pub struct HostSetup {
     /// The host's sample rate in Hz.
     pub sample_rate: u32,
+    /// The largest block the host will process, in frames: the worker margin is fitted to it.
+    pub max_block: usize,
     /// The audio thread's dry delay line's length at activation, in frames.
     pub dry_delay_frames: usize,
 }
@@ -457,7 +459,9 @@ impl Session {
             lookahead: Some(key.lookahead),
             settings,
             seed: key.seed,
-            worker_margin_seconds: DEFAULT_WORKER_MARGIN_S,
+            worker_margin: Margin::Host {
+                max_block: self.setup.max_block,
+            },
             tempo_bpm,
             ..EngineConfig::default()
         };

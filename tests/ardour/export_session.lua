@@ -5,6 +5,7 @@
 --   CP_DIR    a scratch folder (the session goes to CP_DIR/cp_<mode>, the export to CP_DIR/out)
 --   CP_GUIDE  the guide: a mono 32-bit float WAV at 48 kHz
 --   CP_MODE   "aligned" or "live": the plugin's Look-ahead
+--   CP_LATENCY the latency (samples) the plugin reports in Aligned mode once its engine plays
 --   CP_TAIL   seconds of silence exported after the guide
 --   CP_EXPORTS the names of the exports to make in a row (default "master")
 --
@@ -19,6 +20,7 @@
 local DIR = assert (os.getenv ("CP_DIR"), "CP_DIR")
 local GUIDE = assert (os.getenv ("CP_GUIDE"), "CP_GUIDE")
 local MODE = assert (os.getenv ("CP_MODE"), "CP_MODE")
+local LATENCY = tonumber ((assert (os.getenv ("CP_LATENCY"), "CP_LATENCY")))
 local TAIL_S = tonumber (os.getenv ("CP_TAIL") or "2")
 -- The exports to make, one after the other (CP_EXPORTS, space-separated names).
 local EXPORTS = {}
@@ -161,7 +163,7 @@ local function wait_for_latency (target)
 	return false
 end
 -- The engine loads on a worker thread; the plugin reports its latency once it plays.
-assert (wait_for_latency (41760), "no Aligned engine after 120 s (latency " .. insert:signal_latency () .. ")")
+assert (wait_for_latency (LATENCY), "no Aligned engine after 120 s (latency " .. insert:signal_latency () .. ")")
 if MODE == "live" then
 	ARDOUR.LuaAPI.set_processor_param (proc, assert (params["Look-ahead"]), 0)
 	assert (wait_for_latency (0), "Live mode still reports latency " .. insert:signal_latency ())

@@ -22,6 +22,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{render_as_the_plugin, repo};
+use counterpart_core::engine::{EngineSettings, WorkerMargin};
 use counterpart_models::audio_file::AudioFile;
 use counterpart_tests::bundled_vst3;
 
@@ -38,6 +39,16 @@ fn run(command: &mut Command, what: &str) -> Output {
     command
         .output()
         .unwrap_or_else(|e| panic!("{what}: cannot run ({e}); run scripts/install-system-deps.sh"))
+}
+
+/// The default preset's latency in Aligned mode in Ardour's session (48 kHz, 1024-frame
+/// blocks): one 0.5 s segment, the margin fitted to the blocks and the half-segment onset shift.
+fn aligned_latency() -> usize {
+    let crossfade = EngineSettings::default().crossfade_seconds;
+    let margin = WorkerMargin::for_host(1024, 48_000, crossfade)
+        .unwrap()
+        .seconds();
+    24_000 + (margin * 48_000.0).round() as usize + 12_000
 }
 
 /// One export's figures.
@@ -62,6 +73,7 @@ fn ardour_export(home: &Path, dir: &Path, guide: &Path, mode: &str) -> Option<Ex
             .env("CP_DIR", dir)
             .env("CP_GUIDE", guide)
             .env("CP_MODE", mode)
+            .env("CP_LATENCY", aligned_latency().to_string())
             .env("CP_TAIL", TAIL_S.to_string())
             .current_dir(dir),
         "ardour7-lua",
@@ -239,7 +251,7 @@ fn the_vst3_in_ardour_exports_counterpart_render_with_the_dry_path_in_place() {
                 "a plugin error in Ardour's log: {line}"
             );
         }
-        let expected_latency = if lookahead == 1 { 41_760 } else { 0 };
+        let expected_latency = if lookahead == 1 { aligned_latency() } else { 0 };
         assert_eq!(export.latency, expected_latency, "{mode}: latency");
 
         // Ardour compensates the latency: the companion's sample t is the plugin's t + latency,

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::events::Pckn;
 use common::{demo_guide as guide, render_as_the_plugin, repo};
+use counterpart_core::engine::{EngineSettings, WorkerMargin};
 use counterpart_models::audio_file::AudioFile;
 use counterpart_models::render::{write_wav, SampleFormat};
 use counterpart_tests::{assert_clean, bundled_clap, rms, AudioThread, HostedPlugin, CHANNELS};
@@ -96,16 +97,17 @@ fn no_events(_: usize, _: &mut AudioThread) -> Vec<ParamValueEvent> {
     Vec::new()
 }
 
-/// `counterpart render` of `guide` with the plugin's default settings and seed, in `dir`:
-/// the companion's channels (one for the default mono corpus).
-fn render_with_defaults(guide: &[f32], rate: u32, dir: &Path) -> AudioFile {
+/// `counterpart render` of `guide` with the plugin's default settings and seed, for a host whose
+/// largest block is `max_block`, in `dir`: the companion's channels (one for the default mono
+/// corpus).
+fn render_with_defaults(guide: &[f32], rate: u32, dir: &Path, max_block: usize) -> AudioFile {
     let guide_path = dir.join("guide.wav");
     write_wav(&guide_path, rate, &[guide.to_vec()], SampleFormat::Float32).unwrap();
     let (report, rendered) = render_as_the_plugin(
         &guide_path,
         &dir.join("render.wav"),
         None,
-        512,
+        max_block,
         Some(dir.join("segments.csv")),
     );
     let expected_slots = guide.len() / rate as usize;
@@ -175,18 +177,31 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// The default preset's latency in Aligned mode: one 0.5 s segment, the 120 ms margin and the
-/// half-segment onset shift.
+/// The worker margin the plugin fits to a host whose largest block is `max_block` at `rate`, in
+/// frames.
+fn margin(rate: u32, max_block: usize) -> f64 {
+    let crossfade = EngineSettings::default().crossfade_seconds;
+    let margin = WorkerMargin::for_host(max_block, rate, crossfade).unwrap();
+    (margin.seconds() * f64::from(rate)).round()
+}
+
+/// The default preset's latency in Aligned mode with [`MAX_BLOCK`]-frame blocks: one 0.5 s
+/// segment, the worker margin and the half-segment onset shift.
 fn aligned_latency(rate: u32) -> usize {
-    let rate = f64::from(rate);
-    ((0.5 * rate).round() + (0.12 * rate).round() + (0.25 * rate).round()) as usize
+    aligned_latency_with(rate, MAX_BLOCK)
+}
+
+/// [`aligned_latency`] for a host whose largest block is `max_block`.
+fn aligned_latency_with(rate: u32, max_block: usize) -> usize {
+    let r = f64::from(rate);
+    ((0.5 * r).round() + margin(rate, max_block) + (0.25 * r).round()) as usize
 }
 
 #[test]
 fn offline_render_equals_counterpart_render_and_repeats_across_reactivation() {
     let (guide, rate) = guide(200.0);
     let dir = scratch("engine");
-    let rendered = render_with_defaults(&guide, rate, &dir);
+    let rendered = render_with_defaults(&guide, rate, &dir, MAX_BLOCK);
     let channels = rendered.channels;
 
     let mut plugin = sidechained(true, 1.0);
@@ -262,7 +277,7 @@ fn aligned_dry_output_is_the_input_delayed_by_the_reported_latency_bit_for_bit()
 fn an_unannounced_bounce_equals_counterpart_render_with_the_dry_path_delayed() {
     let (guide, rate) = guide(40.0);
     let dir = scratch("bounce");
-    let rendered = render_with_defaults(&guide, rate, &dir);
+    let rendered = render_with_defaults(&guide, rate, &dir, 1024);
     let mut plugin = HostedPlugin::load(&bundled_clap(), CLAP_ID);
     let mix = plugin.param_id("Dry/Wet");
     plugin.set_param(mix, 0.5);
@@ -281,7 +296,7 @@ fn an_unannounced_bounce_equals_counterpart_render_with_the_dry_path_delayed() {
         out
     });
     let latency = plugin.latency() as usize;
-    assert_eq!(latency, aligned_latency(rate));
+    assert_eq!(latency, aligned_latency_with(rate, 1024));
     assert_clean(&out, 1.0, "unannounced bounce");
     // After the first second (the engine arrived a few blocks in and faded in), the output is
     // half the guide delayed by the latency plus half of `counterpart render`'s companion.
@@ -427,8 +442,8 @@ fn a_note_value_segment_recuts_the_corpus_and_sets_the_latency() {
     assert_clean(&out, 1.0, "eighth-note segments");
     assert!(rms(&out[0]) > 0.01, "the re-cut corpus is silent");
     // The segment, the margin and the half-segment onset shift.
-    let rate = f64::from(rate);
-    let expected_latency = (0.25 * rate).round() + (0.12 * rate).round() + (0.125 * rate).round();
+    let r = f64::from(rate);
+    let expected_latency = (0.25 * r).round() + margin(rate, MAX_BLOCK) + (0.125 * r).round();
     assert_eq!(f64::from(plugin.latency()), expected_latency);
 }
 

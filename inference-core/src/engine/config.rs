@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::EngineError;
 use crate::decision::SamplerSettings;
 
 /// What the navigator does when no corpus segment carries the predicted label.
@@ -134,10 +135,10 @@ pub struct EngineConfig {
     /// Seed of the sampler and the navigator: the same seed and guide give the same output
     /// offline.
     pub seed: u64,
-    /// How long after its grid position each companion segment starts, in seconds: the time
-    /// the worker has to segment, encode and decide after a guide segment ends (audio block,
-    /// resampler delay, compute, half a crossfade). See the timing notes in [`crate::engine`].
-    pub worker_margin_seconds: f64,
+    /// How long after its grid position each companion segment starts: the time the worker
+    /// has to segment, encode and decide after a guide segment ends (host blocks, resampler
+    /// delay, compute, half a crossfade). See the timing notes in [`crate::engine`].
+    pub worker_margin: Margin,
     /// For tempo-synced presets: the tempo to segment at (the host's), instead of the
     /// preset's.
     pub tempo_bpm: Option<f64>,
@@ -151,13 +152,100 @@ impl Default for EngineConfig {
             lookahead: None,
             settings: EngineSettings::default(),
             seed: 0,
-            worker_margin_seconds: DEFAULT_WORKER_MARGIN_S,
+            worker_margin: Margin::Host {
+                max_block: DEFAULT_HOST_BLOCK,
+            },
             tempo_bpm: None,
             ring_seconds: 4.0,
         }
     }
 }
 
-/// Default worker margin: 120 ms covers a 4096-frame block at 48 kHz (85 ms), the resampler's
-/// chunk and filter delay, and half the default crossfade; offline rendering needs less.
-pub const DEFAULT_WORKER_MARGIN_S: f64 = 0.12;
+/// The host block size [`EngineConfig::default`] fits its margin to.
+pub const DEFAULT_HOST_BLOCK: usize = 512;
+
+/// How the worker margin is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Margin {
+    /// Fitted to a host that calls the engine with blocks of up to `max_block` frames
+    /// ([`WorkerMargin::for_host`], with the crossfade the engine starts with).
+    Host {
+        /// The host's largest block, in frames.
+        max_block: usize,
+    },
+    /// A fixed margin, in seconds.
+    Seconds(f64),
+}
+
+impl EngineConfig {
+    /// The worker margin in seconds at `rate` Hz, checked (0 to 2 s).
+    pub fn margin_seconds(&self, rate: u32) -> Result<f64, EngineError> {
+        let seconds = match self.worker_margin {
+            Margin::Host { max_block } => {
+                WorkerMargin::for_host(max_block, rate, self.settings.crossfade_seconds)?.seconds()
+            }
+            Margin::Seconds(seconds) => seconds,
+        };
+        if seconds.is_finite() && (0.0..=2.0).contains(&seconds) {
+            Ok(seconds)
+        } else {
+            Err(EngineError::Config(format!(
+                "worker margin {seconds} s must be between 0 and 2 s"
+            )))
+        }
+    }
+}
+
+/// How often a real-time worker looks for new guide audio when it has nothing to do.
+pub const WORKER_POLL_S: f64 = 0.002;
+
+/// The worker's compute per segment boundary that the margin allows for: the encoder on the
+/// segment and its context, the quantiser, one Transformer step and the navigator. The
+/// `reaction` bench measures it: at most 8.4–9.9 ms per segment with the default preset on a
+/// 2-core machine, with the encoder session warm (once in four runs a 26 ms spike, whose
+/// decision came late and was covered by the corpus playing on).
+pub const COMPUTE_ALLOWANCE_S: f64 = 0.010;
+
+/// What the worker margin is made of, for a host that calls the plugin with blocks of up to
+/// `max_block` frames (see the timing notes in [`crate::engine`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WorkerMargin {
+    /// Two host blocks: the one that carries a guide segment's end (its last sample may arrive
+    /// at the end of a block), and the one the answer starts in (the audio thread picks a
+    /// decision up when a block begins).
+    pub blocks_s: f64,
+    /// The resampler to the encoder's rate: a chunk waiting to fill, and its filter delay.
+    pub resampler_s: f64,
+    /// The worker's polling interval and its compute ([`WORKER_POLL_S`],
+    /// [`COMPUTE_ALLOWANCE_S`]).
+    pub compute_s: f64,
+    /// Half the crossfade, which is centred on the slot's start.
+    pub half_crossfade_s: f64,
+}
+
+impl WorkerMargin {
+    /// The margin for blocks of up to `max_block` frames at `rate` Hz, with crossfades of
+    /// `crossfade_s` seconds.
+    pub fn for_host(max_block: usize, rate: u32, crossfade_s: f32) -> Result<Self, EngineError> {
+        let resampler = crate::perception::resample::StreamResampler::new(rate)?;
+        Ok(Self {
+            blocks_s: 2.0 * max_block.max(1) as f64 / f64::from(rate.max(1)),
+            resampler_s: resampler.latency_seconds(),
+            compute_s: WORKER_POLL_S + COMPUTE_ALLOWANCE_S,
+            half_crossfade_s: f64::from(crossfade_s.max(0.0)) / 2.0,
+        })
+    }
+
+    /// The margin: how long after its grid position a slot starts (the middle of its
+    /// crossfade), capped at 2 s.
+    pub fn seconds(&self) -> f64 {
+        (self.reaction_seconds() + self.half_crossfade_s).min(2.0)
+    }
+
+    /// From the end of the guide audio a decision needs to the first sample of the companion's
+    /// answer (where its crossfade begins).
+    pub fn reaction_seconds(&self) -> f64 {
+        self.blocks_s + self.resampler_s + self.compute_s
+    }
+}

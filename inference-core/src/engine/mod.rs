@@ -21,10 +21,12 @@
 //! covers host samples `[tS, (t+1)S)`. Companion slot `t` is meant to line up with it, and its
 //! label `b_t` needs guide tokens up to `a_{t−1+L}`, whose segment is complete at host time
 //! `(t+L)S`. The worker still needs time after that: the audio block that carries the boundary
-//! (up to one host block), the resampler's chunk and filter delay, the encoder and decision
-//! compute, and half a crossfade, because a jump's crossfade is centred on the slot's start.
-//! That time is the **worker margin** `M` ([`EngineConfig::worker_margin_seconds`]), so slot
-//! `t` is scheduled at host position `(t+L)S + M`:
+//! (up to one host block), the resampler's chunk and filter delay, the worker's polling and its
+//! encoder and decision compute, the block the answer starts in (the audio thread takes a
+//! decision in when a block begins), and half a crossfade, because a jump's crossfade is
+//! centred on the slot's start. That time is the **worker margin** `M`
+//! ([`EngineConfig::worker_margin`], fitted to the host's largest block by [`WorkerMargin`]),
+//! so slot `t` is scheduled at host position `(t+L)S + M`:
 //! * `L = 0` (live): B trails its own grid by `M`. Nothing can be done about it without
 //!   seeing the future, so the reported latency is 0 and B answers A as fast as it can.
 //! * `L = 1` (aligned): slot `t` plays at `(t+1)S + M + H`, exactly `S + M + H` after guide
@@ -75,7 +77,8 @@ use ringbuf::{HeapProd, HeapRb};
 
 pub use audio::{AudioEngine, MAX_PASS_FRAMES};
 pub use config::{
-    EngineConfig, EngineSettings, MissingLabel, DEFAULT_REST_HOLD_S, DEFAULT_WORKER_MARGIN_S,
+    EngineConfig, EngineSettings, Margin, MissingLabel, WorkerMargin, COMPUTE_ALLOWANCE_S,
+    DEFAULT_HOST_BLOCK, DEFAULT_REST_HOLD_S, WORKER_POLL_S,
 };
 pub use loaded_preset::{
     segmentation_config, CorpusOrigins, EncoderSearch, LoadError, LoadedPreset, SegmentOrigin,

@@ -177,13 +177,7 @@ fn onset_shift(lookahead: usize, period: f64, host_rate: u32) -> u64 {
 
 /// The worker margin in host frames, checked.
 pub(super) fn margin_samples(config: &EngineConfig, host_rate: u32) -> Result<u64, EngineError> {
-    let m = config.worker_margin_seconds;
-    if !(m.is_finite() && (0.0..=2.0).contains(&m)) {
-        return Err(EngineError::Config(format!(
-            "worker margin {m} s must be between 0 and 2 s"
-        )));
-    }
-    Ok((m * f64::from(host_rate)).round() as u64)
+    Ok((config.margin_seconds(host_rate)? * f64::from(host_rate)).round() as u64)
 }
 
 /// The engine on the worker thread. Owns perception, decision and navigation, and the

@@ -100,6 +100,19 @@ impl StreamResampler {
         })
     }
 
+    /// The longest time, in seconds, between an input sample arriving and the output sample
+    /// for its time being produced: a whole chunk waiting to fill, then the filter's delay. None
+    /// at 16 kHz.
+    pub fn latency_seconds(&self) -> f64 {
+        match &self.inner {
+            None => 0.0,
+            Some(fft) => {
+                CHUNK as f64 / f64::from(self.rate)
+                    + fft.output_delay() as f64 / f64::from(ENCODER_RATE)
+            }
+        }
+    }
+
     /// The input rate.
     pub fn input_rate(&self) -> u32 {
         self.rate

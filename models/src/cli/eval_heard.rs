@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use counterpart_core::decision::DEFAULT_TEMPERATURE;
-use counterpart_core::engine::{EngineConfig, EngineSettings};
+use counterpart_core::engine::{EngineConfig, EngineSettings, Margin};
 use counterpart_models::heard::{
     evaluate_heard, plot::PIANO_ROLL_KEY, plot_first_piece, HeardOptions, PieceChoice,
 };
@@ -49,7 +49,8 @@ pub struct EvalHeardArgs {
     seed: u64,
     #[command(flatten)]
     timing: TimingArgs,
-    /// Frames per block.
+    /// Frames per block, as a host would call the plugin with (the worker margin is fitted to
+    /// it).
     #[arg(long, default_value_t = 512)]
     block_size: usize,
     /// A folder to look for the preset's encoder in first.
@@ -91,6 +92,9 @@ pub fn run(args: &EvalHeardArgs) -> Result<(), String> {
                 top_p: args.top_p,
                 ..EngineSettings::default()
             }),
+            worker_margin: Margin::Host {
+                max_block: args.block_size,
+            },
             ..EngineConfig::default()
         },
         block_size: args.block_size,

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use counterpart::CounterpartParams;
-use counterpart_core::engine::EngineConfig;
+use counterpart_core::engine::{EngineConfig, Margin};
 use counterpart_models::audio_file::AudioFile;
 use counterpart_models::render::{render, RenderOptions, RenderReport, SampleFormat};
 
@@ -31,8 +31,9 @@ pub fn demo_guide(seconds: f64) -> (Vec<f32>, u32) {
 }
 
 /// Renders `guide` to `out` with the default preset and the plugin's default settings and
-/// seed, in blocks of `block_size`, at `lookahead` (the plugin's default when `None`); also
-/// writes the played segments to `segments_out` when given. Returns the report and the file.
+/// seed, in blocks of `block_size` (with the margin the plugin fits to a host whose largest
+/// block is that), at `lookahead` (the plugin's default when `None`); also writes the played
+/// segments to `segments_out` when given. Returns the report and the file.
 pub fn render_as_the_plugin(
     guide: &Path,
     out: &Path,
@@ -53,6 +54,9 @@ pub fn render_as_the_plugin(
             lookahead: Some(lookahead.unwrap_or(params.lookahead.value().segments())),
             settings: params.engine_settings(),
             seed: params.seed.value() as u64,
+            worker_margin: Margin::Host {
+                max_block: block_size,
+            },
             ..EngineConfig::default()
         },
         block_size,

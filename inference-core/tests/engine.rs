@@ -422,6 +422,7 @@ fn resegmenting_recuts_and_relabels_the_corpus_the_streaming_way() {
     let config = SegmentEncoderConfig {
         segmentation: counterpart_core::engine::segmentation_config(&recut.segmentation),
         context_s: preset.encoder.context_seconds,
+        reaction_s: 0.0,
     };
     let (expected, _) =
         encode_clip(&audio, old.sample_rate, &config, encoder, Some(codebook)).unwrap();

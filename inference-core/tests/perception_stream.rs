@@ -39,6 +39,7 @@ fn config(seconds: f64) -> SegmentEncoderConfig {
             onset_snap: None,
         },
         context_s: 1.5,
+        reaction_s: 0.0,
     }
 }
 
@@ -186,4 +187,82 @@ fn an_overrun_ring_keeps_segments_on_the_host_timeline() {
         assert_eq!(g.segment, o.segment);
     }
     assert!(got.iter().zip(&offline).any(|(g, o)| g.vector != o.vector));
+}
+
+#[test]
+fn reaction_windows_come_before_their_segment_see_only_their_start_and_stream_like_one_call() {
+    // 0.5 s segments at 48 kHz with 80 ms reaction windows; a click 40 ms into segment 3 is in
+    // its window, one 200 ms in only in the whole segment.
+    let rate = 48_000u32;
+    let seg = 24_000usize;
+    let config = SegmentEncoderConfig {
+        reaction_s: 0.08,
+        ..config(0.5)
+    };
+    let audio = clicks(rate as usize * 4, &[3 * seg + 1920, 5 * seg + 9600]);
+    let (out, _) = encode_clip(&audio, rate, &config, PeakEncoder, None).unwrap();
+    let (partial, whole): (Vec<_>, Vec<_>) = out.iter().partition(|s| s.partial);
+    assert_eq!((whole.len(), partial.len()), (8, 8));
+    // Each window right after the segment before it, and before its own segment.
+    for (i, s) in out.iter().enumerate() {
+        let index = s.segment.index as usize;
+        if s.partial {
+            assert_eq!(
+                (s.segment.start, s.segment.end),
+                ((index * seg) as u64, (index * seg + 3840) as u64)
+            );
+            assert!(
+                index == 0 || !out[i - 1].partial && out[i - 1].segment.index as usize == index - 1
+            );
+        } else {
+            assert!(out[i - 1].partial && out[i - 1].segment.index as usize == index);
+        }
+    }
+    let peak = |index: usize, partial: bool| {
+        out.iter()
+            .find(|s| s.partial == partial && s.segment.index as usize == index)
+            .unwrap()
+            .vector[0]
+    };
+    assert!(
+        peak(3, true) > 2.0 * peak(2, true),
+        "the click 40 ms in is in segment 3's window"
+    );
+    assert!(
+        peak(5, true) < 0.5 * peak(5, false),
+        "the click 200 ms in is not in its window"
+    );
+
+    // Audio after a window does not change it.
+    let mut changed = audio.clone();
+    changed[4 * seg + 3840 + 1000..]
+        .iter_mut()
+        .for_each(|x| *x = -*x * 3.0);
+    let (again, _) = encode_clip(&changed, rate, &config, PeakEncoder, None).unwrap();
+    let window = |out: &[counterpart_core::perception::EncodedSegment], index: u64| {
+        out.iter()
+            .find(|s| s.partial && s.segment.index == index)
+            .unwrap()
+            .vector
+            .clone()
+    };
+    assert_eq!(window(&out, 4), window(&again, 4));
+
+    // Streaming in odd blocks gives the same windows and segments as one call.
+    let mut core = SegmentEncoderCore::new(&config, rate, PeakEncoder, None).unwrap();
+    let mut streamed = Vec::new();
+    for block in audio.chunks(1013) {
+        core.push(block, &mut streamed).unwrap();
+    }
+    core.finish(&mut streamed).unwrap();
+    assert_eq!(streamed, out);
+
+    // Windows too short for an encoder frame, or longer than allowed, are refused.
+    for bad in [0.01, 0.5, f64::NAN] {
+        let config = SegmentEncoderConfig {
+            reaction_s: bad,
+            ..config
+        };
+        assert!(SegmentEncoderCore::new(&config, rate, PeakEncoder, None).is_err());
+    }
 }

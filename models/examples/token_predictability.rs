@@ -48,6 +48,7 @@ fn main() {
                 onset_snap: None,
             },
             context_s: 1.5,
+            reaction_s: 0.0,
         },
         threads: 0,
         cache: EncodingSettings::default_cache(),

@@ -800,6 +800,7 @@ pub fn preset_encoding(
                 onset_snap: None,
             },
             context_s: preset.encoder.context_seconds,
+            reaction_s: 0.0,
         },
         threads,
         cache,

@@ -572,6 +572,7 @@ fn segment_config(segment: f64, context: f64) -> SegmentEncoderConfig {
             onset_snap: None,
         },
         context_s: context,
+        reaction_s: 0.0,
     }
 }
 

@@ -93,6 +93,7 @@ fn encoding(cache: Option<PathBuf>, threads: usize) -> EncodingSettings {
                 onset_snap: None,
             },
             context_s: 1.0,
+            reaction_s: 0.0,
         },
         threads,
         cache,

@@ -36,6 +36,7 @@ pub fn resegment(
     let config = SegmentEncoderConfig {
         segmentation,
         context_s: preset.encoder.context_seconds,
+        reaction_s: 0.0,
     };
     let codebook = Arc::new(Codebook::new(
         preset.k(),

@@ -102,6 +102,7 @@ impl Pipeline {
             &SegmentEncoderConfig {
                 segmentation,
                 context_s: preset.context_seconds,
+                reaction_s: 0.0,
             },
             host_rate,
             encoder,

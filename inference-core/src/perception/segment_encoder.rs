@@ -35,6 +35,9 @@ pub const DEFAULT_CONTEXT_S: f64 = 1.5;
 /// Longest allowed past context, in seconds.
 pub const MAX_CONTEXT_S: f64 = 10.0;
 
+/// Longest allowed reaction window, in seconds.
+pub const MAX_REACTION_S: f64 = 0.4;
+
 /// Settings of the segment encoder.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SegmentEncoderConfig {
@@ -42,6 +45,16 @@ pub struct SegmentEncoderConfig {
     pub segmentation: SegmentationConfig,
     /// Seconds of past audio the encoder sees in front of each segment (0 to [`MAX_CONTEXT_S`]).
     pub context_s: f64,
+    /// The reaction window W in seconds (0: none, else 0.04 to [`MAX_REACTION_S`]): the first W
+    /// seconds of each segment are also encoded, with the same past context, as soon as they
+    /// have arrived, and come out as a [partial](EncodedSegment::partial) segment before the
+    /// whole one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reaction_s: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Default for SegmentEncoderConfig {
@@ -49,6 +62,7 @@ impl Default for SegmentEncoderConfig {
         Self {
             segmentation: SegmentationConfig::default(),
             context_s: DEFAULT_CONTEXT_S,
+            reaction_s: 0.0,
         }
     }
 }
@@ -56,8 +70,12 @@ impl Default for SegmentEncoderConfig {
 /// One encoded segment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodedSegment {
-    /// Where the segment lies, at the working rate.
+    /// Where the segment lies, at the working rate. For a partial segment: the reaction window
+    /// at the start of segment `index`.
     pub segment: Segment,
+    /// Whether this is only the reaction window of the segment (see
+    /// [`SegmentEncoderConfig::reaction_s`]); the whole segment comes out later.
+    pub partial: bool,
     /// The pooled vector (empty when skipped).
     pub vector: Vec<f32>,
     /// The nearest codebook centre, when a codebook is set (none when skipped).
@@ -102,6 +120,10 @@ pub struct SegmentEncoderCore<E: FrameEncoder> {
     codebook: Option<Arc<Codebook>>,
     window: Vec<f32>,
     fresh: Vec<Segment>,
+    /// The reaction window in working-rate frames (0: none).
+    reaction: u64,
+    /// The segment whose reaction window comes next, once its start is known: (index, start).
+    next_partial: Option<(u64, u64)>,
 }
 
 impl<E: FrameEncoder> std::fmt::Debug for SegmentEncoderCore<E> {
@@ -129,6 +151,15 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
                 config.context_s
             )));
         }
+        let reaction_ok = config.reaction_s == 0.0
+            || (config.reaction_s.is_finite()
+                && (0.04..=MAX_REACTION_S).contains(&config.reaction_s));
+        if !reaction_ok {
+            return Err(PerceptionError::InvalidConfig(format!(
+                "reaction window {} s is neither 0 nor within 0.04..={MAX_REACTION_S} s",
+                config.reaction_s
+            )));
+        }
         if let Some(cb) = &codebook {
             if cb.dim() != encoder.hidden_size() {
                 return Err(PerceptionError::Codebook(format!(
@@ -151,6 +182,8 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
             codebook,
             window: Vec::new(),
             fresh: Vec::new(),
+            reaction: (config.reaction_s * f64::from(rate)).round() as u64,
+            next_partial: (config.reaction_s > 0.0).then_some((0, 0)),
         })
     }
 
@@ -203,27 +236,64 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
         out: &mut Vec<EncodedSegment>,
         skip: &mut dyn FnMut(&Segment) -> bool,
     ) -> Result<()> {
-        while let Some(&seg) = self.pending.front() {
+        loop {
+            if let Some(partial) = self.ready_partial() {
+                self.next_partial = None;
+                out.push(self.encode_or_skip(partial, true, skip)?);
+                continue;
+            }
+            let Some(&seg) = self.pending.front() else {
+                break;
+            };
             let end16 = to_encoder_rate(seg.end, self.rate);
             if end16 > self.available16() {
                 break;
             }
             self.pending.pop_front();
             self.last_end = seg.end;
-            let encoded = if skip(&seg) {
-                Ok(EncodedSegment {
-                    segment: seg,
-                    vector: Vec::new(),
-                    token: None,
-                    frames: 0,
-                })
-            } else {
-                self.encode_segment(seg)
-            };
+            if self.reaction > 0 {
+                // The next segment starts here. (A segment shorter than the window ends before
+                // its window could be encoded: it has none.)
+                self.next_partial = Some((seg.index + 1, seg.end));
+            }
+            let encoded = self.encode_or_skip(seg, false, skip);
             self.trim_history();
             out.push(encoded?);
         }
         Ok(())
+    }
+
+    /// The reaction window that comes next, if it has all arrived and its segment's whole
+    /// audio has not (then the whole segment comes out, after it).
+    fn ready_partial(&self) -> Option<Segment> {
+        let (index, start) = self.next_partial?;
+        let window = Segment {
+            index,
+            start,
+            end: start + self.reaction,
+        };
+        (to_encoder_rate(window.end, self.rate) <= self.available16()).then_some(window)
+    }
+
+    /// Encodes `seg` (a reaction window when `partial`), or skips it if `skip` says so.
+    fn encode_or_skip(
+        &mut self,
+        seg: Segment,
+        partial: bool,
+        skip: &mut dyn FnMut(&Segment) -> bool,
+    ) -> Result<EncodedSegment> {
+        if skip(&seg) {
+            return Ok(EncodedSegment {
+                segment: seg,
+                partial,
+                vector: Vec::new(),
+                token: None,
+                frames: 0,
+            });
+        }
+        let mut encoded = self.encode_segment(seg)?;
+        encoded.partial = partial;
+        Ok(encoded)
     }
 
     fn encode_segment(&mut self, seg: Segment) -> Result<EncodedSegment> {
@@ -264,6 +334,7 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
         };
         Ok(EncodedSegment {
             segment: seg,
+            partial: false,
             vector,
             token,
             frames: n,

@@ -89,6 +89,7 @@ pub fn preset_for_encoder(encoder_path: &std::path::Path, lookahead: usize, embe
             onset_snap: None,
         },
         context_s: CONTEXT_S,
+        reaction_s: 0.0,
     };
     let encoder = OnnxEncoder::load(encoder_path, &EncoderOptions::default()).unwrap();
     let dim = spec.hidden_size;

@@ -486,56 +486,70 @@ fn prepare(request: &LoadRequest, read: &Prepared) -> Result<Loaded, String> {
 /// recording read and checked, then cut and labelled with the preset's encoder and codebook at
 /// its own segment length (remembered on disk, like a re-cut). Recordings that are missing or
 /// cannot be played are left out and named in the editor's notice. The inner error, when none
-/// can be played, is that notice; the outer one says why the load failed.
+/// can be played or labelling them failed, is the notice that says so (the preset's own corpus
+/// then plays); the outer one means the load was cancelled.
 fn label_recordings(
     request: &LoadRequest,
     read: &Prepared,
     search: &EncoderSearch,
 ) -> Result<Result<Prepared, String>, String> {
+    let cancelled = || request.cancel.load(Ordering::Relaxed);
     let (files, mut problems) = find_recordings(&request.key.recordings);
     let length = read.preset.segmentation.length.clone();
     let segment_s = length.seconds();
     request.progress.plan(files.len());
-    let mut recordings = Vec::new();
+    // Stored as corpus files as they are read: the decoded audio goes at once.
+    let mut corpus = Vec::new();
     let mut used = Vec::new();
     for file in files {
-        if request.cancel.load(Ordering::Relaxed) {
+        if cancelled() {
             return Err("cancelled".into());
         }
         match Recording::read(&file, segment_s) {
             Ok(recording) => {
-                recordings.push(recording);
+                corpus.push(recording.uncut());
                 used.push(file);
             }
             Err(problem) => problems.push(problem),
         }
         request.progress.step();
     }
-    if recordings.is_empty() {
+    if corpus.is_empty() {
         return Ok(Err(format!(
             "None of your recordings can be played, so the preset's own corpus plays. {}",
             problems.join("; ")
         )));
     }
-    let uncut = with_recordings(
+    let identity = recordings_identity(&read.identity, &used);
+    let labelled = with_recordings(
         &read.preset,
         &read.identity,
-        recordings.iter().map(Recording::uncut).collect(),
+        corpus,
         default_name(&read.preset),
     )
-    .map_err(|e| format!("cannot use your recordings: {e}"))?;
-    drop(recordings);
-    let identity = recordings_identity(&read.identity, &used);
-    let (labelled, _) = resegment_cached(
-        &uncut,
-        &identity,
-        length,
-        search,
-        &request.cancel,
-        Some(&request.progress),
-        request.recuts.as_ref(),
-    )
-    .map_err(|e| format!("cannot label your recordings: {e}"))?;
+    .map_err(|e| e.to_string())
+    .and_then(|uncut| {
+        resegment_cached(
+            &uncut,
+            &identity,
+            length,
+            search,
+            &request.cancel,
+            Some(&request.progress),
+            request.recuts.as_ref(),
+        )
+        .map(|(labelled, _)| labelled)
+        .map_err(|e| e.to_string())
+    });
+    let labelled = match labelled {
+        Ok(labelled) => labelled,
+        Err(_) if cancelled() => return Err("cancelled".into()),
+        Err(e) => {
+            return Ok(Err(format!(
+                "Your recordings could not be labelled ({e}), so the preset's own corpus plays."
+            )))
+        }
+    };
     let source = format!(
         "your recordings, with the model of {}",
         request.key.source.describe()

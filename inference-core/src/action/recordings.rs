@@ -98,6 +98,11 @@ impl Recording {
         let audio = AudioFile::read(&source.path).map_err(|e| {
             format!("{path} cannot be used: {e}. Convert it to WAV or FLAC, or leave it out.")
         })?;
+        if let Err(e) = crate::perception::resample::check_rate(audio.sample_rate) {
+            return Err(format!(
+                "{path} cannot be used: {e}. Convert it to 44.1 or 48 kHz, or leave it out."
+            ));
+        }
         let recording = Self {
             name: source.name.clone(),
             audio,
@@ -271,6 +276,18 @@ mod tests {
         write_wav(&dir.join("silent.wav"), 2.0, 0.0);
         write_wav(&dir.join("short.wav"), 0.5, 0.5);
         std::fs::write(dir.join("broken.wav"), b"RIFF....WAVEfmt garbage").unwrap();
+        let odd = hound::WavSpec {
+            channels: 1,
+            sample_rate: 7_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(dir.join("odd-rate.wav"), odd).unwrap();
+        for i in 0..14_000 {
+            w.write_sample(((i as f32 * 0.05).sin() * 10_000.0) as i16)
+                .unwrap();
+        }
+        w.finalize().unwrap();
         let good = Recording::read(&source("good.wav"), 0.5).unwrap();
         assert!((good.seconds() - 2.0).abs() < 1e-3);
         let uncut = good.uncut();
@@ -280,6 +297,11 @@ mod tests {
         let error = |name| Recording::read(&source(name), 0.5).unwrap_err();
         assert!(error("silent.wav").contains("silent"));
         assert!(error("short.wav").contains("shorter than two"));
+        assert!(
+            error("odd-rate.wav").contains("7000 Hz"),
+            "{}",
+            error("odd-rate.wav")
+        );
         let broken = error("broken.wav");
         assert!(broken.contains("broken.wav") && broken.contains("Convert it"));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -36,6 +36,20 @@ fn with_preset_extension(path: &Path) -> PathBuf {
     }
 }
 
+/// A preset file name from a preset's name: characters that cannot be in a file name become
+/// `-`.
+fn file_name(name: &str) -> String {
+    let stem: String = name
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '-',
+            c if c.is_control() => '-',
+            c => c,
+        })
+        .collect();
+    format!("{}.{PRESET_EXTENSION}", stem.trim())
+}
+
 /// What the open file dialog is for.
 enum Choosing {
     /// A preset file to load.
@@ -265,7 +279,7 @@ impl PresetPanel {
     fn open_save_dialog(&mut self, preset: Arc<Preset>, current: Option<PathBuf>) {
         let dialog = FileDialog::save_file()
             .title("Save the preset with your recordings")
-            .default_filename(format!("{}.{PRESET_EXTENSION}", preset.info.name));
+            .default_filename(file_name(&preset.info.name));
         self.open(Choosing::SaveAs(preset), dialog, current);
     }
 
@@ -413,6 +427,15 @@ mod tests {
         assert_eq!(saved("/p/my bass"), Path::new("/p/my bass.cpreset"));
         assert_eq!(saved("/p/mine.CPRESET"), Path::new("/p/mine.CPRESET"));
         assert_eq!(saved("/p/take.wav"), Path::new("/p/take.wav.cpreset"));
+    }
+
+    #[test]
+    fn a_presets_name_makes_a_file_name() {
+        assert_eq!(
+            file_name("Chorale Bass, with my recordings"),
+            "Chorale Bass, with my recordings.cpreset"
+        );
+        assert_eq!(file_name("AC/DC: bass?"), "AC-DC- bass-.cpreset");
     }
 
     #[test]

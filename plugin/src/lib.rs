@@ -29,6 +29,7 @@ mod handoff;
 mod library;
 mod params;
 mod preset_source;
+mod recordings;
 mod shared;
 mod worker_thread;
 

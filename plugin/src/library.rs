@@ -16,27 +16,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use counterpart_core::action::{
-    default_name, find_recordings, with_recordings, Recording, RecordingPath,
-};
 use counterpart_core::engine::{
     resegment_cached, EncoderSearch, LoadedPreset, Progress, RecutCache,
 };
-use counterpart_core::preset::{sha256_hex, Preset, SegmentLength};
+use counterpart_core::preset::{Preset, SegmentLength};
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use crate::params::SegmentChoice;
 use crate::preset_source::PresetSource;
+use crate::recordings::{self, Job};
 use crate::shared::{Notice, PresetInfo};
 
 /// The tempo note-value segments are measured at when the host reports none.
 pub const DEFAULT_BPM: f64 = 120.0;
-
-/// Recordings lacking labels that were more than this share of the preset's own corpus, or
-/// shorter than [`SHORT_RECORDINGS_S`], get a hint that more would follow the model better.
-const COMMON_MISSING: f64 = 0.1;
-/// See [`COMMON_MISSING`].
-const SHORT_RECORDINGS_S: f64 = 60.0;
 
 /// Everything that decides which runtime objects an engine is built from.
 #[derive(Debug, Clone, PartialEq)]
@@ -426,7 +418,29 @@ fn prepare(request: &LoadRequest, read: &Prepared) -> Result<Loaded, String> {
     let recorded = match (key.recordings.is_empty(), &request.recorded) {
         (true, _) => Ok(None),
         (false, Some(recorded)) => Ok(Some(recorded.clone())),
-        (false, None) => label_recordings(request, read, &search)?.map(Some),
+        (false, None) => {
+            let job = Job {
+                cancel: &request.cancel,
+                progress: &request.progress,
+                recuts: request.recuts.as_ref(),
+            };
+            recordings::label(
+                &key.recordings,
+                (&read.preset, &read.identity, &read.info),
+                &search,
+                &job,
+            )?
+            .map(|labelled| {
+                let source = format!(
+                    "your recordings, with the model of {}",
+                    key.source.describe()
+                );
+                Some(
+                    Prepared::new(labelled.preset, &labelled.identity, source)
+                        .with_notice(Some(labelled.notice)),
+                )
+            })
+        }
     };
     // When none of the recordings can be played, the preset's own corpus plays, with a notice
     // saying why.
@@ -480,150 +494,6 @@ fn prepare(request: &LoadRequest, read: &Prepared) -> Result<Loaded, String> {
         lookahead: request.lookahead,
         tempo_synced,
     })
-}
-
-/// The preset made of the user's recordings, with the model of the preset as `read`: each
-/// recording read and checked, then cut and labelled with the preset's encoder and codebook at
-/// its own segment length (remembered on disk, like a re-cut). Recordings that are missing or
-/// cannot be played are left out and named in the editor's notice. The inner error, when none
-/// can be played or labelling them failed, is the notice that says so (the preset's own corpus
-/// then plays); the outer one means the load was cancelled.
-fn label_recordings(
-    request: &LoadRequest,
-    read: &Prepared,
-    search: &EncoderSearch,
-) -> Result<Result<Prepared, String>, String> {
-    let cancelled = || request.cancel.load(Ordering::Relaxed);
-    let (files, mut problems) = find_recordings(&request.key.recordings);
-    let length = read.preset.segmentation.length.clone();
-    let segment_s = length.seconds();
-    request.progress.plan(files.len());
-    // Stored as corpus files as they are read: the decoded audio goes at once.
-    let mut corpus = Vec::new();
-    let mut used = Vec::new();
-    for file in files {
-        if cancelled() {
-            return Err("cancelled".into());
-        }
-        match Recording::read(&file, segment_s) {
-            Ok(recording) => {
-                corpus.push(recording.uncut());
-                used.push(file);
-            }
-            Err(problem) => problems.push(problem),
-        }
-        request.progress.step();
-    }
-    if corpus.is_empty() {
-        return Ok(Err(format!(
-            "None of your recordings can be played, so the preset's own corpus plays. {}",
-            problems.join("; ")
-        )));
-    }
-    let identity = recordings_identity(&read.identity, &used);
-    let labelled = with_recordings(
-        &read.preset,
-        &read.identity,
-        corpus,
-        default_name(&read.preset),
-    )
-    .map_err(|e| e.to_string())
-    .and_then(|uncut| {
-        resegment_cached(
-            &uncut,
-            &identity,
-            length,
-            search,
-            &request.cancel,
-            Some(&request.progress),
-            request.recuts.as_ref(),
-        )
-        .map(|(labelled, _)| labelled)
-        .map_err(|e| e.to_string())
-    });
-    let labelled = match labelled {
-        Ok(labelled) => labelled,
-        Err(_) if cancelled() => return Err("cancelled".into()),
-        Err(e) => {
-            return Ok(Err(format!(
-                "Your recordings could not be labelled ({e}), so the preset's own corpus plays."
-            )))
-        }
-    };
-    let source = format!(
-        "your recordings, with the model of {}",
-        request.key.source.describe()
-    );
-    let coverage = coverage(&read.info, &labelled, &problems);
-    Ok(Ok(
-        Prepared::new(labelled, &identity, source).with_notice(Some(coverage))
-    ))
-}
-
-/// The identity of the preset made of `recordings` with the model of the preset `identity`: a
-/// hash of both, with each file's path, size and modification time, so that a recording edited
-/// since is labelled again.
-fn recordings_identity(identity: &str, recordings: &[RecordingPath]) -> String {
-    let mut key = format!("counterpart-recordings/1\n{identity}\n");
-    for recording in recordings {
-        let meta = std::fs::metadata(&recording.path).ok();
-        let modified = meta
-            .as_ref()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        key.push_str(&format!(
-            "{}\t{}\t{}\t{modified}\n",
-            recording.name,
-            recording.path.display(),
-            meta.map_or(0, |m| m.len()),
-        ));
-    }
-    sha256_hex(key.as_bytes())
-}
-
-/// The editor's notice on the recordings that play: how many of the model's labels they cover,
-/// what share of the preset's own corpus the missing ones were (each plays its nearest label
-/// instead), and the recordings that were left out.
-fn coverage(model: &PresetInfo, recorded: &Preset, problems: &[String]) -> Notice {
-    let k = model.label_counts.len();
-    let mut counts = vec![0usize; k];
-    for segment in recorded.corpus.iter().flat_map(|f| &f.segments) {
-        if let Some(count) = counts.get_mut(segment.label as usize) {
-            *count += 1;
-        }
-    }
-    let total = model.label_counts.iter().sum::<usize>().max(1) as f64;
-    let missing: usize = (0..k)
-        .filter(|&l| counts[l] == 0)
-        .map(|l| model.label_counts[l])
-        .sum();
-    let present = counts.iter().filter(|&&c| c > 0).count();
-    let seconds: f64 = recorded.corpus.iter().map(|f| f.duration_seconds()).sum();
-    let mut notice = format!(
-        "{} recording{} ({:.0} s) cover {present} of the model's {k} labels",
-        recorded.corpus.len(),
-        if recorded.corpus.len() == 1 { "" } else { "s" },
-        seconds
-    );
-    if present < k {
-        notice.push_str(&format!(
-            "; the missing ones were {:.1} % of the preset's own corpus and play their nearest \
-             label",
-            100.0 * missing as f64 / total
-        ));
-    }
-    notice.push('.');
-    if missing as f64 / total > COMMON_MISSING || seconds < SHORT_RECORDINGS_S {
-        notice.push_str(" More or more varied recordings will follow the model better.");
-    }
-    if !problems.is_empty() {
-        notice.push_str(&format!(" Left out: {}", problems.join("; ")));
-    }
-    Notice {
-        text: notice,
-        warning: !problems.is_empty(),
-    }
 }
 
 #[cfg(test)]
@@ -719,43 +589,5 @@ mod tests {
             notice.text
         );
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn coverage_names_missing_labels_short_corpora_and_left_out_files() {
-        let (preset, _) = PresetSource::Default.read().unwrap();
-        let model = PresetInfo::new(&preset, "default".into());
-        let notice = coverage(&model, &preset, &[]);
-        assert!(!notice.warning);
-        assert!(
-            notice
-                .text
-                .contains(&format!("cover {k} of the model's {k} labels", k = model.k)),
-            "{}",
-            notice.text
-        );
-        let mut one_label = preset.clone();
-        one_label.corpus.truncate(1);
-        let file = &mut one_label.corpus[0];
-        file.segments.truncate(4);
-        let label = file.segments[0].label;
-        file.segments.iter_mut().for_each(|s| s.label = label);
-        let notice = coverage(&model, &one_label, &["x.wav is silent".into()]);
-        assert!(notice.warning);
-        assert!(
-            notice.text.contains("cover 1 of the model's"),
-            "{}",
-            notice.text
-        );
-        assert!(
-            notice.text.contains("More or more varied"),
-            "{}",
-            notice.text
-        );
-        assert!(
-            notice.text.ends_with("Left out: x.wav is silent"),
-            "{}",
-            notice.text
-        );
     }
 }

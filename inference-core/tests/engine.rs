@@ -595,6 +595,40 @@ fn the_companion_rests_when_the_guide_rests_and_comes_back_with_it() {
 }
 
 #[test]
+fn in_live_mode_the_companion_rests_a_hold_and_a_margin_after_the_guide_stops() {
+    let preset = synthetic_preset(0, true);
+    // 3 s of melody, a 4 s rest, 3 s of melody.
+    let mut guide = melody(RATE, 3.0, 0.25, 5);
+    guide.extend(vec![0.0; 4 * RATE as usize]);
+    guide.extend(melody(RATE, 3.0, 0.25, 6));
+    let config = sampling(1);
+    let hold = f64::from(config.settings.rest_hold_seconds);
+    let margin = config.margin_seconds(RATE).unwrap();
+    let r = render(&preset, &config, &guide, 512);
+    assert_eq!(r.latency, 0);
+    // Not at the next segment's decision (up to a segment later): once the guide has been
+    // silent for the hold, a margin later, the fade (40 ms) done.
+    let quiet_from = 3.0 + hold + margin + 0.05;
+    let in_rest = loudest(&r.out, quiet_from, 7.0);
+    let before = loudest(&r.out, 1.0, 3.0);
+    println!(
+        "live rest: companion at most {in_rest:.1} dBFS from {quiet_from:.3} s (guide stops at \
+         3 s), {before:.1} dBFS before"
+    );
+    assert!(
+        in_rest <= -60.0,
+        "the companion plays into the rest: {in_rest:.1} dBFS"
+    );
+    assert!(before > -30.0);
+    // The fade's time depends on the guide only: any block size gives the same output.
+    for block in [37, 4096] {
+        let odd = render(&preset, &config, &guide, block);
+        assert_eq!(odd.out, r.out, "block size {block}");
+        assert_eq!(odd.slots, r.slots, "block size {block}");
+    }
+}
+
+#[test]
 fn a_silent_guide_gets_a_silent_companion_after_the_hold_in_both_modes() {
     let guide = vec![0.0; 6 * RATE as usize];
     for lookahead in [1, 0] {

@@ -456,7 +456,30 @@ impl EngineWorker {
             self.decide_ready_timed(started)?;
         }
         self.pipeline.encoded = encoded;
-        Ok(())
+        self.rest_live()
+    }
+
+    /// Live mode: once the guide has been silent for the hold, the companion fades out then
+    /// (the margin later), in the slot playing, without waiting for the next slot's decision.
+    /// A rest that begins in a slot not decided yet is left to that slot's decision, which
+    /// rests from the same frame: the output does not depend on the block size.
+    fn rest_live(&mut self) -> Result<(), EngineError> {
+        let p = &self.pipeline;
+        if p.lookahead != 0 || !self.follows_rests() || self.resting || p.next_slot == 0 {
+            return Ok(());
+        }
+        let now = self.rests.settled(self.consumed);
+        let Some(from) = self
+            .rests
+            .silence_before(now)
+            .map(|since| since + self.hold_frames())
+            .filter(|&from| from <= now && from < p.boundary(p.next_slot))
+        else {
+            return Ok(());
+        };
+        let slot = p.next_slot - 1;
+        let at = self.output_frame(slot, from).max(self.handle.last_at());
+        self.rest_at(slot, at)
     }
 
     /// Whether the companion rests with the guide (not while frozen: Freeze ignores the
@@ -565,14 +588,23 @@ impl EngineWorker {
         let follow = self.follows_rests();
         let hold = self.hold_frames();
         if follow && live {
-            // Only the guide before this slot is known: rest when it has rested long enough.
-            let resting = self
+            // Only the guide before this slot is known: rest when it has rested long enough,
+            // from when it had (as `rest_live` does while a slot plays).
+            let rested_from = self
                 .rests
                 .silence_before(guide_start)
-                .is_some_and(|since| since + hold <= guide_start);
-            if resting {
+                .map(|since| since + hold)
+                .filter(|&from| from <= guide_start);
+            if let Some(from) = rested_from {
                 if !self.resting {
-                    self.rest_at(t, slot_at)?;
+                    // In the slot the rest began in, as `rest_live` would have had it.
+                    let slot = if from < guide_start {
+                        t.saturating_sub(1)
+                    } else {
+                        t
+                    };
+                    let at = self.output_frame(slot, from).max(self.handle.last_at());
+                    self.rest_at(slot, at)?;
                 }
                 return Ok(());
             }

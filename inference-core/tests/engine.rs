@@ -539,13 +539,18 @@ fn loudest(out: &[f32], from_s: f64, to_s: f64) -> f32 {
     .fold(f32::NEG_INFINITY, f32::max)
 }
 
-#[test]
-fn the_companion_rests_when_the_guide_rests_and_comes_back_with_it() {
-    let preset = synthetic_preset(1, true);
-    // 3 s of melody, a 4 s rest, 3 s of melody.
+/// 3 s of melody, a 4 s rest, 3 s of melody.
+fn melody_rest_melody() -> Vec<f32> {
     let mut guide = melody(RATE, 3.0, 0.25, 5);
     guide.extend(vec![0.0; 4 * RATE as usize]);
     guide.extend(melody(RATE, 3.0, 0.25, 6));
+    guide
+}
+
+#[test]
+fn the_companion_rests_when_the_guide_rests_and_comes_back_with_it() {
+    let preset = synthetic_preset(1, true);
+    let guide = melody_rest_melody();
     let config = sampling(1);
     let hold = f64::from(config.settings.rest_hold_seconds);
     let r = render(&preset, &config, &guide, 512);
@@ -597,10 +602,7 @@ fn the_companion_rests_when_the_guide_rests_and_comes_back_with_it() {
 #[test]
 fn in_live_mode_the_companion_rests_a_hold_and_a_margin_after_the_guide_stops() {
     let preset = synthetic_preset(0, true);
-    // 3 s of melody, a 4 s rest, 3 s of melody.
-    let mut guide = melody(RATE, 3.0, 0.25, 5);
-    guide.extend(vec![0.0; 4 * RATE as usize]);
-    guide.extend(melody(RATE, 3.0, 0.25, 6));
+    let guide = melody_rest_melody();
     let config = sampling(1);
     let hold = f64::from(config.settings.rest_hold_seconds);
     let margin = config.margin_seconds(RATE).unwrap();

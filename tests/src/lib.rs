@@ -211,22 +211,7 @@ impl HostedPlugin {
     /// Sets a parameter (CLAP plain value) while the plugin is inactive, through the params
     /// extension's `flush`, as a host does when a project opens.
     pub fn set_param(&mut self, id: ClapId, value: f64) {
-        let params = self
-            .instance
-            .plugin_handle()
-            .get_extension::<PluginParams>()
-            .expect("params extension");
-        let mut handle = self
-            .instance
-            .inactive_plugin_handle()
-            .expect("the plugin is inactive");
-        let event = ParamValueEvent::new(0, id, clack_host::events::Pckn::match_all(), value);
-        let mut output = EventBuffer::new();
-        params.flush(
-            &mut handle,
-            &InputEvents::from_buffer(&[event]),
-            &mut OutputEvents::from_buffer(&mut output),
-        );
+        self.flush_params(&[(id, value)]);
         assert!(
             (self.param_value(id) - value).abs() < 1e-6,
             "parameter {id} did not take the value {value}"

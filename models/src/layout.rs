@@ -11,11 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::audio_file::{has_audio_extension, AudioFile};
+use crate::audio_file::{has_audio_extension, AudioFile, AUDIO_EXTENSIONS};
 use crate::pipeline_error::PipelineError;
 use crate::stems::{track_key, Manifest, ManifestPair, MANIFEST_FILE};
-
-pub use counterpart_core::audio_file::AUDIO_EXTENSIONS;
 
 /// Which layout a stems folder has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,7 +20,26 @@ fn small_config(lookahead: usize, context: usize) -> DecisionConfig {
         dropout: 0.1,
         rope_theta: 10_000.0,
         layer_norm_eps: 1e-5,
+        reaction_s: 0.0,
     }
+}
+
+/// The models every property is checked on: live, aligned, and live with a reaction window.
+fn configs(context: usize) -> Vec<DecisionConfig> {
+    vec![
+        small_config(0, context),
+        small_config(1, context),
+        DecisionConfig {
+            reaction_s: 0.06,
+            ..small_config(0, context)
+        },
+    ]
+}
+
+/// A short name of a config for messages and file names.
+fn name(cfg: &DecisionConfig) -> String {
+    let window = if cfg.has_window() { "w" } else { "" };
+    format!("L{}{window}", cfg.lookahead)
 }
 
 /// A model with fresh random weights, reloaded from a checkpoint so that its weights are plain
@@ -42,19 +61,19 @@ fn random_tokens(n: usize, k: usize, seed: u64) -> Vec<u32> {
     (0..n).map(|_| rng.random_range(0..k as u32)).collect()
 }
 
-/// Teacher-forced logits `(t, K)` over the whole stream from its start.
-fn full_logits(model: &DecisionModel, a: &[u32], b: &[u32]) -> Vec<Vec<f32>> {
-    let tf: TeacherForcing = model.config().teacher_forcing(a, b, 0, b.len());
-    let guide = Tensor::new(tf.guide.as_slice(), &Device::Cpu)
-        .unwrap()
-        .unsqueeze(0)
-        .unwrap();
-    let response = Tensor::new(tf.response.as_slice(), &Device::Cpu)
-        .unwrap()
-        .unsqueeze(0)
-        .unwrap();
+/// Teacher-forced logits `(t, K)` over the whole stream from its start (`w`: the guide's
+/// reaction windows, heard by models with one).
+fn full_logits(model: &DecisionModel, a: &[u32], w: &[u32], b: &[u32]) -> Vec<Vec<f32>> {
+    let tf: TeacherForcing = model.config().teacher_forcing(a, w, b, 0, b.len());
+    let row = |ids: &[u32]| {
+        Tensor::new(ids, &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap()
+    };
+    let window = model.config().has_window().then(|| row(&tf.window));
     model
-        .forward(&guide, &response, None)
+        .forward(&row(&tf.guide), window.as_ref(), &row(&tf.response), None)
         .unwrap()
         .squeeze(0)
         .unwrap()
@@ -62,15 +81,25 @@ fn full_logits(model: &DecisionModel, a: &[u32], b: &[u32]) -> Vec<Vec<f32>> {
         .unwrap()
 }
 
-/// Logits of the incremental step, committing the given B tokens (teacher forcing).
-fn streamed_logits(model: &DecisionModel, a: &[u32], b: &[u32]) -> Vec<Vec<f32>> {
-    let l = model.config().lookahead;
+/// Logits of the incremental step, committing the given B tokens (teacher forcing), with A's
+/// tokens and windows pushed in the order perception delivers them.
+fn streamed_logits(model: &DecisionModel, a: &[u32], w: &[u32], b: &[u32]) -> Vec<Vec<f32>> {
+    let cfg = model.config();
     let mut stream = DecisionStream::new(model).unwrap();
     let mut out = Vec::new();
     for (t, &b_t) in b.iter().enumerate() {
-        while stream.guide_len() < t + l {
-            stream.push_guide(a[stream.guide_len()]).unwrap();
+        if cfg.has_window() {
+            if t > 0 {
+                stream.push_guide(a[t - 1]).unwrap();
+            }
+            assert!(!stream.ready(), "b_{t} waits for its window");
+            stream.push_window(w[t]).unwrap();
+        } else {
+            while stream.guide_len() < t + cfg.lookahead {
+                stream.push_guide(a[stream.guide_len()]).unwrap();
+            }
         }
+        assert!(stream.ready());
         out.push(stream.next_logits().unwrap().to_vec());
         stream.push_response(b_t).unwrap();
     }
@@ -87,14 +116,15 @@ fn max_abs_diff(x: &[Vec<f32>], y: &[Vec<f32>]) -> f32 {
 
 #[test]
 fn stream_equals_full_pass_within_the_context() {
-    for l in [0, 1] {
-        let cfg = small_config(l, 16);
+    for cfg in configs(16) {
+        let l = name(&cfg);
         let (trainable, loaded) = models(&cfg, &format!("within{l}"));
         let a = random_tokens(16, 7, 1);
+        let w = random_tokens(16, 7, 11);
         let b = random_tokens(16, 7, 2);
-        let full = full_logits(&loaded, &a, &b);
-        let full_tracked = full_logits(&trainable, &a, &b);
-        let streamed = streamed_logits(&loaded, &a, &b);
+        let full = full_logits(&loaded, &a, &w, &b);
+        let full_tracked = full_logits(&trainable, &a, &w, &b);
+        let streamed = streamed_logits(&loaded, &a, &w, &b);
         assert_eq!(
             streamed[0].len(),
             7,
@@ -114,13 +144,14 @@ fn stream_equals_full_pass_within_the_context() {
 
 #[test]
 fn stream_equals_banded_full_pass_beyond_the_context() {
-    for l in [0, 1] {
-        let cfg = small_config(l, 5);
+    for cfg in configs(5) {
+        let l = name(&cfg);
         let (_, model) = models(&cfg, &format!("beyond{l}"));
         let a = random_tokens(23, 7, 3);
+        let w = random_tokens(23, 7, 13);
         let b = random_tokens(23, 7, 4);
-        let full = full_logits(&model, &a, &b);
-        let streamed = streamed_logits(&model, &a, &b);
+        let full = full_logits(&model, &a, &w, &b);
+        let streamed = streamed_logits(&model, &a, &w, &b);
         let d = max_abs_diff(&full, &streamed);
         assert!(
             d < 1e-4,
@@ -131,36 +162,52 @@ fn stream_equals_banded_full_pass_beyond_the_context() {
 
 #[test]
 fn changing_a_after_t_minus_1_plus_l_leaves_logits_at_t_unchanged() {
-    for l in [0, 1] {
-        let cfg = small_config(l, 32);
-        let (_, model) = models(&cfg, &format!("leak{l}"));
+    for cfg in configs(32) {
+        let (name, l) = (name(&cfg), cfg.lookahead);
+        let (_, model) = models(&cfg, &format!("leak{name}"));
         let a = random_tokens(20, 7, 5);
+        let w = random_tokens(20, 7, 15);
         let b = random_tokens(20, 7, 6);
-        let base = full_logits(&model, &a, &b);
+        let base = full_logits(&model, &a, &w, &b);
         for t in [0usize, 3, 10, 19] {
+            if cfg.has_window() {
+                // p_t is heard at t, p_{t+1} is not.
+                let mut w2 = w.clone();
+                for x in w2.iter_mut().skip(t + 1) {
+                    *x = (*x + 3) % 7;
+                }
+                let changed = full_logits(&model, &a, &w2, &b);
+                let d = max_abs_diff(&base[..=t], &changed[..=t]);
+                assert!(d < 1e-5, "{name}, t={t}: a future window leaked ({d})");
+                let mut w3 = w.clone();
+                w3[t] = (w3[t] + 3) % 7;
+                let changed = full_logits(&model, &a, &w3, &b);
+                let d = max_abs_diff(&base[t..=t], &changed[t..=t]);
+                assert!(d > 1e-4, "{name}, t={t}: the window p_t should matter at t");
+            }
             // a_{t-1+L} is the last visible A token; change everything after it.
             let first_hidden = t + l;
             let mut a2 = a.clone();
             for x in a2.iter_mut().skip(first_hidden) {
                 *x = (*x + 3) % 7;
             }
-            let changed = full_logits(&model, &a2, &b);
+            let changed = full_logits(&model, &a2, &w, &b);
             let d = max_abs_diff(&base[..=t], &changed[..=t]);
             assert!(
                 d < 1e-5,
-                "L={l}, t={t}: future A leaked into the logits ({d})"
+                "{name}, t={t}: future A leaked into the logits ({d})"
             );
             if first_hidden < 20 && t + 1 < 20 {
                 // ... while the next position does see a_{t+L}.
                 let d_next = max_abs_diff(&base[t + 1..t + 2], &changed[t + 1..t + 2]);
-                assert!(d_next > 1e-4, "L={l}, t={t}: a_(t+L) should matter at t+1");
+                assert!(d_next > 1e-4, "{name}, t={t}: a_(t+L) should matter at t+1");
             }
             // The B tokens after b_{t-1} are not visible either.
             let mut b2 = b.clone();
             for x in b2.iter_mut().skip(t) {
                 *x = (*x + 1) % 7;
             }
-            let changed = full_logits(&model, &a, &b2);
+            let changed = full_logits(&model, &a, &w, &b2);
             assert!(max_abs_diff(&base[..=t], &changed[..=t]) < 1e-5);
         }
     }
@@ -200,16 +247,74 @@ fn stream_refuses_out_of_order_calls() {
 #[test]
 fn teacher_forcing_shifts_and_pads() {
     let cfg = small_config(1, 8);
-    let tf = cfg.teacher_forcing(&[1, 2, 3], &[4, 5, 6], 1, 3);
+    let tf = cfg.teacher_forcing(&[1, 2, 3], &[], &[4, 5, 6], 1, 3);
     let (bos, pad) = (cfg.bos(), cfg.pad());
     assert_eq!(bos, 7);
     assert_eq!(pad, 8);
     assert_eq!(tf.guide, vec![1, 2, 3, pad]);
     assert_eq!(tf.response, vec![4, 5, 6]);
     assert_eq!(tf.targets, vec![5, 6, pad]);
-    let tf = cfg.teacher_forcing(&[1, 2], &[4, 5], 0, 2);
+    let tf = cfg.teacher_forcing(&[1, 2], &[], &[4, 5], 0, 2);
     assert_eq!(tf.guide, vec![bos, 1, 2]);
     assert_eq!(tf.response, vec![bos, 4]);
+    assert!(tf.window.is_empty(), "no window without a reaction window");
+    // A live model with a window: position t holds a_{t-1} and p_t.
+    let cfg = DecisionConfig {
+        reaction_s: 0.06,
+        ..small_config(0, 8)
+    };
+    let tf = cfg.teacher_forcing(&[1, 2, 3], &[4, 5, 6], &[0, 1, 2], 1, 3);
+    assert_eq!(tf.guide, vec![1, 2, 3]);
+    assert_eq!(tf.window, vec![5, 6, pad]);
+}
+
+#[test]
+fn a_stream_with_a_reaction_window_refuses_out_of_order_windows() {
+    let cfg = DecisionConfig {
+        reaction_s: 0.06,
+        ..small_config(0, 8)
+    };
+    let (_, model) = models(&cfg, "window-order");
+    let mut stream = DecisionStream::new(&model).unwrap();
+    assert!(!stream.ready(), "slot 0 waits for its window");
+    assert!(matches!(
+        stream.next_logits(),
+        Err(DecisionError::OutOfOrder(_))
+    ));
+    stream.push_window(2).unwrap();
+    assert!(matches!(
+        stream.push_window(2),
+        Err(DecisionError::OutOfOrder(_))
+    ));
+    let first = stream.next_logits().unwrap().to_vec();
+    stream.push_response(1).unwrap();
+    // A whole token no window follows is replaced by the next one.
+    stream.push_guide(4).unwrap();
+    stream.push_guide(5).unwrap();
+    stream.push_window(3).unwrap();
+    let replaced = stream.next_logits().unwrap().to_vec();
+    stream.reset().unwrap();
+    stream.push_window(2).unwrap();
+    assert_eq!(stream.next_logits().unwrap(), first.as_slice());
+    stream.push_response(1).unwrap();
+    stream.push_guide(5).unwrap();
+    stream.push_window(3).unwrap();
+    assert_eq!(stream.next_logits().unwrap(), replaced.as_slice());
+    // Models without a window take none, and refuse a window model's missing input.
+    let (_, live) = models(&small_config(0, 8), "window-none");
+    let mut stream = DecisionStream::new(&live).unwrap();
+    assert!(matches!(
+        stream.push_window(2),
+        Err(DecisionError::OutOfOrder(_))
+    ));
+    let mut bad = cfg.clone();
+    bad.lookahead = 1;
+    assert!(bad.validate().is_err(), "a window is for live models only");
+    bad = DecisionConfig {
+        reaction_s: 2.0,
+        ..cfg
+    };
+    assert!(bad.validate().is_err(), "a window longer than allowed");
 }
 
 #[test]

@@ -8,7 +8,9 @@ mod common;
 use std::f32::consts::TAU;
 use std::sync::Arc;
 
-use common::{encoder_dir, melody, synthetic_preset, ENCODER_NAME, SEGMENT_S};
+use common::{
+    encoder_dir, live_preset_with_window, melody, synthetic_preset, ENCODER_NAME, SEGMENT_S,
+};
 use counterpart_core::action::CorpusMemory;
 use counterpart_core::engine::{
     build, EncoderSearch, EngineConfig, EngineSettings, LoadError, LoadedPreset, OfflineRenderer,
@@ -623,6 +625,65 @@ fn in_live_mode_the_companion_rests_a_hold_and_a_margin_after_the_guide_stops() 
     );
     assert!(before > -30.0);
     // The fade's time depends on the guide only: any block size gives the same output.
+    for block in [37, 4096] {
+        let odd = render(&preset, &config, &guide, block);
+        assert_eq!(odd.out, r.out, "block size {block}");
+        assert_eq!(odd.slots, r.slots, "block size {block}");
+    }
+}
+
+/// Live mode with a reaction window: each slot is decided once the first W of its guide
+/// segment is heard and starts W and the margin after the segment, whatever the block size;
+/// a guide that comes back from a rest is answered in the slot it comes back in (a segment
+/// earlier than without the window); rests are followed as before.
+#[test]
+fn with_a_reaction_window_live_mode_answers_the_note_being_played() {
+    let w = 0.06;
+    let preset = live_preset_with_window(w, true);
+    let guide = melody_rest_melody();
+    let config = sampling(1);
+    let margin = config.margin_seconds(RATE).unwrap();
+    let r = render(&preset, &config, &guide, 512);
+    assert_eq!(r.latency, 0, "live mode reports no latency");
+    let frames = |s: f64| (s * f64::from(RATE)).round() as u64;
+    let played: Vec<&PlayedSlot> = r.slots.iter().filter(|s| s.requested.is_some()).collect();
+    assert!(played.len() > 15, "{} slots played", played.len());
+    for slot in &played {
+        let boundary = (slot.slot as f64 * SEGMENT_S * f64::from(RATE)).round() as u64;
+        assert_eq!(
+            slot.at,
+            boundary + frames(w) + frames(margin),
+            "slot {} starts W and the margin after its segment",
+            slot.slot
+        );
+    }
+    // The first slot plays from the first segment's window: no slot waits a segment.
+    assert_eq!(played[0].slot, 0);
+    // Rests as without a window: quiet through the guide's rest.
+    let hold = f64::from(config.settings.rest_hold_seconds);
+    let in_rest = loudest(&r.out, 3.0 + hold + margin + w + 0.05, 7.0);
+    assert!(in_rest <= -60.0, "plays into the rest: {in_rest:.1} dBFS");
+    // Back from the rest (the guide's note starts at 7 s, slot 28): answered in slot 28.
+    let back = |slots: &[PlayedSlot]| {
+        slots
+            .iter()
+            .find(|s| s.requested.is_some() && s.at > frames(5.0))
+            .map(|s| (s.slot, s.at as f64 / f64::from(RATE)))
+            .unwrap()
+    };
+    let (slot, at) = back(&r.slots);
+    let plain = render(&synthetic_preset(0, true), &config, &guide, 512);
+    let (plain_slot, plain_at) = back(&plain.slots);
+    println!(
+        "back from the rest at 7 s: with a {w} s window slot {slot} at {at:.3} s, without \
+         slot {plain_slot} at {plain_at:.3} s"
+    );
+    assert_eq!(slot, 28);
+    assert_eq!(
+        plain_slot, 29,
+        "without the window the guide's return is heard a slot late"
+    );
+    // The output depends on the guide only.
     for block in [37, 4096] {
         let odd = render(&preset, &config, &guide, block);
         assert_eq!(odd.out, r.out, "block size {block}");

@@ -25,7 +25,9 @@ use counterpart_core::action::{find_recordings, Recording, RecordingPath};
 use counterpart_core::audio_file::AudioFile;
 use counterpart_core::decision::model::{CONFIG_FILE, WEIGHTS_FILE};
 use counterpart_core::decision::{DecisionConfig, DecisionModel, LabelInit};
-use counterpart_core::perception::{perplexity, Codebook, SegmentLength as PerceptionLength};
+use counterpart_core::perception::{
+    perplexity, Codebook, SegmentEncoderConfig, SegmentLength as PerceptionLength,
+};
 use counterpart_core::preset::{
     sha256_hex, CodebookData, CorpusFile, DecisionData, EncoderIdentity, NoteValue, Preset,
     PresetInfo, SegmentLength, SegmentRecord, SegmentationSettings,
@@ -478,6 +480,12 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
         let mut model_config = options.model.clone();
         model_config.vocab_size = options.k;
         model_config.lookahead = lookahead;
+        // The live model hears the guides' reaction windows, when they were encoded.
+        model_config.reaction_s = if lookahead == 0 {
+            options.encoding.config.reaction_s
+        } else {
+            0.0
+        };
         let dir = work.join(format!("lookahead-{lookahead}"));
         let mut train_config = scaled_schedule(&options.train, &model_config, &train_set);
         if options.label_init > 0.0 {
@@ -734,6 +742,7 @@ pub fn corpus_from_files(
         .map(|n| TrackJob {
             piece: "corpus".into(),
             stems: vec![n.clone()],
+            windows: false,
         })
         .collect();
     let tracks = encode_tracks(&set, &jobs, encoding)?;
@@ -794,7 +803,7 @@ pub fn preset_encoding(
     Ok(EncodingSettings {
         encoder: encoder.to_path_buf(),
         layer: Some(preset.encoder.layer as usize),
-        config: counterpart_core::perception::SegmentEncoderConfig {
+        config: SegmentEncoderConfig {
             segmentation: counterpart_core::perception::SegmentationConfig {
                 length: perception_length(&preset.segmentation.length),
                 onset_snap: None,
@@ -820,7 +829,15 @@ pub fn evaluate_preset(
 ) -> Result<EvalReport, PipelineError> {
     let (codebook, model, counts) = preset_runtime(preset, lookahead)?;
     let set = StemsSet::open(root)?;
-    let encoded = EncodedSet::encode(&set, selection, None, encoding)?;
+    // The guides' reaction windows, encoded as the model heard them in training.
+    let encoding = EncodingSettings {
+        config: SegmentEncoderConfig {
+            reaction_s: model.config().reaction_s,
+            ..encoding.config
+        },
+        ..encoding.clone()
+    };
+    let encoded = EncodedSet::encode(&set, selection, None, &encoding)?;
     let tokens = encoded.tokenise(&codebook)?;
     let data = PairedTokenDataset::from_pieces(
         codebook.k(),

@@ -77,6 +77,11 @@ pub struct TokenisedPiece {
     pub id: String,
     /// Tokens per track key.
     pub tracks: BTreeMap<String, Vec<u32>>,
+    /// The reaction-window tokens of the tracks encoded with one (guides, for live models with
+    /// a window), per track key: the token of the first W of each segment, aligned with the
+    /// track's tokens.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub windows: BTreeMap<String, Vec<u32>>,
 }
 
 /// A file of tokenised pieces, as written by perception: the loader's input format.
@@ -141,6 +146,9 @@ pub struct PairedSequence {
     pub response: String,
     /// Guide tokens A.
     pub a: Vec<u32>,
+    /// The guide's reaction-window tokens (same length as A), or empty when the guide was not
+    /// encoded with a window.
+    pub windows: Vec<u32>,
     /// Response tokens B (same length as A).
     pub b: Vec<u32>,
 }
@@ -172,7 +180,7 @@ impl PairedTokenDataset {
     ) -> Result<Self, DatasetError> {
         let mut pairs = Vec::new();
         for piece in pieces {
-            for (key, tokens) in &piece.tracks {
+            for (key, tokens) in piece.tracks.iter().chain(&piece.windows) {
                 if let Some(&token) = tokens.iter().find(|&&t| t as usize >= vocab_size) {
                     return Err(DatasetError::TokenOutOfRange {
                         piece: piece.id.clone(),
@@ -227,6 +235,16 @@ impl PairedTokenDataset {
                         b: b.len(),
                     });
                 }
+                let windows = piece.windows.get(&guide).cloned().unwrap_or_default();
+                if !windows.is_empty() && windows.len() != a.len() {
+                    return Err(DatasetError::LengthMismatch {
+                        piece: piece.id.clone(),
+                        guide: format!("{guide} (reaction windows)"),
+                        response: guide,
+                        a: windows.len(),
+                        b: a.len(),
+                    });
+                }
                 if a.is_empty() {
                     continue;
                 }
@@ -235,6 +253,7 @@ impl PairedTokenDataset {
                     guide,
                     response,
                     a: a.clone(),
+                    windows,
                     b: b.clone(),
                 });
             }
@@ -251,7 +270,8 @@ impl PairedTokenDataset {
     /// A synthetic dataset with a learnable rule, for tests: in each of `pieces` pieces, A is an
     /// i.i.d. uniform sequence of `length` labels and B follows it one segment late,
     /// `b_t = (3·a_{t−1} + 1) mod K` (`b_0 = 0`). Both directions are included, so B → A pairs
-    /// carry no learnable rule beyond B's own statistics.
+    /// carry no learnable rule beyond B's own statistics. Each guide's reaction windows are
+    /// its own tokens (a window that always hears its segment's label).
     pub fn synthetic(vocab_size: usize, pieces: usize, length: usize, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut pairs = Vec::new();
@@ -274,13 +294,15 @@ impl PairedTokenDataset {
                 guide: "lead".into(),
                 response: "follow".into(),
                 a: a.clone(),
+                windows: a.clone(),
                 b: b.clone(),
             });
             pairs.push(PairedSequence {
                 piece,
                 guide: "follow".into(),
                 response: "lead".into(),
-                a: b,
+                a: b.clone(),
+                windows: b,
                 b: a,
             });
         }

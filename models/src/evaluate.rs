@@ -180,7 +180,13 @@ pub fn evaluate_model(
     let truths: Vec<&[u32]> = data.pairs.iter().map(|p| p.b.as_slice()).collect();
     let mut generated = Vec::with_capacity(data.pairs.len());
     for (i, p) in data.pairs.iter().enumerate() {
-        generated.push(generate(model, &p.a, p.b.len(), samplers.get(i))?);
+        generated.push(generate(
+            model,
+            &p.a,
+            &p.windows,
+            p.b.len(),
+            samplers.get(i),
+        )?);
     }
     let pair_up = |preds: &[Vec<u32>]| -> Scores {
         let pairs: Vec<(&[u32], &[u32])> = preds
@@ -204,8 +210,8 @@ pub fn evaluate_model(
         // Fresh samplers: the control draws exactly as the model's generation did.
         let mut samplers = EvalSamplers::new(data, corpus_counts, sampling)?;
         let mut shuffled = Vec::with_capacity(guides.len());
-        for (i, (g, p)) in guides.iter().zip(&data.pairs).enumerate() {
-            shuffled.push(generate(model, g, p.b.len(), samplers.get(i))?);
+        for (i, ((a, windows), p)) in guides.iter().zip(&data.pairs).enumerate() {
+            shuffled.push(generate(model, a, windows, p.b.len(), samplers.get(i))?);
         }
         baselines.insert("shuffled", pair_up(&shuffled));
     }

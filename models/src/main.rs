@@ -311,6 +311,10 @@ struct CommonBuildArgs {
     /// Past context of the encoder, in seconds.
     #[arg(long, default_value_t = 1.5)]
     context: f64,
+    /// The live model's reaction window W in milliseconds (0: none): the decision for each
+    /// segment also hears the guide's first W ms of it. See docs/results.md for the choice.
+    #[arg(long, default_value_t = 60.0)]
+    reaction_ms: f64,
     /// Training time limit, in minutes.
     #[arg(long, default_value_t = 30.0)]
     minutes_limit: f64,
@@ -412,7 +416,10 @@ fn build_options(c: &CommonBuildArgs, k: usize, lookahead: usize) -> BuildOption
         encoding: EncodingSettings {
             encoder: c.encoder.clone(),
             layer: None,
-            config: segment_config(c.segment, c.context),
+            config: SegmentEncoderConfig {
+                reaction_s: c.reaction_ms / 1000.0,
+                ..segment_config(c.segment, c.context)
+            },
             threads: c.run.threads,
             cache: c.run.cache(),
             show_progress: true,

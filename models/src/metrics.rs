@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use counterpart_core::decision::{DecisionError, DecisionModel, DecisionStream, Sampler};
 
-use crate::dataset::{label_counts, PairedTokenDataset};
+use crate::dataset::{label_counts, PairedSequence, PairedTokenDataset};
 
 /// True Positive Percentage of one sequence: the fraction of positions where the prediction
 /// equals the truth (over the shorter length; 0 for empty input).
@@ -187,49 +187,69 @@ pub fn majority_label(seq: &[u32]) -> u32 {
         .map_or(0, |(&label, _)| label)
 }
 
-/// Shuffled-pair control: for every pair, a guide A taken from a pair of *another* piece (seeded
-/// choice), cycled or cut to the length of B. Generating from these guides and scoring against the
-/// true B measures how much of the score does not come from A. `None` when the dataset has a
-/// single piece.
-pub fn shuffled_guides(data: &PairedTokenDataset, seed: u64) -> Option<Vec<Vec<u32>>> {
+/// A guide's tokens `a` and its reaction-window tokens (empty when not encoded), as
+/// [`generate`] takes them.
+pub type GuideTokens = (Vec<u32>, Vec<u32>);
+
+/// Shuffled-pair control: for every pair, a guide A (with its windows) taken from a pair of
+/// *another* piece (seeded choice), cycled or cut to the length of B. Generating from these
+/// guides and scoring against the true B measures how much of the score does not come from A.
+/// `None` when the dataset has a single piece.
+pub fn shuffled_guides(data: &PairedTokenDataset, seed: u64) -> Option<Vec<GuideTokens>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     data.pairs
         .iter()
         .map(|p| {
-            let others: Vec<&Vec<u32>> = data
+            let others: Vec<&PairedSequence> = data
                 .pairs
                 .iter()
                 .filter(|q| q.piece != p.piece && !q.a.is_empty())
-                .map(|q| &q.a)
                 .collect();
             let other = others.choose(&mut rng)?;
-            Some(other.iter().copied().cycle().take(p.b.len()).collect())
+            let cycled = |seq: &[u32]| seq.iter().copied().cycle().take(p.b.len()).collect();
+            Some((cycled(&other.a), cycled(&other.windows)))
         })
         .collect()
 }
 
 /// Generates `len` labels of B from guide `a` with the streaming model and `sampler`, in the
 /// live timing of the model's look-ahead (A is padded with nothing: `a` must hold at least
-/// `len − 1 + L` tokens).
+/// `len − 1 + L` tokens). A model with a reaction window also hears `windows` (aligned with
+/// `a`, at least `len` of them): `b_t` is chosen once the window of segment `t` is pushed.
 pub fn generate(
     model: &DecisionModel,
     a: &[u32],
+    windows: &[u32],
     len: usize,
     sampler: &mut Sampler,
 ) -> Result<Vec<u32>, DecisionError> {
-    let l = model.config().lookahead;
+    let cfg = model.config();
+    let l = cfg.lookahead;
     let needed = (len + l).saturating_sub(1);
-    if a.len() < needed {
+    if a.len() < needed || (cfg.has_window() && windows.len() < len) {
         return Err(DecisionError::OutOfOrder(format!(
-            "generating {len} labels with L = {l} needs {needed} A tokens, got {}",
-            a.len()
+            "generating {len} labels with L = {l} needs {needed} A tokens{}, got {} and {} windows",
+            if cfg.has_window() {
+                " and as many windows"
+            } else {
+                ""
+            },
+            a.len(),
+            windows.len()
         )));
     }
     let mut stream = DecisionStream::new(model)?;
     let mut out = Vec::with_capacity(len);
     for t in 0..len {
-        while stream.guide_len() < t + l {
-            stream.push_guide(a[stream.guide_len()])?;
+        if cfg.has_window() {
+            if t > 0 {
+                stream.push_guide(a[t - 1])?;
+            }
+            stream.push_window(windows[t])?;
+        } else {
+            while stream.guide_len() < t + l {
+                stream.push_guide(a[stream.guide_len()])?;
+            }
         }
         let b = sampler.sample(stream.next_logits()?)?;
         stream.push_response(b)?;

@@ -29,6 +29,8 @@ use crate::stems::track_key;
 
 /// Magic bytes of a cached track file.
 const CACHE_MAGIC: &[u8; 8] = b"CPSEGV01";
+/// Magic bytes of a cached track file with reaction windows.
+const CACHE_MAGIC_WINDOWS: &[u8; 8] = b"CPSEGW01";
 
 /// How tracks are encoded.
 #[derive(Debug, Clone)]
@@ -37,7 +39,8 @@ pub struct EncodingSettings {
     pub encoder: PathBuf,
     /// Encoder layer (the encoder's default when `None`).
     pub layer: Option<usize>,
-    /// Segmentation and context, as at run time.
+    /// Segmentation, context and reaction window, as at run time. The window (when not 0) is
+    /// encoded for the tracks that are guides ([`TrackJob::windows`]) only.
     pub config: SegmentEncoderConfig,
     /// Worker threads (each with its own encoder); 0 means one per core.
     pub threads: usize,
@@ -65,6 +68,8 @@ pub struct TrackJob {
     pub piece: String,
     /// Stem names (several are summed).
     pub stems: Vec<String>,
+    /// Whether the track's reaction windows are encoded too (a guide, with a window set).
+    pub windows: bool,
 }
 
 /// The segments of one encoded track and their pooled vectors.
@@ -76,6 +81,9 @@ pub struct EncodedTrack {
     pub segments: Vec<Segment>,
     /// The pooled vectors, `segments.len() · dim` values.
     pub vectors: Vec<f32>,
+    /// The pooled vectors of each segment's reaction window, `segments.len() · dim` values, or
+    /// none when the track was encoded without windows.
+    pub windows: Vec<f32>,
     /// Vector size.
     pub dim: usize,
 }
@@ -89,9 +97,22 @@ impl EncodedTrack {
             .collect()
     }
 
+    /// The tokens of the segments' reaction windows under `codebook` (empty without windows).
+    pub fn window_tokens(&self, codebook: &Codebook) -> Result<Vec<u32>, PipelineError> {
+        self.windows
+            .chunks_exact(self.dim)
+            .map(|v| codebook.quantise(v).map_err(PipelineError::from))
+            .collect()
+    }
+
     fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32 + self.segments.len() * 24 + self.vectors.len() * 4);
-        out.extend_from_slice(CACHE_MAGIC);
+        let floats = self.vectors.len() + self.windows.len();
+        let mut out = Vec::with_capacity(32 + self.segments.len() * 24 + floats * 4);
+        out.extend_from_slice(if self.windows.is_empty() {
+            CACHE_MAGIC
+        } else {
+            CACHE_MAGIC_WINDOWS
+        });
         out.extend_from_slice(&self.sample_rate.to_le_bytes());
         out.extend_from_slice(&(self.dim as u32).to_le_bytes());
         out.extend_from_slice(&(self.segments.len() as u64).to_le_bytes());
@@ -100,14 +121,17 @@ impl EncodedTrack {
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
-        for v in &self.vectors {
+        for v in self.vectors.iter().chain(&self.windows) {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out
     }
 
     fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let rest = bytes.strip_prefix(CACHE_MAGIC)?;
+        let (rest, with_windows) = match bytes.strip_prefix(CACHE_MAGIC) {
+            Some(rest) => (rest, false),
+            None => (bytes.strip_prefix(CACHE_MAGIC_WINDOWS)?, true),
+        };
         let u32_at =
             |b: &[u8], i: usize| Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?));
         let u64_at =
@@ -117,7 +141,8 @@ impl EncodedTrack {
         let n = usize::try_from(u64_at(rest, 8)?).ok()?;
         let seg_bytes = n.checked_mul(24)?;
         let vec_bytes = n.checked_mul(dim)?.checked_mul(4)?;
-        if dim == 0 || rest.len() != 16 + seg_bytes + vec_bytes {
+        let copies = if with_windows { 2 } else { 1 };
+        if dim == 0 || rest.len() != 16 + seg_bytes + copies * vec_bytes {
             return None;
         }
         let segments = (0..n)
@@ -130,14 +155,21 @@ impl EncodedTrack {
                 })
             })
             .collect::<Option<Vec<_>>>()?;
-        let vectors = rest[16 + seg_bytes..]
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-            .collect();
+        let floats = |from: usize| -> Vec<f32> {
+            rest[from..from + vec_bytes]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect()
+        };
         Some(Self {
             sample_rate,
             segments,
-            vectors,
+            vectors: floats(16 + seg_bytes),
+            windows: if with_windows {
+                floats(16 + seg_bytes + vec_bytes)
+            } else {
+                Vec::new()
+            },
             dim,
         })
     }
@@ -289,10 +321,19 @@ fn encode_job(
         })?;
         files.extend(stem.files.iter().cloned());
     }
+    // Only guides hear a window: the other tracks keep the cache entries they had without one.
+    let config = SegmentEncoderConfig {
+        reaction_s: if job.windows {
+            settings.config.reaction_s
+        } else {
+            0.0
+        },
+        ..settings.config
+    };
     let cache_file = match &settings.cache {
         Some(dir) => Some(dir.join(format!(
             "{}.seg",
-            cache_key(encoder_sha, layer, &settings.config, &files)?
+            cache_key(encoder_sha, layer, &config, &files)?
         ))),
         None => None,
     };
@@ -310,22 +351,39 @@ fn encode_job(
         Some(e) => e,
         None => open_encoder(settings)?,
     };
-    let (segments, enc) = encode_clip(
-        &audio.to_mono(),
-        audio.sample_rate,
-        &settings.config,
-        enc,
-        None,
-    )?;
+    let (encoded, enc) = encode_clip(&audio.to_mono(), audio.sample_rate, &config, enc, None)?;
     let dim = enc.spec().hidden_size;
     *encoder = Some(enc);
+    let (partial, whole): (Vec<_>, Vec<_>) = encoded.into_iter().partition(|s| s.partial);
+    let mut windows = Vec::new();
+    if config.reaction_s > 0.0 {
+        // One window per segment, matched by index (the stream's last window may belong to the
+        // unfinished segment, which has no whole token).
+        let by_index: BTreeMap<u64, &[f32]> = partial
+            .iter()
+            .map(|w| (w.segment.index, w.vector.as_slice()))
+            .collect();
+        for seg in &whole {
+            let window = by_index.get(&seg.segment.index).ok_or_else(|| {
+                PipelineError::Invalid(format!(
+                    "{} {}: segment {} is shorter than the {} s reaction window",
+                    job.piece,
+                    track_key(&job.stems),
+                    seg.segment.index,
+                    config.reaction_s
+                ))
+            })?;
+            windows.extend_from_slice(window);
+        }
+    }
     let track = EncodedTrack {
         sample_rate: audio.sample_rate,
-        segments: segments.iter().map(|s| s.segment).collect(),
-        vectors: segments
+        segments: whole.iter().map(|s| s.segment).collect(),
+        vectors: whole
             .iter()
             .flat_map(|s| s.vector.iter().copied())
             .collect(),
+        windows,
         dim,
     };
     if let Some(path) = &cache_file {
@@ -360,7 +418,8 @@ pub struct EncodedSet {
 
 impl EncodedSet {
     /// Encodes every stem of every piece, and every summed stem set that `selection`'s pairs
-    /// name, restricted to `pieces` when given.
+    /// name, restricted to `pieces` when given. The pairs' guides are encoded with their
+    /// reaction windows when the settings have one.
     pub fn encode(
         set: &StemsSet,
         selection: &PairSelection,
@@ -373,10 +432,14 @@ impl EncodedSet {
             .iter()
             .filter(|p| pieces.is_none_or(|keep| keep.contains(&p.id)))
         {
-            for stems in needed_tracks(piece, &piece.pairs(selection)) {
+            let pairs = piece.pairs(selection);
+            for stems in needed_tracks(piece, &pairs) {
+                let windows =
+                    settings.config.reaction_s > 0.0 && pairs.iter().any(|p| p.guide == stems);
                 jobs.push(TrackJob {
                     piece: piece.id.clone(),
                     stems,
+                    windows,
                 });
             }
         }
@@ -430,15 +493,21 @@ impl EncodedSet {
         let mut pieces = Vec::new();
         for (id, tracks) in &self.pieces {
             let shortest = tracks.values().map(|t| t.segments.len()).min().unwrap_or(0);
-            let mut out = BTreeMap::new();
+            let (mut out, mut windows) = (BTreeMap::new(), BTreeMap::new());
             for (key, t) in tracks {
                 let mut tokens = t.tokens(codebook)?;
                 tokens.truncate(shortest);
                 out.insert(key.clone(), tokens);
+                if !t.windows.is_empty() {
+                    let mut tokens = t.window_tokens(codebook)?;
+                    tokens.truncate(shortest);
+                    windows.insert(key.clone(), tokens);
+                }
             }
             pieces.push(TokenisedPiece {
                 id: id.clone(),
                 tracks: out,
+                windows,
             });
         }
         Ok(TokenCorpus {

@@ -160,10 +160,13 @@ pub fn sorted_vars(varmap: &VarMap) -> Vec<(String, Var)> {
     vars
 }
 
-/// A batch of windows as tensors: guide `(b, len + L)`, response `(b, len)`, targets `(b, len)`.
+/// A batch of windows as tensors: guide `(b, len + L)` (and its reaction windows, same shape,
+/// for a model with a window), response `(b, len)`, targets `(b, len)`.
 pub struct Batch {
     /// Encoder input ids.
     pub guide: Tensor,
+    /// The guide's reaction-window ids (models with a window only).
+    pub window: Option<Tensor>,
     /// Decoder input ids.
     pub response: Tensor,
     /// Target ids (PAD where ignored).
@@ -178,17 +181,31 @@ pub fn make_batch(
     len: usize,
     device: &Device,
 ) -> Result<Batch, TrainError> {
-    let (mut g, mut r, mut t) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut g, mut p_, mut r, mut t) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for w in windows {
         let p = &data.pairs[w.pair];
-        let tf = config.teacher_forcing(&p.a, &p.b, w.start, len);
+        if config.has_window() && p.windows.len() != p.a.len() {
+            return Err(TrainError::Invalid(format!(
+                "{} ({} → {}): the model hears a reaction window, but the guide was not \
+                 encoded with one",
+                p.piece, p.guide, p.response
+            )));
+        }
+        let tf = config.teacher_forcing(&p.a, &p.windows, &p.b, w.start, len);
         g.extend(tf.guide);
+        p_.extend(tf.window);
         r.extend(tf.response);
         t.extend(tf.targets);
     }
     let b = windows.len();
+    let guide_shape = (b, len + config.lookahead);
     Ok(Batch {
-        guide: Tensor::from_vec(g, (b, len + config.lookahead), device)?,
+        guide: Tensor::from_vec(g, guide_shape, device)?,
+        window: if config.has_window() {
+            Some(Tensor::from_vec(p_, guide_shape, device)?)
+        } else {
+            None
+        },
         response: Tensor::from_vec(r, (b, len), device)?,
         targets: Tensor::from_vec(t, (b, len), device)?,
     })
@@ -266,7 +283,9 @@ pub fn evaluate(
     let (mut loss_sum, mut hits, mut count) = (0.0, 0usize, 0usize);
     for chunk in windows.chunks(batch_size) {
         let batch = make_batch(cfg, data, chunk, len, model.device())?;
-        let logits = model.forward(&batch.guide, &batch.response, None)?.detach();
+        let logits = model
+            .forward(&batch.guide, batch.window.as_ref(), &batch.response, None)?
+            .detach();
         let (loss, h, c) = loss_and_hits(&logits, &batch.targets, cfg.pad(), 0.0)?;
         loss_sum += loss.to_scalar::<f32>()? as f64 * c as f64;
         hits += h;
@@ -419,7 +438,12 @@ pub fn train(
                     &mut rng,
                 )?;
             }
-            let logits = model.forward(&batch.guide, &batch.response, Some(&mut rng))?;
+            let logits = model.forward(
+                &batch.guide,
+                batch.window.as_ref(),
+                &batch.response,
+                Some(&mut rng),
+            )?;
             let (loss, _, counted) = loss_and_hits(
                 &logits,
                 &batch.targets,

@@ -17,6 +17,7 @@ fn piece(id: &str, tracks: &[(&str, Vec<u32>)]) -> TokenisedPiece {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect::<BTreeMap<_, _>>(),
+        windows: BTreeMap::new(),
     }
 }
 
@@ -183,8 +184,10 @@ fn random_baselines_match_their_expected_scores() {
 fn shuffled_guides_come_from_other_pieces() {
     let data = PairedTokenDataset::synthetic(50, 3, 10, 4);
     let guides = shuffled_guides(&data, 1).unwrap();
-    for (p, g) in data.pairs.iter().zip(&guides) {
+    for (p, (g, windows)) in data.pairs.iter().zip(&guides) {
         assert_eq!(g.len(), p.b.len());
+        // The windows travel with their guide (the synthetic windows are the guide's labels).
+        assert_eq!(windows, g);
         let own: Vec<&Vec<u32>> = data
             .pairs
             .iter()

@@ -25,6 +25,7 @@ fn tiny(vocab: usize, lookahead: usize) -> DecisionConfig {
         dropout: 0.1,
         rope_theta: 10_000.0,
         layer_norm_eps: 1e-5,
+        reaction_s: 0.0,
     }
 }
 
@@ -95,7 +96,7 @@ fn loss_falls_and_accuracy_rises_well_above_chance() {
         .iter()
         .map(|p| {
             (
-                generate(&model, &p.a, p.b.len(), &mut sampler).unwrap(),
+                generate(&model, &p.a, &p.windows, p.b.len(), &mut sampler).unwrap(),
                 p.b.clone(),
             )
         })
@@ -148,7 +149,12 @@ fn every_variable_gets_a_gradient() {
     let windows: Vec<_> = (0..4).map(|_| data.random_window(16, &mut rng)).collect();
     let batch = make_batch(&cfg, &data, &windows, 16, &Device::Cpu).unwrap();
     let logits = model
-        .forward(&batch.guide, &batch.response, Some(&mut rng))
+        .forward(
+            &batch.guide,
+            batch.window.as_ref(),
+            &batch.response,
+            Some(&mut rng),
+        )
         .unwrap();
     let (loss, _, _) = loss_and_hits(&logits, &batch.targets, cfg.pad(), 0.1).unwrap();
     let grads = loss.backward().unwrap();
@@ -245,6 +251,7 @@ fn constrained_evaluation_uses_each_target_track_or_the_preset_corpus() {
         guide: "a".into(),
         response: "b".into(),
         a: vec![a; 20],
+        windows: Vec::new(),
         b: vec![b; 20],
     };
     // Each target track holds one label, a different one per piece.
@@ -342,4 +349,87 @@ fn label_init_places_close_centres_close() {
         ..init
     };
     assert!(bad.apply(&varmap, &cfg, 5).is_err());
+}
+
+/// A live model hears the segment it answers only through its reaction window: with a rule on
+/// the current guide label, `b_t = (a_t + 3) mod K`, a live model without a window is at
+/// chance, one with a window (here one that always hears its segment's label) learns the rule,
+/// and the stream that plays it (windows pushed as perception delivers them) scores the same.
+#[test]
+fn a_live_model_with_a_reaction_window_answers_the_current_segment() {
+    use counterpart_models::dataset::PairedSequence;
+
+    let k = 8u32;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+    let pairs = (0..16)
+        .map(|i| {
+            let a: Vec<u32> = (0..48)
+                .map(|_| rand::Rng::random_range(&mut rng, 0..k))
+                .collect();
+            PairedSequence {
+                piece: format!("p{i}"),
+                guide: "lead".into(),
+                response: "follow".into(),
+                windows: a.clone(),
+                b: a.iter().map(|&x| (x + 3) % k).collect(),
+                a,
+            }
+        })
+        .collect();
+    let data = PairedTokenDataset {
+        vocab_size: k as usize,
+        pairs,
+    };
+    let (train_set, val_set) = data.split_by_piece(0.25, 3);
+    let accuracy = |cfg: &DecisionConfig, tag: &str| {
+        let dir = out_dir(tag);
+        let report = train(
+            cfg,
+            &train_set,
+            &val_set,
+            &options(8, 25, 5),
+            &dir,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let model = DecisionModel::load(&report.checkpoint, &Device::Cpu).unwrap();
+        assert_eq!(
+            model.config().reaction_s,
+            cfg.reaction_s,
+            "saved with the model"
+        );
+        let (_, acc) = evaluate(&model, &val_set, 16, 8).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        (model, acc)
+    };
+    let (_, without) = accuracy(&tiny(k as usize, 0), "no-window");
+    let windowed = DecisionConfig {
+        reaction_s: 0.06,
+        ..tiny(k as usize, 0)
+    };
+    let (model, with) = accuracy(&windowed, "window");
+    assert!(without < 0.3, "without a window: {without} (chance 1/8)");
+    assert!(with > 0.9, "with a window: {with}");
+
+    let mut sampler = Sampler::new(
+        &val_set.response_label_counts(),
+        SamplerSettings {
+            temperature: 0.0,
+            ..Default::default()
+        },
+        1,
+    )
+    .unwrap();
+    let generated: Vec<(Vec<u32>, Vec<u32>)> = val_set
+        .pairs
+        .iter()
+        .map(|p| {
+            let b = generate(&model, &p.a, &p.windows, p.b.len(), &mut sampler).unwrap();
+            (b, p.b.clone())
+        })
+        .collect();
+    let s = score(&generated);
+    assert!(s.tpp > 0.9, "generated TPP {}", s.tpp);
+    // Without its windows, the model cannot be run.
+    assert!(generate(&model, &val_set.pairs[0].a, &[], 4, &mut sampler).is_err());
 }

@@ -426,3 +426,91 @@ fn build_preset_end_to_end_and_eval_json() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("look-ahead"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// With a reaction window, the guides are encoded with their windows (the partial segments of
+/// the run-time core, cached beside the vectors; other tracks keep their plain entries), the
+/// live model is trained on them and records W, the aligned model has none, and `eval` scores
+/// the live model with the windows.
+#[test]
+fn a_live_model_hears_its_guides_reaction_windows_in_building_and_eval() {
+    let dir = temp_dir("window");
+    let stems = dir.join("stems");
+    flat_set(&stems, 4, 6.0);
+    let mut options = tiny_build_options(&dir);
+    options.encoding.config.reaction_s = 0.06;
+    options.lookaheads = vec![1, 0];
+    let selection = options.selection.clone();
+
+    let set = StemsSet::open(&stems).unwrap();
+    let encoded = EncodedSet::encode(&set, &selection, None, &options.encoding).unwrap();
+    let cached = EncodedSet::encode(&set, &selection, None, &options.encoding).unwrap();
+    let lead = &encoded.pieces["piece0"]["lead"];
+    assert_eq!(
+        lead.windows.len(),
+        lead.vectors.len(),
+        "one window per segment"
+    );
+    assert!(encoded.pieces["piece0"]["bass"].windows.is_empty());
+    assert_eq!(&cached.pieces["piece0"]["lead"], lead, "windows are cached");
+    // The windows are the run-time core's partial segments.
+    let enc = OnnxEncoder::load(&encoder_path(), &EncoderOptions::default()).unwrap();
+    let (segments, _) = encode_clip(
+        &melody(0, 6.0, false),
+        RATE,
+        &options.encoding.config,
+        enc,
+        None,
+    )
+    .unwrap();
+    let partial: Vec<&[f32]> = segments
+        .iter()
+        .filter(|s| s.partial)
+        .map(|s| s.vector.as_slice())
+        .collect();
+    for (i, window) in lead.windows.chunks_exact(lead.dim).enumerate() {
+        let diff = window
+            .iter()
+            .zip(partial[i])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(diff < 1e-3, "window {i} differs by {diff}");
+    }
+
+    let outcome = build_preset(&stems, &options).unwrap();
+    let configs: Vec<DecisionConfig> = outcome
+        .preset
+        .decisions
+        .iter()
+        .map(|d| serde_json::from_value(d.config.clone()).unwrap())
+        .collect();
+    assert_eq!(
+        (configs[0].lookahead, configs[0].reaction_s),
+        (1, 0.0),
+        "the aligned model hears whole segments"
+    );
+    assert_eq!((configs[1].lookahead, configs[1].reaction_s), (0, 0.06));
+    assert!(outcome.preset.decisions[0]
+        .config
+        .get("reaction_s")
+        .is_none());
+    let path = dir.join("window.cpreset");
+    outcome.preset.save(&path).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_counterpart"))
+        .args(["eval", "--json", "--lookahead", "0", "--preset"])
+        .arg(&path)
+        .arg(&stems)
+        .arg("--cache")
+        .arg(dir.join("cache"))
+        .arg("--plot")
+        .arg(dir.join("lcp.png"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!((0.0..=1.0).contains(&v["tpp"].as_f64().unwrap()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

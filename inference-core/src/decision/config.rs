@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::DecisionError;
+use crate::perception::{MAX_REACTION_S, MIN_REACTION_S};
 
 /// Number of special tokens placed after the K content labels: BOS and PAD.
 pub const NUM_SPECIAL_TOKENS: usize = 2;
@@ -36,6 +37,16 @@ pub struct DecisionConfig {
     pub rope_theta: f64,
     /// Epsilon of the layer norms.
     pub layer_norm_eps: f64,
+    /// The reaction window W in seconds (live models only; 0: none, as in every model before
+    /// it). With a window, guide position `t` also holds the token of the first W of guide
+    /// segment `t` (`p_t`), so the decision for slot `t` hears the start of the note it
+    /// accompanies (see the timing contract in [`crate::decision`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reaction_s: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl DecisionConfig {
@@ -53,7 +64,13 @@ impl DecisionConfig {
             dropout: 0.1,
             rope_theta: 10_000.0,
             layer_norm_eps: 1e-5,
+            reaction_s: 0.0,
         }
+    }
+
+    /// Whether the model hears a reaction window ([`Self::reaction_s`] > 0).
+    pub fn has_window(&self) -> bool {
+        self.reaction_s > 0.0
     }
 
     /// Id of the begin-of-stream token.
@@ -109,6 +126,18 @@ impl DecisionConfig {
         }
         if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0) {
             return bad("layer_norm_eps must be finite and > 0");
+        }
+        if !(self.reaction_s == 0.0
+            || (self.reaction_s.is_finite()
+                && (MIN_REACTION_S..=MAX_REACTION_S).contains(&self.reaction_s)))
+        {
+            return bad(&format!(
+                "reaction_s {} is neither 0 nor within {MIN_REACTION_S}..={MAX_REACTION_S} s",
+                self.reaction_s
+            ));
+        }
+        if self.has_window() && self.lookahead != 0 {
+            return bad("a reaction window is for live models (look-ahead 0) only");
         }
         Ok(())
     }

@@ -18,6 +18,14 @@
 //! Decoder position `p` cross-attends to encoder positions `≤ p + L`, i.e. to `a_{≤ p-1+L}`.
 //! Every attention is causal, so encoder states never change once computed and can be cached.
 //!
+//! # Reaction window
+//! A live model (`L = 0`) may also hear the start of the segment it answers: with a reaction
+//! window W ([`DecisionConfig::reaction_s`]), encoder position `j` also holds `p_j`, the token
+//! of the first W of guide segment `j`, as a second embedding added to `a_{j-1}`'s. Decoder
+//! position `t` then sees `a_0 ..= a_{t-1}` whole and `p_0 ..= p_t`: `b_t` is chosen W after
+//! segment `t` begins, from the note being played. The window is cut, encoded and quantised the
+//! same way in training, in evaluation and at run time (perception's partial segments).
+//!
 //! # Sliding context
 //! Every attention (encoder self, decoder self, decoder cross) sees at most the `N = context` most
 //! recent keys: query position `i` attends to keys `j` with `i' - N < j ≤ i'`, where `i' = i` for

@@ -28,6 +28,10 @@ pub struct TeacherForcing {
     /// Encoder input, `len + L` ids: stream position `start + i` holds `a_{start+i-1}`
     /// (BOS before the first segment, PAD past the end of A).
     pub guide: Vec<u32>,
+    /// With a reaction window, the second encoder input, `len + L` ids: stream position
+    /// `start + i` also holds `p_{start+i}`, the token of the first W of guide segment
+    /// `start + i` (PAD past the end of A). Empty for models without a window.
+    pub window: Vec<u32>,
     /// Decoder input, `len` ids: stream position `start + i` holds `b_{start+i-1}`
     /// (BOS before the first segment, PAD past the end of B).
     pub response: Vec<u32>,
@@ -37,10 +41,12 @@ pub struct TeacherForcing {
 
 impl DecisionConfig {
     /// The teacher-forcing window of decoder positions `start .. start + len` over a pair of
-    /// token sequences `a` (guide) and `b` (response) of one piece.
+    /// token sequences `a` (guide) and `b` (response) of one piece, with `windows` the guide's
+    /// reaction-window tokens `p` (aligned with `a`; ignored by models without a window).
     pub fn teacher_forcing(
         &self,
         a: &[u32],
+        windows: &[u32],
         b: &[u32],
         start: usize,
         len: usize,
@@ -56,6 +62,13 @@ impl DecisionConfig {
             guide: (start..start + len + self.lookahead)
                 .map(|p| shifted(a, p))
                 .collect(),
+            window: if self.has_window() {
+                (start..start + len + self.lookahead)
+                    .map(|p| windows.get(p).copied().unwrap_or(self.pad()))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             response: (start..start + len).map(|p| shifted(b, p)).collect(),
             targets: (start..start + len)
                 .map(|p| b.get(p).copied().unwrap_or(self.pad()))
@@ -320,6 +333,8 @@ impl DecoderLayer {
 pub struct DecisionModel {
     pub(crate) config: DecisionConfig,
     pub(crate) embed: Embedding,
+    /// The reaction window's embedding, added to the guide's (models with a window only).
+    pub(crate) window_embed: Option<Embedding>,
     pub(crate) encoder: Vec<EncoderLayer>,
     pub(crate) encoder_norm: Norm,
     pub(crate) decoder: Vec<DecoderLayer>,
@@ -343,6 +358,19 @@ impl DecisionModel {
                 stdev: 1.0,
             },
         )?;
+        let window_embed = if config.has_window() {
+            let weight = vb.get_with_hints(
+                (config.embedding_rows(), d),
+                "window_embed.weight",
+                candle_nn::Init::Randn {
+                    mean: 0.0,
+                    stdev: 1.0,
+                },
+            )?;
+            Some(Embedding::new(weight, d))
+        } else {
+            None
+        };
         let encoder = (0..config.encoder_layers)
             .map(|i| EncoderLayer::new(config, vb.pp(format!("encoder.layers.{i}"))))
             .collect::<Result<Vec<_>>>()?;
@@ -351,6 +379,7 @@ impl DecisionModel {
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             embed: Embedding::new(embed_weight, d),
+            window_embed,
             encoder,
             encoder_norm: Norm::new(d, config.layer_norm_eps, vb.pp("encoder.norm"))?,
             decoder,
@@ -389,9 +418,29 @@ impl DecisionModel {
         &self.device
     }
 
+    /// The encoder's input at guide positions `guide` `(batch, tg)`, with their reaction-window
+    /// tokens `window` (same shape) for a model with a window.
+    pub(crate) fn embed_guide(&self, guide: &Tensor, window: Option<&Tensor>) -> Result<Tensor> {
+        let h = self.embed.forward(guide)?;
+        match (&self.window_embed, window) {
+            (None, None) => Ok(h),
+            (Some(embed), Some(window)) if window.dims() == guide.dims() => {
+                Ok((h + embed.forward(window)?)?)
+            }
+            (Some(_), _) => Err(DecisionError::InvalidConfig(format!(
+                "a model with a reaction window needs window tokens shaped as the guide's {:?}",
+                guide.dims()
+            ))),
+            (None, Some(_)) => Err(DecisionError::InvalidConfig(
+                "window tokens given to a model without a reaction window".into(),
+            )),
+        }
+    }
+
     /// Teacher-forced pass over windows of the stream.
     ///
-    /// `guide`: encoder input ids `(batch, tg)`; `response`: decoder input ids `(batch, t)`, both
+    /// `guide`: encoder input ids `(batch, tg)`; `window`: the reaction-window ids, same shape
+    /// (models with a window only, else `None`); `response`: decoder input ids `(batch, t)`, all
     /// starting at the same stream position, with `tg ≥ t + L` (see [`TeacherForcing`]). Returns
     /// logits over the K content labels, `(batch, t, K)`. Attention is causal and banded to the
     /// config's context. With `rng`, dropout is applied (training); without, the pass is
@@ -399,6 +448,7 @@ impl DecisionModel {
     pub fn forward(
         &self,
         guide: &Tensor,
+        window: Option<&Tensor>,
         response: &Tensor,
         mut rng: Option<&mut ChaCha8Rng>,
     ) -> Result<Tensor> {
@@ -420,7 +470,7 @@ impl DecisionModel {
 
         // Encoder over A.
         let enc_mask = band_mask(tg, tg, 0, cfg.context, &self.device)?;
-        let mut h = dropout(&self.embed.forward(guide)?, p, rng.as_deref_mut())?;
+        let mut h = dropout(&self.embed_guide(guide, window)?, p, rng.as_deref_mut())?;
         for layer in &self.encoder {
             let x = layer.self_norm.forward(&h)?;
             let q = layer.self_attn.queries(&x, &cos, &sin)?;

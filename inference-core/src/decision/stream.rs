@@ -68,14 +68,25 @@ impl RingKv {
 ///
 /// Order at segment `t` (look-ahead `L`): A must hold exactly `t + L` tokens when
 /// `next_logits` is called; then `push_response(b_t)` moves to `t + 1`.
+///
+/// A model with a reaction window also takes the window of each guide segment with
+/// [`DecisionStream::push_window`]: guide position `t` is encoded once `p_t` arrives, from it
+/// and the last whole token pushed before it (`a_{t−1}`, BOS at first), and `b_t` can then be
+/// asked for. A whole token that no window follows (its next segment was too short, or the
+/// guide rested) is replaced by the next one, as a rest drops out of the stream.
 #[derive(Debug)]
 pub struct DecisionStream {
     model: DecisionModel,
     encoder_self: Vec<RingKv>,
     decoder_self: Vec<RingKv>,
     decoder_cross: Vec<RingKv>,
-    /// A tokens encoded so far (encoder positions `1..=guide_len`; position 0 is BOS).
+    /// A tokens pushed so far (without a window: encoder positions `1..=guide_len`; position
+    /// 0 is BOS).
     guide_len: usize,
+    /// With a reaction window: the last whole A token pushed (BOS at first), which the next
+    /// window's position holds, and the number of positions encoded.
+    last_guide: u32,
+    positions: usize,
     /// B tokens committed so far (`t`).
     response_len: usize,
     /// Last committed B token, or BOS.
@@ -100,6 +111,8 @@ impl DecisionStream {
             decoder_self: rings(cfg.decoder_layers)?,
             decoder_cross: rings(cfg.decoder_layers)?,
             guide_len: 0,
+            last_guide: cfg.bos(),
+            positions: 0,
             response_len: 0,
             last_response: cfg.bos(),
             logits: vec![0.0; cfg.vocab_size],
@@ -124,11 +137,19 @@ impl DecisionStream {
         {
             ring.clear();
         }
+        let bos = self.model.config().bos();
         self.guide_len = 0;
+        self.last_guide = bos;
+        self.positions = 0;
         self.response_len = 0;
-        self.last_response = self.model.config().bos();
+        self.last_response = bos;
         self.logits_ready = false;
-        self.encode(self.model.config().bos(), 0)
+        if self.model.config().has_window() {
+            // Position 0 waits for the first segment's window.
+            Ok(())
+        } else {
+            self.encode(bos, None, 0)
+        }
     }
 
     /// Number of A tokens pushed so far.
@@ -142,18 +163,57 @@ impl DecisionStream {
     }
 
     /// Appends A's next token `a_{guide_len}`. A may run at most `L` segments ahead of B.
+    /// With a reaction window, the token waits for the next segment's window.
     pub fn push_guide(&mut self, token: u32) -> Result<()> {
         let cfg = self.model.config();
         cfg.check_token(token)?;
+        if cfg.has_window() {
+            self.last_guide = token;
+            self.guide_len += 1;
+            return Ok(());
+        }
         if self.guide_len >= self.response_len + cfg.lookahead {
             return Err(DecisionError::OutOfOrder(format!(
                 "A already holds {} tokens, the most allowed before b_{} is chosen (L = {})",
                 self.guide_len, self.response_len, cfg.lookahead
             )));
         }
-        self.encode(token, self.guide_len + 1)?;
+        self.encode(token, None, self.guide_len + 1)?;
         self.guide_len += 1;
         Ok(())
+    }
+
+    /// Appends the reaction window `p_t` of the next guide segment (models with a window
+    /// only): encodes guide position `t` from it and the last whole token, after which `b_t`
+    /// can be asked for.
+    pub fn push_window(&mut self, token: u32) -> Result<()> {
+        let cfg = self.model.config();
+        if !cfg.has_window() {
+            return Err(DecisionError::OutOfOrder(
+                "push_window on a model without a reaction window".into(),
+            ));
+        }
+        cfg.check_token(token)?;
+        if self.positions > self.response_len {
+            return Err(DecisionError::OutOfOrder(format!(
+                "the window of segment {} arrived before b_{} was chosen",
+                self.positions, self.response_len
+            )));
+        }
+        self.encode(self.last_guide, Some(token), self.positions)?;
+        self.positions += 1;
+        Ok(())
+    }
+
+    /// Whether [`Self::next_logits`] has all it needs for `b_t`: `t + L` A tokens, or with a
+    /// reaction window, guide position `t`.
+    pub fn ready(&self) -> bool {
+        let cfg = self.model.config();
+        if cfg.has_window() {
+            self.positions == self.response_len + 1
+        } else {
+            self.guide_len == self.response_len + cfg.lookahead
+        }
     }
 
     /// Logits over the K content labels for `b_t`, `t = response_len()`. Needs exactly `t + L`
@@ -162,13 +222,22 @@ impl DecisionStream {
         if self.logits_ready {
             return Ok(&self.logits);
         }
-        let cfg = self.model.config();
-        let needed = self.response_len + cfg.lookahead;
-        if self.guide_len != needed {
-            return Err(DecisionError::OutOfOrder(format!(
-                "b_{} needs {} A tokens (L = {}), got {}",
-                self.response_len, needed, cfg.lookahead, self.guide_len
-            )));
+        if !self.ready() {
+            let cfg = self.model.config();
+            return Err(DecisionError::OutOfOrder(if cfg.has_window() {
+                format!(
+                    "b_{} needs the window of guide segment {}, and {} positions are encoded",
+                    self.response_len, self.response_len, self.positions
+                )
+            } else {
+                format!(
+                    "b_{} needs {} A tokens (L = {}), got {}",
+                    self.response_len,
+                    self.response_len + cfg.lookahead,
+                    cfg.lookahead,
+                    self.guide_len
+                )
+            }));
         }
         let logits = self.decode(self.last_response, self.response_len)?;
         self.logits
@@ -192,13 +261,17 @@ impl DecisionStream {
         Ok(())
     }
 
-    /// Runs the encoder for one token at encoder position `pos` and stores its keys and values,
-    /// and the cross-attention keys and values of every decoder layer.
-    fn encode(&mut self, token: u32, pos: usize) -> Result<()> {
+    /// Runs the encoder for one token (and its window's, with a reaction window) at encoder
+    /// position `pos` and stores its keys and values, and the cross-attention keys and values of
+    /// every decoder layer.
+    fn encode(&mut self, token: u32, window: Option<u32>, pos: usize) -> Result<()> {
         let model = &self.model;
         let (cos, sin) = model.rotary.tables(pos, 1, &model.device)?;
         let ids = Tensor::new(&[[token]], &model.device)?;
-        let mut h = model.embed.forward(&ids)?;
+        let window = window
+            .map(|w| Tensor::new(&[[w]], &model.device))
+            .transpose()?;
+        let mut h = model.embed_guide(&ids, window.as_ref())?;
         for (layer, ring) in model.encoder.iter().zip(&mut self.encoder_self) {
             let x = layer.self_norm.forward(&h)?;
             let q = layer.self_attn.queries(&x, &cos, &sin)?;

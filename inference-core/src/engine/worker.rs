@@ -54,9 +54,14 @@ struct Pipeline {
     period: f64,
     lookahead: usize,
     margin: u64,
-    /// Look-ahead only: how much later than its grid slot the companion plays, so that a guide
-    /// onset takes the label of the slot most of its note falls in (see [`super::timing`]).
+    /// How much later than its grid slot the companion plays. With a look-ahead: so that a
+    /// guide onset takes the label of the slot most of its note falls in (see
+    /// [`super::timing`]). Live with a reaction window: the window, which the decision waits
+    /// for.
     shift: u64,
+    /// Whether the decision model hears reaction windows: slot `t` is decided once the first
+    /// W of guide segment `t` is encoded.
+    window: bool,
     perception: SegmentEncoderCore<Box<dyn FrameEncoder>>,
     stream: DecisionStream,
     sampler: Sampler,
@@ -81,6 +86,7 @@ impl Pipeline {
         origin: u64,
     ) -> Result<(Self, Arc<CorpusMemory>), EngineError> {
         let model_lookahead = preset.decision.config().lookahead;
+        let reaction_s = preset.decision.config().reaction_s;
         if let Some(l) = config.lookahead {
             if l != model_lookahead {
                 return Err(EngineError::Config(format!(
@@ -102,7 +108,7 @@ impl Pipeline {
             &SegmentEncoderConfig {
                 segmentation,
                 context_s: preset.context_seconds,
-                reaction_s: 0.0,
+                reaction_s,
             },
             host_rate,
             encoder,
@@ -127,7 +133,12 @@ impl Pipeline {
                 period: seconds * f64::from(host_rate),
                 lookahead: model_lookahead,
                 margin: margin_samples(config, host_rate)?,
-                shift: onset_shift(model_lookahead, seconds * f64::from(host_rate), host_rate),
+                shift: if reaction_s > 0.0 {
+                    (reaction_s * f64::from(host_rate)).round() as u64
+                } else {
+                    onset_shift(model_lookahead, seconds * f64::from(host_rate), host_rate)
+                },
+                window: reaction_s > 0.0,
                 perception,
                 stream,
                 sampler,
@@ -443,16 +454,28 @@ impl EngineWorker {
         for segment in &encoded {
             let index = segment.segment.index;
             if segment.frames == 0 {
-                self.rest_through(index)?;
+                // A skipped window is no decision: its whole segment says whether to rest.
+                if !segment.partial {
+                    self.rest_through(index)?;
+                }
                 continue;
             }
             let token = segment.token.ok_or_else(|| {
                 EngineError::Config("perception returned a segment without a token".into())
             })?;
-            self.pipeline.stream.push_guide(token)?;
-            self.pipeline.last_a = Some(token);
-            // Guide segment k completes slot k + 1 − L's inputs.
-            self.pipeline.next_slot = index + 1 - self.pipeline.lookahead as u64;
+            let p = &mut self.pipeline;
+            if segment.partial {
+                // The first W of guide segment `index`: slot `index` can be decided.
+                p.stream.push_window(token)?;
+                p.next_slot = index;
+            } else {
+                p.stream.push_guide(token)?;
+                p.last_a = Some(token);
+                if !p.window {
+                    // Guide segment k completes slot k + 1 − L's inputs.
+                    p.next_slot = index + 1 - p.lookahead as u64;
+                }
+            }
             self.decide_ready_timed(started)?;
         }
         self.pipeline.encoded = encoded;
@@ -540,16 +563,14 @@ impl EngineWorker {
 
     /// Decides every slot whose guide tokens are all known.
     fn decide_ready_timed(&mut self, started: Instant) -> Result<(), EngineError> {
-        while self.pipeline.stream.guide_len()
-            == self.pipeline.stream.response_len() + self.pipeline.lookahead
-        {
+        while self.pipeline.stream.ready() {
             self.decide(started)?;
         }
         Ok(())
     }
 
     /// Decides slot `t` (`next_slot`): sample a label, pick a segment, schedule it at
-    /// `boundary(t + L) + margin`. When following rests, a slot the guide rests in is
+    /// `boundary(t + L) + shift + margin`. When following rests, a slot the guide rests in is
     /// silenced (the label still goes to the decision model), a slot the guide comes back in
     /// starts with the guide's onset (L = 1), and a slot the guide stops in fades out after
     /// the hold (L = 1).
@@ -588,11 +609,17 @@ impl EngineWorker {
         let follow = self.follows_rests();
         let hold = self.hold_frames();
         if follow && live {
-            // Only the guide before this slot is known: rest when it has rested long enough,
-            // from when it had (as `rest_live` does while a slot plays).
+            // Only the guide before this slot is known (and its reaction window): rest when it
+            // has rested long enough and still does, from when it had (as `rest_live` does
+            // while a slot plays). A guide back within the window is answered.
+            let heard_to = if self.pipeline.window {
+                guide_start + self.pipeline.shift
+            } else {
+                guide_start
+            };
             let rested_from = self
                 .rests
-                .silence_before(guide_start)
+                .silence_before(heard_to)
                 .map(|since| since + hold)
                 .filter(|&from| from <= guide_start);
             if let Some(from) = rested_from {

@@ -25,7 +25,7 @@ pub use encoder::{EncoderOptions, EncoderSpec, FrameEncoder, Frames, OnnxEncoder
 pub use error::{PerceptionError, Result};
 pub use segment_encoder::{
     encode_clip, AudioCapture, EncodedSegment, SegmentEncoder, SegmentEncoderConfig,
-    SegmentEncoderCore,
+    SegmentEncoderCore, MAX_REACTION_S, MIN_REACTION_S,
 };
 pub use segmentation::{
     NoteValue, OnsetDetector, OnsetSnap, Segment, SegmentLength, SegmentationConfig,

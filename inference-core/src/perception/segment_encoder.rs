@@ -35,6 +35,8 @@ pub const DEFAULT_CONTEXT_S: f64 = 1.5;
 /// Longest allowed past context, in seconds.
 pub const MAX_CONTEXT_S: f64 = 10.0;
 
+/// Shortest allowed reaction window, in seconds (about two encoder frames).
+pub const MIN_REACTION_S: f64 = 0.04;
 /// Longest allowed reaction window, in seconds.
 pub const MAX_REACTION_S: f64 = 0.4;
 
@@ -45,7 +47,7 @@ pub struct SegmentEncoderConfig {
     pub segmentation: SegmentationConfig,
     /// Seconds of past audio the encoder sees in front of each segment (0 to [`MAX_CONTEXT_S`]).
     pub context_s: f64,
-    /// The reaction window W in seconds (0: none, else 0.04 to [`MAX_REACTION_S`]): the first W
+    /// The reaction window W in seconds (0: none, else [`MIN_REACTION_S`] to [`MAX_REACTION_S`]): the first W
     /// seconds of each segment are also encoded, with the same past context, as soon as they
     /// have arrived, and come out as a [partial](EncodedSegment::partial) segment before the
     /// whole one.
@@ -153,10 +155,10 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
         }
         let reaction_ok = config.reaction_s == 0.0
             || (config.reaction_s.is_finite()
-                && (0.04..=MAX_REACTION_S).contains(&config.reaction_s));
+                && (MIN_REACTION_S..=MAX_REACTION_S).contains(&config.reaction_s));
         if !reaction_ok {
             return Err(PerceptionError::InvalidConfig(format!(
-                "reaction window {} s is neither 0 nor within 0.04..={MAX_REACTION_S} s",
+                "reaction window {} s is neither 0 nor within {MIN_REACTION_S}..={MAX_REACTION_S} s",
                 config.reaction_s
             )));
         }

@@ -59,6 +59,34 @@ pub fn melody(rate: u32, seconds: f64, note_s: f64, seed: u64) -> Vec<f32> {
     out
 }
 
+/// A seeded random decision model (the same in every run) as a preset stores it.
+fn decision_data(decision: &DecisionConfig) -> DecisionData {
+    let (_, varmap) = seeded_model(decision, 7, &Device::Cpu).unwrap();
+    let weights_path = std::env::temp_dir().join(format!(
+        "cp-engine-weights-{}-{}.safetensors",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    varmap.save(&weights_path).unwrap();
+    let weights = std::fs::read(&weights_path).unwrap();
+    std::fs::remove_file(&weights_path).unwrap();
+    DecisionData {
+        config: serde_json::to_value(decision).unwrap(),
+        weights,
+    }
+}
+
+/// [`synthetic_preset`] for live mode, whose decision model hears a reaction window of
+/// `reaction_s` seconds.
+pub fn live_preset_with_window(reaction_s: f64, embed: bool) -> Preset {
+    let mut preset = synthetic_preset(0, embed);
+    let mut decision: DecisionConfig =
+        serde_json::from_value(preset.decisions[0].config.clone()).unwrap();
+    decision.reaction_s = reaction_s;
+    preset.decisions = vec![decision_data(&decision)];
+    preset
+}
+
 /// A synthetic preset for look-ahead `lookahead` with the committed tiny encoder, embedded when
 /// `embed`.
 pub fn synthetic_preset(lookahead: usize, embed: bool) -> Preset {
@@ -117,16 +145,6 @@ pub fn preset_for_encoder(encoder_path: &std::path::Path, lookahead: usize, embe
         dropout: 0.0,
         ..DecisionConfig::new(K, lookahead)
     };
-    // Seeded: the same random model in every run.
-    let (_, varmap) = seeded_model(&decision, 7, &Device::Cpu).unwrap();
-    let weights_path = std::env::temp_dir().join(format!(
-        "cp-engine-weights-{}-{lookahead}-{}.safetensors",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    varmap.save(&weights_path).unwrap();
-    let weights = std::fs::read(&weights_path).unwrap();
-    std::fs::remove_file(&weights_path).unwrap();
     Preset {
         info: PresetInfo {
             name: "synthetic tones".into(),
@@ -148,10 +166,7 @@ pub fn preset_for_encoder(encoder_path: &std::path::Path, lookahead: usize, embe
             embedded: embed.then_some(onnx),
         },
         codebook: CodebookData { k: K, dim, centres },
-        decisions: vec![DecisionData {
-            config: serde_json::to_value(&decision).unwrap(),
-            weights,
-        }],
+        decisions: vec![decision_data(&decision)],
         corpus: vec![CorpusFile {
             name: "tones.wav".into(),
             sample_rate: CORPUS_RATE,

@@ -118,13 +118,15 @@ fn reaction_benches(c: &mut Criterion) {
         running.store(false, Ordering::Relaxed);
         worker_thread.join().unwrap();
         let period = segment as f64 / f64::from(RATE);
+        let window_s = loaded.decision.config().reaction_s;
         println!(
             "{block}-frame blocks: margin {:.1} ms = blocks {:.1} + resampler {:.1} + poll and \
              compute {:.1} + half crossfade {:.1}; end of the audio a decision needs to the first \
-             sample of its grain {:.1} ms; answer to a note on a boundary after {:?} ms (the \
-             next segment's decision: one segment, {:.0} ms, later; 1500: none while the note \
-             sounded); late decisions {} of {}; worker compute per segment at most {:.1} ms \
-             (allowance {:.1} ms)",
+             sample of its grain {:.1} ms; answer to a note on a boundary after {:?} ms (with \
+             the preset's {:.0} ms reaction window: the window, then the margin less half the \
+             crossfade; one segment, {:.0} ms, more where the slot's segment is silent; 1500: \
+             none while the note sounded); late decisions {} of {}; worker compute per segment \
+             at most {:.1} ms (allowance {:.1} ms)",
             margin.seconds() * 1e3,
             margin.blocks_s * 1e3,
             margin.resampler_s * 1e3,
@@ -135,6 +137,7 @@ fn reaction_benches(c: &mut Criterion) {
                 .iter()
                 .map(|r| (r * 1e3).round() as u32)
                 .collect::<Vec<_>>(),
+            window_s * 1e3,
             period * 1e3,
             telemetry.late_decisions(),
             telemetry.decisions(),

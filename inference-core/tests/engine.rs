@@ -633,7 +633,8 @@ fn in_live_mode_the_companion_rests_a_hold_and_a_margin_after_the_guide_stops() 
 }
 
 /// Live mode with a reaction window: each slot is decided once the first W of its guide
-/// segment is heard and starts W and the margin after the segment, whatever the block size;
+/// segment is heard and (on the grid) starts W and the margin after the segment, whatever the
+/// block size;
 /// a guide that comes back from a rest is answered in the slot it comes back in (a segment
 /// earlier than without the window); rests are followed as before.
 #[test]
@@ -641,7 +642,8 @@ fn with_a_reaction_window_live_mode_answers_the_note_being_played() {
     let w = 0.06;
     let preset = live_preset_with_window(w, true);
     let guide = melody_rest_melody();
-    let config = sampling(1);
+    let mut config = sampling(1);
+    config.settings.follow_onsets = false;
     let margin = config.margin_seconds(RATE).unwrap();
     let r = render(&preset, &config, &guide, 512);
     assert_eq!(r.latency, 0, "live mode reports no latency");
@@ -782,4 +784,53 @@ fn with_onset_following_the_companion_attacks_with_the_guide() {
     );
     assert!(sync[0] >= 0.8, "onset sync {sync:?}");
     assert!(sync[0] >= sync[1] + 0.2, "onset sync {sync:?}");
+}
+
+/// Live mode cannot wait for a guide note before starting its own, so it follows the guide's
+/// pulse: the companion attacks where the next guide notes are predicted, in time with them as
+/// heard (no latency), where on the grid it comes in a margin after each slot starts.
+#[test]
+fn in_live_mode_the_companion_attacks_on_the_guides_predicted_beat() {
+    // A steady beat off the 0.25 s grid (0.22 s, with ±15 ms of jitter) and a held note.
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let mut onsets = Vec::new();
+    let mut beat: f64 = 0.1;
+    while beat < 9.5 {
+        if (beat - 5.16).abs() > 0.01 {
+            onsets.push(beat + rng.random_range(-0.015..0.015));
+        }
+        beat += 0.22;
+    }
+    let guide = notes_at(&onsets, 10.0, 4);
+    let guide_onsets = OnsetDetector::detect(&guide, RATE);
+    let from = (2.0 * f64::from(RATE)) as u64;
+    for preset in [
+        synthetic_preset(0, true),
+        live_preset_with_window(0.06, true),
+    ] {
+        let mut sync = Vec::new();
+        for follow in [true, false] {
+            let mut config = sampling(2);
+            config.settings.follow_onsets = follow;
+            let r = render(&preset, &config, &guide, 512);
+            assert_eq!(r.latency, 0);
+            assert!(r.out.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
+            // After the first beats (the pulse needs a few onsets).
+            let heard: Vec<u64> = OnsetDetector::detect(&r.out, RATE)
+                .into_iter()
+                .filter(|&o| o >= from)
+                .collect();
+            assert!(heard.len() > 8, "{} onsets heard", heard.len());
+            sync.push(onset_sync(&heard, &guide_onsets));
+            // The output depends on the guide only.
+            let odd = render(&preset, &config, &guide, 37);
+            assert_eq!(odd.out, r.out, "follow {follow}: block size 37");
+        }
+        println!(
+            "live onset sync after 2 s: on the predicted beat {:.3}, on the grid {:.3}",
+            sync[0], sync[1]
+        );
+        assert!(sync[0] >= 0.7, "onset sync {sync:?}");
+        assert!(sync[0] >= sync[1] + 0.15, "onset sync {sync:?}");
+    }
 }

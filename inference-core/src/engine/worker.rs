@@ -22,7 +22,8 @@ use crate::action::{
 };
 use crate::decision::{DecisionStream, Sampler};
 use crate::perception::{
-    EncodedSegment, FrameEncoder, OnsetDetector, SegmentEncoderConfig, SegmentEncoderCore,
+    EncodedSegment, FrameEncoder, OnsetDetector, OnsetPredictor, SegmentEncoderConfig,
+    SegmentEncoderCore,
 };
 
 /// Guide samples taken from the ring per pass.
@@ -44,6 +45,14 @@ pub struct PlayedSlot {
     pub segment: Option<SegmentId>,
     /// Where the segment comes from.
     pub origin: Option<SegmentOrigin>,
+}
+
+/// A grain planned in live mode for slot `slot` (label `requested`), not yet sent.
+#[derive(Debug, Clone, Copy)]
+struct QueuedGrain {
+    slot: u64,
+    requested: u32,
+    grain: Grain,
 }
 
 /// The per-preset state: perception, decision and navigation for one loaded preset.
@@ -212,8 +221,16 @@ pub struct EngineWorker {
     /// Where the guide's notes start (worker clock), and those not yet planned for.
     onsets: OnsetDetector,
     pending_onsets: VecDeque<u64>,
-    /// When the companion's notes start (aligned mode, following onsets).
+    /// When the companion's notes start (following onsets).
     follower: OnsetFollower,
+    /// Live mode: the guide's pulse, which says where its next notes will start (fed from
+    /// `pending_onsets` as each slot is decided).
+    predictor: OnsetPredictor,
+    /// Live mode: the grains planned for predicted onsets, sent to the scheduler a margin
+    /// before they play (so that a rest can still take back those after it).
+    queued: VecDeque<QueuedGrain>,
+    /// Scratch for the predicted onsets of a slot.
+    predicted: Vec<u64>,
     /// Whether the companion has been faded out for a rest of the guide (a silence is
     /// scheduled and no segment since).
     resting: bool,
@@ -276,6 +293,9 @@ impl EngineWorker {
             onsets: OnsetDetector::new(host_rate),
             pending_onsets: VecDeque::new(),
             follower: OnsetFollower::new(host_rate),
+            predictor: OnsetPredictor::new(host_rate),
+            queued: VecDeque::new(),
+            predicted: Vec::new(),
             resting: false,
             now_playing_seen: None,
             dropped_seen: 0,
@@ -361,6 +381,7 @@ impl EngineWorker {
         )?;
         self.handle.load_corpus(corpus)?;
         self.follower.stop();
+        self.queued.clear();
         let old = std::mem::replace(&mut self.pipeline, pipeline);
         drop(old);
         self.telemetry.set_latency(self.pipeline.latency());
@@ -479,7 +500,56 @@ impl EngineWorker {
             self.decide_ready_timed(started)?;
         }
         self.pipeline.encoded = encoded;
-        self.rest_live()
+        self.rest_live()?;
+        self.release_queued()
+    }
+
+    /// Live mode: sends the queued grains due within the margin. Judged on the rest detector's
+    /// settled clock, as rests are, so that what a rest takes back does not depend on the
+    /// block size.
+    fn release_queued(&mut self) -> Result<(), EngineError> {
+        let due = self.rests.settled(self.consumed) + self.pipeline.margin;
+        while let Some(&QueuedGrain {
+            slot,
+            requested,
+            grain,
+        }) = self.queued.front().filter(|q| q.grain.at() <= due)
+        {
+            self.queued.pop_front();
+            self.send_grain(slot, requested, grain)?;
+        }
+        Ok(())
+    }
+
+    /// Sends every queued grain now (before a command that must come after them).
+    fn send_all_queued(&mut self) -> Result<(), EngineError> {
+        while let Some(QueuedGrain {
+            slot,
+            requested,
+            grain,
+        }) = self.queued.pop_front()
+        {
+            self.send_grain(slot, requested, grain)?;
+        }
+        Ok(())
+    }
+
+    /// Sends one planned grain of slot `slot` to the scheduler.
+    fn send_grain(&mut self, slot: u64, requested: u32, grain: Grain) -> Result<(), EngineError> {
+        match grain {
+            Grain::Jump { at, memory } => {
+                let corpus = &self.pipeline.corpus;
+                let Some(id) = corpus.segment_at(memory) else {
+                    return Ok(());
+                };
+                let offset = memory - corpus.segments()[id.index()].start;
+                self.handle.play_from(at, id, offset as u32)?;
+                self.log_played(slot, at, Some(requested), Some(id), offset);
+                self.resting = false;
+            }
+            Grain::Continue { at, segment } => self.handle.play(at, segment)?,
+        }
+        Ok(())
     }
 
     /// Live mode: once the guide has been silent for the hold, the companion fades out then
@@ -501,7 +571,7 @@ impl EngineWorker {
             return Ok(());
         };
         let slot = p.next_slot - 1;
-        let at = self.output_frame(slot, from).max(self.handle.last_at());
+        let at = self.rest_frame(slot, from).max(self.handle.last_at());
         self.rest_at(slot, at)
     }
 
@@ -511,14 +581,24 @@ impl EngineWorker {
         self.settings.follow_rests && !self.settings.freeze
     }
 
-    /// Whether the companion's notes start with the guide's: aligned mode, not frozen.
+    /// Whether the companion's notes start with the guide's (not frozen): the onsets heard
+    /// with a look-ahead, those predicted from the guide's pulse live.
     fn follows_onsets(&self) -> bool {
-        self.settings.follow_onsets && !self.settings.freeze && self.pipeline.lookahead > 0
+        self.settings.follow_onsets && !self.settings.freeze
     }
 
     /// The rest hold in host frames.
     fn hold_frames(&self) -> u64 {
         (f64::from(self.settings.rest_hold_seconds) * f64::from(self.host_rate)).round() as u64
+    }
+
+    /// Where the companion fades out for a rest known from guide frame `from` (in slot `slot`):
+    /// as [`Self::output_frame`], but live the reaction window is not waited for (a rest is
+    /// known when the guide has been silent for the hold, whatever the window).
+    fn rest_frame(&self, slot: u64, from: u64) -> u64 {
+        let p = &self.pipeline;
+        let window = if p.window { p.shift } else { 0 };
+        self.output_frame(slot, from) - window
     }
 
     /// Where the companion sounds what goes with guide frame `frame` (in slot `slot`).
@@ -543,12 +623,17 @@ impl EngineWorker {
                 .unwrap_or(p.boundary(index));
             (index, since + self.hold_frames())
         };
-        let at = self.output_frame(slot, from).max(self.handle.last_at());
+        let at = self.rest_frame(slot, from).max(self.handle.last_at());
         self.rest_at(slot, at)
     }
 
-    /// Fades the companion out at host frame `at` for a rest in slot `slot`.
+    /// Fades the companion out at host frame `at` for a rest in slot `slot` (live: the grains
+    /// planned from then on are dropped).
     fn rest_at(&mut self, slot: u64, at: u64) -> Result<(), EngineError> {
+        while self.queued.back().is_some_and(|q| q.grain.at() >= at) {
+            self.queued.pop_back();
+        }
+        self.send_all_queued()?;
         self.handle.silence(at)?;
         self.follower.stop();
         self.resting = true;
@@ -630,7 +715,7 @@ impl EngineWorker {
                     } else {
                         t
                     };
-                    let at = self.output_frame(slot, from).max(self.handle.last_at());
+                    let at = self.rest_frame(slot, from).max(self.handle.last_at());
                     self.rest_at(slot, at)?;
                 }
                 return Ok(());
@@ -653,9 +738,12 @@ impl EngineWorker {
         } else {
             None
         };
-        let first_at = if self.follows_onsets() {
+        let first_at = if self.follows_onsets() && live {
+            self.plan_live(t, slot_at, requested, segment)
+        } else if self.follows_onsets() {
             self.play_with_onsets(t, slot_at, requested, segment, rest_from)?
         } else {
+            self.send_all_queued()?;
             match segment {
                 Some(id) => self.handle.play(at, id)?,
                 None => self.handle.silence(at)?,
@@ -747,6 +835,57 @@ impl EngineWorker {
         let playing = self.follower.segment_at(&corpus, to);
         self.pipeline.navigator.observe_played(playing.or(segment));
         Ok(first)
+    }
+
+    /// Live mode: plans slot `t` (on the grid from `slot_at` to the next slot's start) on the
+    /// guide's predicted onsets and queues its grains (see [`Self::release_queued`]); with no
+    /// pulse to predict from, the slot changes on the grid. Returns the first attack's time.
+    fn plan_live(
+        &mut self,
+        t: u64,
+        slot_at: u64,
+        requested: u32,
+        segment: Option<SegmentId>,
+    ) -> Option<u64> {
+        let p = &self.pipeline;
+        // The pulse of the onsets heard when the decision could be made: up to the slot's
+        // start, and its reaction window.
+        let heard_to = p.boundary(t) + if p.window { p.shift } else { 0 };
+        let delay = OnsetDetector::delay_at(self.host_rate);
+        while let Some(&onset) = self
+            .pending_onsets
+            .front()
+            .filter(|&&o| o + delay <= heard_to)
+        {
+            self.pending_onsets.pop_front();
+            self.predictor.push(onset);
+        }
+        // After everything planned, sent or not (what is sent depends on the block size).
+        let planned = self.queued.back().map_or(0, |q| q.grain.at());
+        let from = slot_at.max(planned).max(self.handle.last_at());
+        let to = self.output_frame(t + 1, p.boundary(t + 1));
+        let corpus = Arc::clone(&p.corpus);
+        self.predicted.clear();
+        self.predictor.predict(from, to, &mut self.predicted);
+        self.follower.skip_to(from);
+        let grains = self
+            .follower
+            .plan(&corpus, to, &self.predicted, segment, slot_at, true);
+        let first = grains
+            .iter()
+            .find(|g| matches!(g, Grain::Jump { .. }))
+            .map(Grain::at);
+        self.queued.extend(grains.iter().map(|&grain| QueuedGrain {
+            slot: t,
+            requested,
+            grain,
+        }));
+        if first.is_some() {
+            self.resting = false;
+        }
+        let playing = self.follower.segment_at(&corpus, to);
+        self.pipeline.navigator.observe_played(playing.or(segment));
+        first
     }
 
     /// Records a played slot (when recording): `segment` from `offset` frames into it.

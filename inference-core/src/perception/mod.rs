@@ -28,5 +28,6 @@ pub use segment_encoder::{
     SegmentEncoderCore, MAX_REACTION_S, MIN_REACTION_S,
 };
 pub use segmentation::{
-    NoteValue, OnsetDetector, OnsetSnap, Segment, SegmentLength, SegmentationConfig,
+    NoteValue, OnsetDetector, OnsetPredictor, OnsetSnap, Pulse, Segment, SegmentLength,
+    SegmentationConfig,
 };

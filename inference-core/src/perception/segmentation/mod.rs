@@ -8,12 +8,15 @@
 //! onset within a small window; the grid itself does not move, so snapping cannot drift either.
 //!
 //! [`Segmenter`] runs on the worker thread: it takes blocks of audio and reports each segment once
-//! enough audio has arrived to fix its end.
+//! enough audio has arrived to fix its end. [`OnsetDetector`] finds the guide's note onsets, and
+//! [`OnsetPredictor`] the pulse they follow, to predict the next ones.
 
+mod beat;
 mod onsets;
 
 use std::collections::VecDeque;
 
+pub use beat::{OnsetPredictor, Pulse};
 pub use onsets::OnsetDetector;
 
 use super::error::{PerceptionError, Result};

@@ -157,7 +157,7 @@ pub struct CounterpartParams {
     /// How long the guide must be silent before the companion rests.
     #[id = "resthold"]
     pub rest_hold_ms: FloatParam,
-    /// Start the companion's notes with the guide's (Aligned mode).
+    /// Start the companion's notes with the guide's (Live mode: on its predicted beat).
     #[id = "onsets"]
     pub follow_onsets: BoolParam,
     /// Keep playing while the host's transport is stopped (for live use without a timeline).

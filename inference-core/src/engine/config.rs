@@ -44,9 +44,10 @@ pub struct EngineSettings {
     pub follow_rests: bool,
     /// How long the guide must be silent before the companion rests, in seconds, in [0, 4].
     pub rest_hold_seconds: f32,
-    /// Start the companion's notes with the guide's (aligned mode): the corpus audio changes
-    /// at the guide's onsets, each time at a corpus note's attack, and notes are held in
-    /// between. Off: the corpus audio changes on the segment grid.
+    /// Start the companion's notes with the guide's: the corpus audio changes at the guide's
+    /// onsets (aligned mode) or at those predicted from its pulse (live mode), each time at a
+    /// corpus note's attack, and notes are held in between. Off: the corpus audio changes on
+    /// the segment grid.
     pub follow_onsets: bool,
     /// Stop following the guide: keep playing the corpus on from the current segment (where a
     /// recording ends, or nothing is sounding, the navigator starts a new run).

@@ -14,9 +14,10 @@ pub struct TimingArgs {
     /// Seconds the guide must be silent before the companion rests (0 to 4).
     #[arg(long, default_value_t = DEFAULT_REST_HOLD_S)]
     rest_hold: f32,
-    /// Start the companion's notes with the guide's (look-ahead 1): the corpus audio changes at
-    /// the guide's onsets, at a corpus note's attack, and notes are held in between (pass
-    /// `--follow-onsets false` to change on the segment grid).
+    /// Start the companion's notes with the guide's: the corpus audio changes at the guide's
+    /// onsets (look-ahead 1), or at those predicted from its pulse (look-ahead 0), at a corpus
+    /// note's attack, and notes are held in between (pass `--follow-onsets false` to change on
+    /// the segment grid).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     follow_onsets: bool,
 }

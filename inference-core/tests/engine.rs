@@ -57,6 +57,22 @@ fn render(preset: &Preset, config: &EngineConfig, guide: &[f32], block: usize) -
     }
 }
 
+/// Asserts that rendering `guide` in blocks of each of `blocks` frames plays what `expected`
+/// played (the same output and slots): what the companion does depends on the guide only.
+fn assert_block_size_independent(
+    preset: &Preset,
+    config: &EngineConfig,
+    guide: &[f32],
+    expected: &Render,
+    blocks: &[usize],
+) {
+    for &block in blocks {
+        let odd = render(preset, config, guide, block);
+        assert_eq!(odd.out, expected.out, "block size {block}");
+        assert_eq!(odd.slots, expected.slots, "block size {block}");
+    }
+}
+
 fn sampling(seed: u64) -> EngineConfig {
     EngineConfig {
         seed,
@@ -586,9 +602,7 @@ fn the_companion_rests_when_the_guide_rests_and_comes_back_with_it() {
         back.at
     );
     // Rests are judged on the worker's clock: any block size gives the same output.
-    let odd = render(&preset, &config, &guide, 37);
-    assert_eq!(odd.out, r.out);
-    assert_eq!(odd.slots, r.slots);
+    assert_block_size_independent(&preset, &config, &guide, &r, &[37]);
     // Without following rests, it plays through.
     let through = EngineConfig {
         settings: EngineSettings {
@@ -625,11 +639,7 @@ fn in_live_mode_the_companion_rests_a_hold_and_a_margin_after_the_guide_stops() 
     );
     assert!(before > -30.0);
     // The fade's time depends on the guide only: any block size gives the same output.
-    for block in [37, 4096] {
-        let odd = render(&preset, &config, &guide, block);
-        assert_eq!(odd.out, r.out, "block size {block}");
-        assert_eq!(odd.slots, r.slots, "block size {block}");
-    }
+    assert_block_size_independent(&preset, &config, &guide, &r, &[37, 4096]);
 }
 
 /// Live mode with a reaction window: each slot is decided once the first W of its guide
@@ -686,11 +696,7 @@ fn with_a_reaction_window_live_mode_answers_the_note_being_played() {
         "without the window the guide's return is heard a slot late"
     );
     // The output depends on the guide only.
-    for block in [37, 4096] {
-        let odd = render(&preset, &config, &guide, block);
-        assert_eq!(odd.out, r.out, "block size {block}");
-        assert_eq!(odd.slots, r.slots, "block size {block}");
-    }
+    assert_block_size_independent(&preset, &config, &guide, &r, &[37, 4096]);
 }
 
 #[test]
@@ -823,8 +829,7 @@ fn in_live_mode_the_companion_attacks_on_the_guides_predicted_beat() {
             assert!(heard.len() > 8, "{} onsets heard", heard.len());
             sync.push(onset_sync(&heard, &guide_onsets));
             // The output depends on the guide only.
-            let odd = render(&preset, &config, &guide, 37);
-            assert_eq!(odd.out, r.out, "follow {follow}: block size 37");
+            assert_block_size_independent(&preset, &config, &guide, &r, &[37]);
         }
         println!(
             "live onset sync after 2 s: on the predicted beat {:.3}, on the grid {:.3}",

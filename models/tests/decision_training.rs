@@ -5,7 +5,7 @@ use counterpart_core::decision::{
     seeded_model, DecisionConfig, DecisionModel, Sampler, SamplerSettings,
 };
 use counterpart_models::dataset::PairedTokenDataset;
-use counterpart_models::metrics::{generate, score};
+use counterpart_models::metrics::{generate, score, Scores};
 use counterpart_models::train::{
     evaluate, learning_rate, loss_and_hits, make_batch, noisy_history, sorted_vars, train,
     TrainConfig, LOSS_LOG_FILE,
@@ -45,6 +45,33 @@ fn options(epochs: usize, steps: usize, seed: u64) -> TrainConfig {
     }
 }
 
+/// An arg-max sampler over `data`'s response labels.
+fn argmax_sampler(data: &PairedTokenDataset) -> Sampler {
+    Sampler::new(
+        &data.response_label_counts(),
+        SamplerSettings {
+            temperature: 0.0,
+            ..Default::default()
+        },
+        1,
+    )
+    .unwrap()
+}
+
+/// The scores of `model`'s free-running generation (the stream, arg-max) over `data`'s pairs.
+fn generated_scores(model: &DecisionModel, data: &PairedTokenDataset) -> Scores {
+    let mut sampler = argmax_sampler(data);
+    let pairs: Vec<(Vec<u32>, Vec<u32>)> = data
+        .pairs
+        .iter()
+        .map(|p| {
+            let b = generate(model, &p.a, &p.windows, p.b.len(), &mut sampler).unwrap();
+            (b, p.b.clone())
+        })
+        .collect();
+    score(&pairs)
+}
+
 fn out_dir(tag: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("counterpart-train-{tag}-{}", std::process::id()))
 }
@@ -81,27 +108,7 @@ fn loss_falls_and_accuracy_rises_well_above_chance() {
     let (_, acc) = evaluate(&model, &follow, 16, 8).unwrap();
     assert!(acc > 0.8, "teacher-forced accuracy {acc}");
     // Free-running generation with the stream and an arg-max sampler scores the same way.
-    let counts = follow.response_label_counts();
-    let mut sampler = Sampler::new(
-        &counts,
-        SamplerSettings {
-            temperature: 0.0,
-            ..Default::default()
-        },
-        1,
-    )
-    .unwrap();
-    let pairs: Vec<(Vec<u32>, Vec<u32>)> = follow
-        .pairs
-        .iter()
-        .map(|p| {
-            (
-                generate(&model, &p.a, &p.windows, p.b.len(), &mut sampler).unwrap(),
-                p.b.clone(),
-            )
-        })
-        .collect();
-    let s = score(&pairs);
+    let s = generated_scores(&model, &follow);
     assert!(s.tpp > 0.8, "generated TPP {}", s.tpp);
     assert!(s.lcp_mean > 3.0, "generated LCP {}", s.lcp_mean);
 
@@ -411,25 +418,9 @@ fn a_live_model_with_a_reaction_window_answers_the_current_segment() {
     assert!(without < 0.3, "without a window: {without} (chance 1/8)");
     assert!(with > 0.9, "with a window: {with}");
 
-    let mut sampler = Sampler::new(
-        &val_set.response_label_counts(),
-        SamplerSettings {
-            temperature: 0.0,
-            ..Default::default()
-        },
-        1,
-    )
-    .unwrap();
-    let generated: Vec<(Vec<u32>, Vec<u32>)> = val_set
-        .pairs
-        .iter()
-        .map(|p| {
-            let b = generate(&model, &p.a, &p.windows, p.b.len(), &mut sampler).unwrap();
-            (b, p.b.clone())
-        })
-        .collect();
-    let s = score(&generated);
+    let s = generated_scores(&model, &val_set);
     assert!(s.tpp > 0.9, "generated TPP {}", s.tpp);
     // Without its windows, the model cannot be run.
+    let mut sampler = argmax_sampler(&val_set);
     assert!(generate(&model, &val_set.pairs[0].a, &[], 4, &mut sampler).is_err());
 }

@@ -279,6 +279,27 @@ fn tokenisation_is_streaming_and_deterministic() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `counterpart eval --json` of `preset` on `stems` with `options`, its plot in `dir`: the
+/// printed scores (the command must succeed).
+fn eval_json(options: &[&str], preset: &Path, stems: &Path, dir: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_counterpart"))
+        .args(["eval", "--json"])
+        .args(options)
+        .arg("--preset")
+        .arg(preset)
+        .arg(stems)
+        .arg("--plot")
+        .arg(dir.join("lcp.png"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn tiny_build_options(dir: &Path) -> BuildOptions {
     BuildOptions {
         selection: PairSelection::Named {
@@ -366,28 +387,12 @@ fn build_preset_end_to_end_and_eval_json() {
     assert_eq!(again.preset.corpus, preset.corpus);
     assert_eq!(again.preset.decisions, preset.decisions);
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_counterpart"))
-        .args([
-            "eval",
-            "--json",
-            "--constrained",
-            "--pairs",
-            "all",
-            "--no-cache",
-            "--preset",
-        ])
-        .arg(&path)
-        .arg(&stems)
-        .arg("--plot")
-        .arg(dir.join("lcp.png"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v = eval_json(
+        &["--constrained", "--pairs", "all", "--no-cache"],
+        &path,
+        &stems,
+        &dir,
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let obj = v.as_object().unwrap();
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort();
@@ -495,22 +500,9 @@ fn a_live_model_hears_its_guides_reaction_windows_in_building_and_eval() {
         .is_none());
     let path = dir.join("window.cpreset");
     outcome.preset.save(&path).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_counterpart"))
-        .args(["eval", "--json", "--lookahead", "0", "--preset"])
-        .arg(&path)
-        .arg(&stems)
-        .arg("--cache")
-        .arg(dir.join("cache"))
-        .arg("--plot")
-        .arg(dir.join("lcp.png"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cache = dir.join("cache");
+    let cache = cache.to_str().unwrap();
+    let v = eval_json(&["--lookahead", "0", "--cache", cache], &path, &stems, &dir);
     assert!((0.0..=1.0).contains(&v["tpp"].as_f64().unwrap()));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -350,24 +350,10 @@ impl DecisionModel {
     pub fn new(config: &DecisionConfig, vb: VarBuilder) -> Result<Self> {
         config.validate()?;
         let d = config.d_model;
-        let embed_weight = vb.get_with_hints(
-            (config.embedding_rows(), d),
-            "embed.weight",
-            candle_nn::Init::Randn {
-                mean: 0.0,
-                stdev: 1.0,
-            },
-        )?;
+        // Built in this order: seeded initialisation draws the weights in the order asked.
+        let embed = token_embedding(config, vb.pp("embed"))?;
         let window_embed = if config.has_window() {
-            let weight = vb.get_with_hints(
-                (config.embedding_rows(), d),
-                "window_embed.weight",
-                candle_nn::Init::Randn {
-                    mean: 0.0,
-                    stdev: 1.0,
-                },
-            )?;
-            Some(Embedding::new(weight, d))
+            Some(token_embedding(config, vb.pp("window_embed"))?)
         } else {
             None
         };
@@ -378,7 +364,7 @@ impl DecisionModel {
             .map(|i| DecoderLayer::new(config, vb.pp(format!("decoder.layers.{i}"))))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            embed: Embedding::new(embed_weight, d),
+            embed,
             window_embed,
             encoder,
             encoder_norm: Norm::new(d, config.layer_norm_eps, vb.pp("encoder.norm"))?,
@@ -502,6 +488,20 @@ impl DecisionModel {
         }
         Ok(self.head.forward(&self.decoder_norm.forward(&h)?)?)
     }
+}
+
+/// A table of one `d_model` vector per token id (content labels and special tokens), drawn
+/// from a standard normal when fresh.
+fn token_embedding(config: &DecisionConfig, vb: VarBuilder) -> Result<Embedding> {
+    let weight = vb.get_with_hints(
+        (config.embedding_rows(), config.d_model),
+        "weight",
+        candle_nn::Init::Randn {
+            mean: 0.0,
+            stdev: 1.0,
+        },
+    )?;
+    Ok(Embedding::new(weight, config.d_model))
 }
 
 /// Additive mask `(tq, tk)`: query `i` may see key `j` iff `i + shift − context < j ≤ i + shift`.

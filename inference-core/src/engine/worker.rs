@@ -534,22 +534,31 @@ impl EngineWorker {
         Ok(())
     }
 
-    /// Sends one planned grain of slot `slot` to the scheduler.
-    fn send_grain(&mut self, slot: u64, requested: u32, grain: Grain) -> Result<(), EngineError> {
+    /// Sends one planned grain of slot `slot` (label `requested`) to the scheduler. Returns
+    /// its time when it is a jump that was played (an attack, or a loop in a note's sustain).
+    fn send_grain(
+        &mut self,
+        slot: u64,
+        requested: u32,
+        grain: Grain,
+    ) -> Result<Option<u64>, EngineError> {
         match grain {
             Grain::Jump { at, memory } => {
                 let corpus = &self.pipeline.corpus;
                 let Some(id) = corpus.segment_at(memory) else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 let offset = memory - corpus.segments()[id.index()].start;
                 self.handle.play_from(at, id, offset as u32)?;
                 self.log_played(slot, at, Some(requested), Some(id), offset);
                 self.resting = false;
+                Ok(Some(at))
             }
-            Grain::Continue { at, segment } => self.handle.play(at, segment)?,
+            Grain::Continue { at, segment } => {
+                self.handle.play(at, segment)?;
+                Ok(None)
+            }
         }
-        Ok(())
     }
 
     /// Live mode: once the guide has been silent for the hold, the companion fades out then
@@ -818,18 +827,8 @@ impl EngineWorker {
             if rest_from.is_some_and(|rest| grain.at() >= rest) {
                 break;
             }
-            match grain {
-                Grain::Jump { at, memory } => {
-                    let Some(id) = corpus.segment_at(memory) else {
-                        continue;
-                    };
-                    let offset = memory - corpus.segments()[id.index()].start;
-                    self.handle.play_from(at, id, offset as u32)?;
-                    self.log_played(t, at, Some(requested), Some(id), offset);
-                    first.get_or_insert(at);
-                    self.resting = false;
-                }
-                Grain::Continue { at, segment } => self.handle.play(at, segment)?,
+            if let Some(at) = self.send_grain(t, requested, grain)? {
+                first.get_or_insert(at);
             }
         }
         let playing = self.follower.segment_at(&corpus, to);

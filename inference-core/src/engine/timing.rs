@@ -1,4 +1,5 @@
-//! Onset following: the companion's notes start with the guide's (aligned mode).
+//! Onset following: the companion's notes start with the guide's (aligned mode), or with the
+//! onsets the guide's pulse predicts (live mode).
 //!
 //! The decision model picks a label per slot and the navigator a corpus segment with it; this
 //! module decides *when* the corpus audio changes. With look-ahead, the guide's onsets in a
@@ -11,7 +12,12 @@
 //! * between guide onsets the corpus note is held: when the recording's next note would start
 //!   before the guide's next one, the read head loops back inside the note's sustain, so the
 //!   pitch is kept and no attack falls off the guide's time (up to [`MAX_HOLD_S`]);
-//! * nothing changes at slot boundaries between onsets: the note playing goes on.
+//! * a slot with no guide onset, whose segment is not the one playing, changes note at its
+//!   start by a slur: the read head moves into the note its label describes past the note's
+//!   attack ([`ATTACK_S`]), and holds it to the guide's next onset, so the pitch follows the
+//!   decision without an attack off the guide's time (entering a note at its segment's start
+//!   would bring the recording's own next attack soon after, wherever it falls);
+//! * otherwise nothing changes at slot boundaries between onsets: the note playing goes on.
 //!
 //! The plan is a list of [`Grain`] events in output (host) frames, sent to the scheduler in
 //! order. Everything here runs on the worker thread.
@@ -35,6 +41,9 @@ const RELEASE_S: f64 = 0.08;
 const LOOP_START: f64 = 0.3;
 /// Shortest sustain loop, in seconds; shorter notes are not held.
 const MIN_LOOP_S: f64 = 0.1;
+/// The start of a corpus note that sounds as its attack, in seconds: a change of note between
+/// guide onsets enters the note after it.
+const ATTACK_S: f64 = 0.08;
 /// Longest hold of one note, in seconds; after it the recording plays on.
 pub const MAX_HOLD_S: f64 = 2.0;
 /// How far after a note the next one is looked for in the recording, in seconds.
@@ -116,8 +125,8 @@ impl OnsetFollower {
     /// Plans output frames `planned()..to` for one slot: `onsets` are the guide's onsets
     /// mapped to output frames (sorted; those outside the span are ignored), `target` the
     /// segment the navigator chose and `grid_at` where the slot starts on the segment grid.
-    /// A slot with no guide onset changes to `target` at `grid_at`, without an attack, as the
-    /// grid would. With `enter`, a companion that is silent comes in even without an onset (the
+    /// A slot with no guide onset changes to `target` at `grid_at` by a slur (into its note,
+    /// past the attack). With `enter`, a companion that is silent comes in even without an onset (the
     /// guide sounds, but no onset was found). Returns the grains, in time order.
     pub(super) fn plan(
         &mut self,
@@ -160,7 +169,10 @@ impl OnsetFollower {
                 (Some(_), Some(segment)) if self.segment_at(corpus, grid_at) != target => {
                     self.hold(corpus, cursor, grid_at, false);
                     cursor = grid_at;
-                    self.jump(corpus, grid_at, segment.start);
+                    let note = self
+                        .target_note(corpus, target, grid_at)
+                        .unwrap_or(segment.start);
+                    self.slur(corpus, grid_at, note);
                 }
                 (None, Some(_)) if enter => {
                     if let Some(memory) = self.target_note(corpus, target, grid_at) {
@@ -242,6 +254,27 @@ impl OnsetFollower {
             note: memory,
             note_at: at,
         });
+    }
+
+    /// Moves the read head at output frame `at` into the note whose onset is memory frame
+    /// `note`, [`ATTACK_S`] after that onset: the companion changes pitch without an attack,
+    /// and [`Self::hold`] then keeps the note until the guide's next onset. Nothing changes when
+    /// that note already plays.
+    fn slur(&mut self, corpus: &CorpusMemory, at: u64, note: u64) {
+        if self.head.is_some_and(|head| head.note == note) {
+            return;
+        }
+        let skip = self.frames(ATTACK_S);
+        let (memory, skipped) = if corpus.segment_at(note + skip).is_some() {
+            (note + skip, skip)
+        } else {
+            (note, 0)
+        };
+        self.jump(corpus, at, memory);
+        if let Some(head) = &mut self.head {
+            head.note = note;
+            head.note_at = at.saturating_sub(skipped);
+        }
     }
 
     /// Plays the head on from `from` to `until` (a guide onset when `at_onset`, else the end of
@@ -442,7 +475,7 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_without_onsets_changes_on_the_grid_and_boundaries_are_announced() {
+    fn a_slot_without_onsets_slurs_into_its_note_on_the_grid_and_boundaries_are_announced() {
         let corpus = corpus();
         let mut follower = OnsetFollower::new(RATE);
         let start = seconds(5.0);
@@ -464,8 +497,8 @@ mod tests {
                 memory: corpus.onsets()[0]
             }
         );
-        // No guide onset in the next span: the chosen segment 3 comes in at the grid position,
-        // from its start.
+        // No guide onset in the next span: the chosen segment 3's note (the recording's note at
+        // 1.6 s) comes in at the grid position, past its attack.
         let grid = start + seconds(0.7);
         let second = follower
             .plan(
@@ -477,15 +510,26 @@ mod tests {
                 true,
             )
             .to_vec();
+        let note = corpus.onset_in(seconds(1.5), seconds(2.0)).unwrap();
+        assert!(note.abs_diff(seconds(1.6)) <= seconds(0.03));
+        let entered = note + seconds(ATTACK_S);
         assert!(second.contains(&Grain::Jump {
             at: grid,
-            memory: corpus.segments()[3].start
+            memory: entered
         }));
-        // Reading on from segment 3's start, the head enters segment 4 0.5 s after the grid.
+        // Reading on from there, the head enters segment 4 at its start, and the recording's
+        // next note (2.3 s) does not come within the span.
         assert!(second.contains(&Grain::Continue {
-            at: grid + seconds(0.5),
+            at: grid + (corpus.segments()[4].start - entered),
             segment: SegmentId(4)
         }));
+        assert_eq!(
+            second
+                .iter()
+                .filter(|g| matches!(g, Grain::Jump { .. }))
+                .count(),
+            1
+        );
         assert!(second.windows(2).all(|w| w[0].at() <= w[1].at()));
     }
 

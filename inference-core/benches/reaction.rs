@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use counterpart_core::engine::{
     build, EncoderSearch, EngineConfig, EngineSettings, LoadedPreset, Margin, OfflineRenderer,
-    WorkerMargin, COMPUTE_ALLOWANCE_S, WORKER_POLL_S,
+    WorkerMargin, COMPUTE_ALLOWANCE_S, WORKER_POLL,
 };
 use counterpart_core::preset::Preset;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -79,7 +79,7 @@ fn reaction_benches(c: &mut Criterion) {
             std::thread::spawn(move || {
                 while running.load(Ordering::Relaxed) {
                     if !worker.step().unwrap() {
-                        std::thread::sleep(Duration::from_secs_f64(WORKER_POLL_S));
+                        std::thread::sleep(WORKER_POLL);
                     }
                 }
             })

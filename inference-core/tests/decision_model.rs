@@ -160,6 +160,58 @@ fn stream_equals_banded_full_pass_beyond_the_context() {
     }
 }
 
+/// A revised window leaves the stream as if it had been the window all along: within the
+/// context and after the ring buffers have wrapped, with a guide token pushed before the
+/// revision, and revised twice.
+#[test]
+fn a_revised_window_is_as_if_it_had_been_the_window() {
+    let cfg = configs(5).pop().unwrap();
+    let (_, model) = models(&cfg, "revise");
+    let a = random_tokens(17, 7, 31);
+    let w = random_tokens(17, 7, 32);
+    let b = random_tokens(17, 7, 33);
+    let revised_at = [2usize, 9, 13];
+    let mut final_w = w.clone();
+    for &t in &revised_at {
+        final_w[t] = (w[t] + 3) % 7;
+    }
+    let expected = streamed_logits(&model, &a, &final_w, &b);
+    let mut stream = DecisionStream::new(&model).unwrap();
+    assert!(!stream.can_revise());
+    let mut got = Vec::new();
+    for (t, &b_t) in b.iter().enumerate() {
+        if t > 0 {
+            stream.push_guide(a[t - 1]).unwrap();
+        }
+        stream.push_window(w[t]).unwrap();
+        assert!(!stream.can_revise(), "b_{t} is not chosen yet");
+        let first = stream.next_logits().unwrap().to_vec();
+        stream.push_response(b_t).unwrap();
+        if revised_at.contains(&t) {
+            assert!(stream.can_revise());
+            // First another window, then the final one: only the last counts.
+            stream.revise_window((w[t] + 1) % 7).unwrap();
+            stream.next_logits().unwrap();
+            stream.push_response(b_t).unwrap();
+            stream.revise_window(final_w[t]).unwrap();
+            got.push(stream.next_logits().unwrap().to_vec());
+            stream.push_response(b_t).unwrap();
+        } else {
+            got.push(first);
+        }
+    }
+    let d = max_abs_diff(&expected, &got);
+    assert!(d < 1e-5, "revised stream differs by {d}");
+    // No revision once the next window has come, or without a window model.
+    stream.push_window(w[0]).unwrap();
+    assert!(stream.revise_window(1).is_err());
+    let (_, plain) = models(&small_config(0, 5), "revise-plain");
+    let mut stream = DecisionStream::new(&plain).unwrap();
+    stream.next_logits().unwrap();
+    stream.push_response(1).unwrap();
+    assert!(!stream.can_revise());
+}
+
 #[test]
 fn changing_a_after_t_minus_1_plus_l_leaves_logits_at_t_unchanged() {
     for cfg in configs(32) {

@@ -839,3 +839,55 @@ fn in_live_mode_the_companion_attacks_on_the_guides_predicted_beat() {
         assert!(sync[0] >= sync[1] + 0.15, "onset sync {sync:?}");
     }
 }
+
+#[test]
+fn in_live_mode_a_note_started_after_the_window_is_answered_within_its_slot() {
+    // One note per 0.25 s segment, starting 110 ms into it: after the 60 ms window its slot is
+    // decided from, so the decision cannot hear it, but early enough to decide again.
+    let onsets: Vec<f64> = (0..36).map(|k| 0.11 + SEGMENT_S * k as f64).collect();
+    let guide = notes_at(&onsets, 9.5, 12);
+    let heard = OnsetDetector::detect(&guide, RATE);
+    let preset = live_preset_with_window(0.06, true);
+    let mut config = sampling(4);
+    config.settings.temperature = 0.0;
+    let r = render(&preset, &config, &guide, 512);
+    let margin = (config.margin_seconds(RATE).unwrap() * f64::from(RATE)).round() as u64;
+    // Slots whose label changed after their first grain: the decision taken again.
+    let mut revised = 0;
+    for slot in 0..36u64 {
+        let grains: Vec<&PlayedSlot> = r.slots.iter().filter(|s| s.slot == slot).collect();
+        let Some(first) = grains.first().and_then(|g| g.requested) else {
+            continue;
+        };
+        let Some(change) = grains
+            .iter()
+            .find(|g| g.requested.is_some_and(|l| l != first))
+        else {
+            continue;
+        };
+        revised += 1;
+        // It comes a margin after the note was heard (detected, and its window encoded), and
+        // before the slot's segment ends (plus the margin and the window).
+        let onset = *heard.iter().rfind(|&&o| o + margin < change.at).unwrap();
+        let after = (change.at - onset) as f64 / f64::from(RATE);
+        assert!(
+            (0.06..0.3).contains(&after),
+            "slot {slot}: changed {after:.3} s after the guide's onset"
+        );
+    }
+    println!("{revised} of 36 slots decided again at the note");
+    assert!(revised >= 2, "{revised} slots decided again");
+    // On the grid (not following onsets) a slot keeps its decision.
+    let mut grid = config.clone();
+    grid.settings.follow_onsets = false;
+    let plain = render(&preset, &grid, &guide, 512);
+    let decided: Vec<(u64, u32)> = plain
+        .slots
+        .iter()
+        .filter_map(|s| Some((s.slot, s.requested?)))
+        .collect();
+    assert!(decided
+        .iter()
+        .all(|s| decided.iter().filter(|o| o.0 == s.0).all(|o| o.1 == s.1)));
+    assert_block_size_independent(&preset, &config, &guide, &r, &[37, 4096]);
+}

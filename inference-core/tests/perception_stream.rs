@@ -266,3 +266,53 @@ fn reaction_windows_come_before_their_segment_see_only_their_start_and_stream_li
         assert!(SegmentEncoderCore::new(&config, rate, PeakEncoder, None).is_err());
     }
 }
+
+#[test]
+fn a_window_asked_for_at_an_onset_is_encoded_as_a_segments_window_starting_there() {
+    // 16 kHz (no resampling), 0.5 s segments, 60 ms windows and 0.2 s of context; the window
+    // asked for at 0.7 s, 0.2 s into segment 1.
+    let rate = 16_000u32;
+    let config = SegmentEncoderConfig {
+        context_s: 0.2,
+        reaction_s: 0.06,
+        ..config(0.5)
+    };
+    let (at, shift) = (11_200usize, 3_200usize);
+    let audio = clicks(rate as usize * 3, &[at + 300, at + 2_000, 20_000]);
+    let mut core = SegmentEncoderCore::new(&config, rate, PeakEncoder, None).unwrap();
+    let mut out = Vec::new();
+    core.push(&audio[..at], &mut out).unwrap();
+    core.request_window(1, at as u64);
+    // Asked for after its segment came out whole, or before one asked already: dropped.
+    core.request_window(1, at as u64 - 10);
+    for block in audio[at..].chunks(517) {
+        core.push(block, &mut out).unwrap();
+    }
+    core.request_window(0, 1_000);
+    core.push(&[0.0; 20_000], &mut out).unwrap();
+    let asked: Vec<_> = out.iter().filter(|s| s.onset).collect();
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].partial);
+    assert_eq!(
+        (
+            asked[0].segment.index,
+            asked[0].segment.start,
+            asked[0].segment.end
+        ),
+        (1, at as u64, at as u64 + 960)
+    );
+    // In the order the audio ends: after segment 1's own window, before segment 1 whole.
+    let i = out.iter().position(|s| s.onset).unwrap();
+    assert!(out[i - 1].partial && !out[i - 1].onset && out[i - 1].segment.index == 1);
+    assert!(!out[i + 1].partial && out[i + 1].segment.index == 1);
+    // The same vector as the window of a segment that starts there: segment 1 of the audio
+    // from 0.2 s on.
+    let (shifted, _) = encode_clip(&audio[shift..], rate, &config, PeakEncoder, None).unwrap();
+    let there = shifted
+        .iter()
+        .find(|s| s.partial && s.segment.index == 1)
+        .unwrap();
+    assert_eq!(there.segment.start as usize + shift, at);
+    assert_eq!(asked[0].vector, there.vector);
+    assert!(asked[0].vector[0] > 0.5, "the click 19 ms in is heard");
+}

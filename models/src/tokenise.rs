@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use counterpart_core::perception::resample::RESAMPLER_ID;
 use counterpart_core::perception::{
     encode_clip, Codebook, EncoderOptions, EncoderSpec, OnnxEncoder, Segment, SegmentEncoderConfig,
 };
@@ -181,8 +182,8 @@ fn hash_file(path: &Path) -> Result<String, PipelineError> {
 }
 
 /// The cache key of a track: SHA-256 over the encoder's hash, the layer read (`None` for the
-/// encoder's default layer, whether it was named or not), the settings and the hashes of the
-/// track's files.
+/// encoder's default layer, whether it was named or not), the resampler to 16 kHz, the settings
+/// and the hashes of the track's files.
 fn cache_key(
     encoder_sha: &str,
     layer: Option<usize>,
@@ -192,7 +193,7 @@ fn cache_key(
     let mut h = Sha256::new();
     h.update(b"counterpart-segments/1\n");
     h.update(encoder_sha.as_bytes());
-    h.update(format!("\nlayer={layer:?}\n").as_bytes());
+    h.update(format!("\nlayer={layer:?}\nresampler={RESAMPLER_ID}\n").as_bytes());
     h.update(serde_json::to_vec(config).expect("config serialises"));
     for f in files {
         h.update(b"\nfile=");

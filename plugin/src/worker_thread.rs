@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use counterpart_core::engine::{
-    build, EngineConfig, EngineTelemetry, EngineWorker, LoadedPreset, Margin,
+    build, EngineConfig, EngineTelemetry, EngineWorker, LoadedPreset, Margin, WORKER_POLL,
 };
 use counterpart_core::perception::SegmentLength;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -38,8 +38,6 @@ const TEMPO_WAIT: Duration = Duration::from_millis(500);
 /// last of them.
 const SETTLE: Duration = Duration::from_millis(40);
 
-/// How long the worker sleeps when there is nothing to do.
-const IDLE_SLEEP: Duration = Duration::from_millis(2);
 /// How long it sleeps when there is nothing to do and the companion rests with the guide:
 /// the first decision after the rest then comes up to this much later, well within the
 /// worker margin (120 ms), and a silent guide costs a tenth of the wake-ups.
@@ -211,7 +209,7 @@ impl Worker {
                 Some(session) if session.worker.as_ref().is_some_and(EngineWorker::resting) => {
                     RESTING_SLEEP
                 }
-                Some(_) => IDLE_SLEEP,
+                Some(_) => WORKER_POLL,
             };
             match commands.recv_timeout(wait) {
                 Ok(Command::Activate(session)) => self.start_session(*session),

@@ -20,6 +20,8 @@ struct RingKv {
     values: Tensor,
     capacity: usize,
     written: usize,
+    /// What the last push overwrote, once the ring was full (for [`RingKv::pop`]).
+    evicted: Option<(Tensor, Tensor)>,
 }
 
 impl RingKv {
@@ -31,15 +33,35 @@ impl RingKv {
             values: Tensor::zeros(shape, candle_core::DType::F32, model.device())?,
             capacity: cfg.context,
             written: 0,
+            evicted: None,
         })
     }
 
     /// Stores one position's key and value `(1, heads, 1, head_dim)`, evicting the oldest.
     fn push(&mut self, k: &Tensor, v: &Tensor) -> Result<()> {
         let slot = self.written % self.capacity;
+        self.evicted = if self.written >= self.capacity {
+            Some((
+                self.keys.narrow(2, slot, 1)?.force_contiguous()?,
+                self.values.narrow(2, slot, 1)?.force_contiguous()?,
+            ))
+        } else {
+            None
+        };
         self.keys.slice_set(&k.contiguous()?, 2, slot)?;
         self.values.slice_set(&v.contiguous()?, 2, slot)?;
         self.written += 1;
+        Ok(())
+    }
+
+    /// Takes back the last push (one only: what it overwrote is put back).
+    fn pop(&mut self) -> Result<()> {
+        self.written = self.written.saturating_sub(1);
+        if let Some((k, v)) = self.evicted.take() {
+            let slot = self.written % self.capacity;
+            self.keys.slice_set(&k, 2, slot)?;
+            self.values.slice_set(&v, 2, slot)?;
+        }
         Ok(())
     }
 
@@ -59,6 +81,7 @@ impl RingKv {
 
     fn clear(&mut self) {
         self.written = 0;
+        self.evicted = None;
     }
 }
 
@@ -84,13 +107,16 @@ pub struct DecisionStream {
     /// 0 is BOS).
     guide_len: usize,
     /// With a reaction window: the last whole A token pushed (BOS at first), which the next
-    /// window's position holds, and the number of positions encoded.
+    /// window's position holds, the one the last encoded position holds, and the number of
+    /// positions encoded.
     last_guide: u32,
+    window_guide: u32,
     positions: usize,
     /// B tokens committed so far (`t`).
     response_len: usize,
-    /// Last committed B token, or BOS.
+    /// Last committed B token, or BOS, and the one before it.
     last_response: u32,
+    previous_response: u32,
     /// Logits for `b_t`, valid when `logits_ready`.
     logits: Vec<f32>,
     logits_ready: bool,
@@ -112,9 +138,11 @@ impl DecisionStream {
             decoder_cross: rings(cfg.decoder_layers)?,
             guide_len: 0,
             last_guide: cfg.bos(),
+            window_guide: cfg.bos(),
             positions: 0,
             response_len: 0,
             last_response: cfg.bos(),
+            previous_response: cfg.bos(),
             logits: vec![0.0; cfg.vocab_size],
             logits_ready: false,
         };
@@ -140,9 +168,11 @@ impl DecisionStream {
         let bos = self.model.config().bos();
         self.guide_len = 0;
         self.last_guide = bos;
+        self.window_guide = bos;
         self.positions = 0;
         self.response_len = 0;
         self.last_response = bos;
+        self.previous_response = bos;
         self.logits_ready = false;
         if self.model.config().has_window() {
             // Position 0 waits for the first segment's window.
@@ -201,6 +231,45 @@ impl DecisionStream {
             )));
         }
         self.encode(self.last_guide, Some(token), self.positions)?;
+        self.window_guide = self.last_guide;
+        self.positions += 1;
+        Ok(())
+    }
+
+    /// Whether [`Self::revise_window`] can take back `b_{t−1}`: a model with a reaction window
+    /// that has committed `b_{t−1}` and has had no later window.
+    pub fn can_revise(&self) -> bool {
+        self.model.config().has_window()
+            && self.response_len > 0
+            && self.positions == self.response_len
+    }
+
+    /// Takes back the last committed token `b_{t−1}` and the window its position was encoded
+    /// with, and encodes that position again with the window `token` (heard later in the same
+    /// guide segment, at a new note): the logits for `b_{t−1}` are then asked for again and the
+    /// new choice committed with [`Self::push_response`]. The stream is then exactly as if
+    /// `token` had been that segment's window.
+    pub fn revise_window(&mut self, token: u32) -> Result<()> {
+        self.model.config().check_token(token)?;
+        if !self.can_revise() {
+            return Err(DecisionError::OutOfOrder(format!(
+                "no decision to revise: {} positions encoded, {} responses committed",
+                self.positions, self.response_len
+            )));
+        }
+        for ring in self
+            .encoder_self
+            .iter_mut()
+            .chain(&mut self.decoder_self)
+            .chain(&mut self.decoder_cross)
+        {
+            ring.pop()?;
+        }
+        self.response_len -= 1;
+        self.last_response = self.previous_response;
+        self.positions -= 1;
+        self.logits_ready = false;
+        self.encode(self.window_guide, Some(token), self.positions)?;
         self.positions += 1;
         Ok(())
     }
@@ -255,6 +324,7 @@ impl DecisionStream {
             )));
         }
         self.model.config().check_token(token)?;
+        self.previous_response = self.last_response;
         self.last_response = token;
         self.response_len += 1;
         self.logits_ready = false;

@@ -199,7 +199,7 @@ impl EngineConfig {
 }
 
 /// How often a real-time worker looks for new guide audio when it has nothing to do.
-pub const WORKER_POLL_S: f64 = 0.002;
+pub const WORKER_POLL: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// The worker's compute per segment boundary that the margin allows for: the encoder on the
 /// segment and its context, the quantiser, one Transformer step and the navigator. The
@@ -218,7 +218,7 @@ pub struct WorkerMargin {
     pub blocks_s: f64,
     /// The resampler to the encoder's rate: a chunk waiting to fill, and its filter delay.
     pub resampler_s: f64,
-    /// The worker's polling interval and its compute ([`WORKER_POLL_S`],
+    /// The worker's polling interval and its compute ([`WORKER_POLL`],
     /// [`COMPUTE_ALLOWANCE_S`]).
     pub compute_s: f64,
     /// Half the crossfade, which is centred on the slot's start.
@@ -229,11 +229,11 @@ impl WorkerMargin {
     /// The margin for blocks of up to `max_block` frames at `rate` Hz, with crossfades of
     /// `crossfade_s` seconds.
     pub fn for_host(max_block: usize, rate: u32, crossfade_s: f32) -> Result<Self, EngineError> {
-        let resampler = crate::perception::resample::StreamResampler::new(rate)?;
+        crate::perception::resample::check_rate(rate)?;
         Ok(Self {
             blocks_s: 2.0 * max_block.max(1) as f64 / f64::from(rate.max(1)),
-            resampler_s: resampler.latency_seconds(),
-            compute_s: WORKER_POLL_S + COMPUTE_ALLOWANCE_S,
+            resampler_s: crate::perception::resample::latency_seconds(rate),
+            compute_s: WORKER_POLL.as_secs_f64() + COMPUTE_ALLOWANCE_S,
             half_crossfade_s: f64::from(crossfade_s.max(0.0)) / 2.0,
         })
     }

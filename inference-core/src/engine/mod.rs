@@ -78,7 +78,7 @@ use ringbuf::{HeapProd, HeapRb};
 pub use audio::{AudioEngine, MAX_PASS_FRAMES};
 pub use config::{
     EngineConfig, EngineSettings, Margin, MissingLabel, WorkerMargin, COMPUTE_ALLOWANCE_S,
-    DEFAULT_HOST_BLOCK, DEFAULT_REST_HOLD_S, WORKER_POLL_S,
+    DEFAULT_HOST_BLOCK, DEFAULT_REST_HOLD_S, WORKER_POLL,
 };
 pub use loaded_preset::{
     segmentation_config, CorpusOrigins, EncoderSearch, LoadError, LoadedPreset, SegmentOrigin,

@@ -19,7 +19,8 @@ use crate::preset::{sha256_hex, Preset, SegmentLength, SegmentRecord};
 pub const DEFAULT_CAP_BYTES: u64 = 64 << 20;
 
 const FORMAT: &str = "counterpart-recut";
-const VERSION: u32 = 1;
+/// 2: labels from [`crate::perception::resample::RESAMPLER_ID`]'s resampler.
+const VERSION: u32 = 2;
 
 /// A folder of re-cut corpora. Worker threads (file I/O).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -95,6 +95,9 @@ pub(super) struct OnsetFollower {
     /// Output frame up to which grains are planned.
     planned: u64,
     grains: Vec<Grain>,
+    /// The head as planned from each output frame on, since the last plan began (for
+    /// [`Self::rewind`]).
+    trail: Vec<(u64, Option<Head>)>,
 }
 
 impl OnsetFollower {
@@ -105,6 +108,7 @@ impl OnsetFollower {
             head: None,
             planned: 0,
             grains: Vec::new(),
+            trail: Vec::new(),
         }
     }
 
@@ -120,6 +124,32 @@ impl OnsetFollower {
     /// The companion has gone silent (a rest, or a grain played by another path).
     pub(super) fn stop(&mut self) {
         self.head = None;
+        self.trail.clear();
+    }
+
+    /// Takes back what the last plan has from output frame `at` on (not before that plan's
+    /// start): the head is as planned at `at`, and the next plan starts there. The caller drops
+    /// the grains planned from `at` on. Returns where the next plan starts.
+    pub(super) fn rewind(&mut self, at: u64) -> u64 {
+        let Some(&(start, _)) = self.trail.first() else {
+            return self.planned;
+        };
+        let at = at.clamp(start, self.planned.max(start));
+        let kept = self
+            .trail
+            .iter()
+            .rposition(|&(from, _)| from < at)
+            .unwrap_or(0);
+        self.head = self.trail[kept].1;
+        self.trail.truncate(kept + 1);
+        self.planned = at;
+        at
+    }
+
+    /// Sets the head, as planned from output frame `at` on.
+    fn set_head(&mut self, at: u64, head: Option<Head>) {
+        self.head = head;
+        self.trail.push((at, head));
     }
 
     /// Plans output frames `planned()..to` for one slot: `onsets` are the guide's onsets
@@ -139,6 +169,8 @@ impl OnsetFollower {
     ) -> &[Grain] {
         self.grains.clear();
         let from = self.planned;
+        self.trail.clear();
+        self.trail.push((from, self.head));
         let to = to.max(from);
         let mut cursor = from;
         let mut first = true;
@@ -239,21 +271,23 @@ impl OnsetFollower {
             if natural.abs_diff(memory) <= self.frames(IN_TIME_S)
                 && corpus.segment_at(natural).is_some()
             {
-                self.head = Some(Head {
+                let head = Head {
                     note: memory,
                     note_at: at,
                     ..head
-                });
+                };
+                self.set_head(at, Some(head));
                 return;
             }
         }
         self.grains.push(Grain::Jump { at, memory });
-        self.head = Some(Head {
+        let head = Head {
             at,
             memory,
             note: memory,
             note_at: at,
-        });
+        };
+        self.set_head(at, Some(head));
     }
 
     /// Moves the read head at output frame `at` into the note whose onset is memory frame
@@ -271,9 +305,13 @@ impl OnsetFollower {
             (note, 0)
         };
         self.jump(corpus, at, memory);
-        if let Some(head) = &mut self.head {
-            head.note = note;
-            head.note_at = at.saturating_sub(skipped);
+        if let Some(head) = self.head {
+            let head = Head {
+                note,
+                note_at: at.saturating_sub(skipped),
+                ..head
+            };
+            self.set_head(at, Some(head));
         }
     }
 
@@ -289,7 +327,7 @@ impl OnsetFollower {
             let read = head.memory_at(cursor_at);
             let end = head.memory_at(until);
             let Some(segment) = corpus.segment_at(read).and_then(|id| corpus.segment(id)) else {
-                self.head = None;
+                self.set_head(cursor_at, None);
                 return;
             };
             let source = corpus.source_frames(segment);
@@ -297,7 +335,8 @@ impl OnsetFollower {
                 self.announce_boundaries(corpus, head, cursor_at, until);
                 if end > source.end {
                     // The recording ends: the scheduler fades out.
-                    self.head = None;
+                    let ends_at = head.at + source.end.saturating_sub(head.memory);
+                    self.set_head(ends_at, None);
                 }
                 return;
             };
@@ -318,20 +357,22 @@ impl OnsetFollower {
                     at: loop_at,
                     memory: body_start,
                 });
-                self.head = Some(Head {
+                let head = Head {
                     at: loop_at,
                     memory: body_start,
                     ..head
-                });
+                };
+                self.set_head(loop_at, Some(head));
                 cursor = loop_at;
             } else {
                 // The recording's next note plays.
                 self.announce_boundaries(corpus, head, cursor_at, onset_at);
-                self.head = Some(Head {
+                let head = Head {
                     note: onset,
                     note_at: onset_at,
                     ..head
-                });
+                };
+                self.set_head(onset_at, Some(head));
                 cursor = onset_at;
             }
         }

@@ -4,13 +4,13 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::Receiver;
 use ringbuf::traits::Consumer;
 use ringbuf::HeapCons;
 
-use super::config::{EngineConfig, EngineSettings, MissingLabel};
+use super::config::{EngineConfig, EngineSettings, MissingLabel, WORKER_POLL};
 use super::loaded_preset::{CorpusOrigins, LoadedPreset, SegmentOrigin};
 use super::rests::RestDetector;
 use super::telemetry::{EngineTelemetry, NowPlaying};
@@ -28,9 +28,6 @@ use crate::perception::{
 
 /// Guide samples taken from the ring per pass.
 const PASS: usize = 4096;
-
-/// How long [`EngineWorker::run`] sleeps when there is nothing to do.
-const IDLE_SLEEP: Duration = Duration::from_millis(2);
 
 /// One companion segment the worker decided, or the start of a rest.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,8 +76,14 @@ struct Pipeline {
     corpus: Arc<CorpusMemory>,
     origins: CorpusOrigins,
     encoded: Vec<EncodedSegment>,
+    /// Live with a reaction window: how long after a guide onset the onset has surely been
+    /// detected and its window resampled, in host frames ([`EngineWorker::revise`]).
+    revise_delay: u64,
     /// The slot the next decision is for.
     next_slot: u64,
+    /// The last slot decided, the label asked for it and the one committed to the decision
+    /// stream (for [`EngineWorker::revise`]).
+    last_choice: Option<(u64, u32, u32)>,
     logits: Vec<f32>,
     distribution: Vec<f32>,
     last_a: Option<u32>,
@@ -156,7 +159,9 @@ impl Pipeline {
                 corpus: preset.corpus,
                 origins: preset.origins,
                 encoded: Vec::new(),
+                revise_delay: revise_delay(reaction_s, host_rate),
                 next_slot: 0,
+                last_choice: None,
                 logits: vec![0.0; k],
                 distribution: Vec::with_capacity(k),
                 last_a: None,
@@ -194,6 +199,15 @@ fn onset_shift(lookahead: usize, period: f64, host_rate: u32) -> u64 {
     } else {
         ((period / 2.0).round() as u64).max(OnsetDetector::delay_at(host_rate))
     }
+}
+
+/// How long after a guide onset, in host frames at `host_rate`, the onset detector has surely
+/// confirmed it and the reaction window of `reaction_s` seconds from it has been resampled for
+/// the encoder (a few frames more for rounding).
+fn revise_delay(reaction_s: f64, host_rate: u32) -> u64 {
+    let rate = f64::from(host_rate);
+    let window = reaction_s + crate::perception::resample::latency_seconds(host_rate);
+    ((window * rate).ceil() as u64 + 3).max(OnsetDetector::delay_at(host_rate))
 }
 
 /// The worker margin in host frames, checked.
@@ -429,7 +443,7 @@ impl EngineWorker {
         while !stop.load(Ordering::Acquire) {
             match self.step() {
                 Ok(true) => {}
-                Ok(false) => std::thread::sleep(IDLE_SLEEP),
+                Ok(false) => std::thread::sleep(WORKER_POLL),
                 Err(error) => {
                     self.telemetry.count_error();
                     tracing::error!("engine worker: {error}");
@@ -445,8 +459,13 @@ impl EngineWorker {
         let started = Instant::now();
         self.rests.push(&self.block[..n]);
         self.onsets.push(&self.block[..n]);
-        self.pending_onsets.extend(self.onsets.take_onsets());
-        if !self.follows_onsets() {
+        let onsets = self.onsets.take_onsets();
+        if self.follows_onsets() {
+            for &onset in &onsets {
+                self.request_revision(onset);
+            }
+            self.pending_onsets.extend(onsets);
+        } else {
             self.pending_onsets.clear();
         }
         // Onsets no slot took (the guide rested around them) do not pile up.
@@ -484,6 +503,11 @@ impl EngineWorker {
             let token = segment.token.ok_or_else(|| {
                 EngineError::Config("perception returned a segment without a token".into())
             })?;
+            if segment.onset {
+                let onset = self.pipeline.origin + segment.segment.start;
+                self.revise(index, onset, token)?;
+                continue;
+            }
             let p = &mut self.pipeline;
             if segment.partial {
                 // The first W of guide segment `index`: slot `index` can be decided.
@@ -502,6 +526,88 @@ impl EngineWorker {
         self.pipeline.encoded = encoded;
         self.rest_live()?;
         self.release_queued()
+    }
+
+    /// Live with a reaction window, following onsets: a guide onset after the window its slot
+    /// was decided from (a note that decision did not hear) asks perception for the window
+    /// that starts at it, to decide the slot again ([`Self::revise`]). An onset too near the
+    /// segment's end (its revision would not come before the segment ends) is left to the next
+    /// slot's window.
+    fn request_revision(&mut self, onset: u64) {
+        let p = &mut self.pipeline;
+        if p.lookahead != 0 || !p.window || onset < p.origin {
+            return;
+        }
+        let mut t = ((onset - p.origin) as f64 / p.period).floor() as u64;
+        while t > 0 && p.boundary(t) > onset {
+            t -= 1;
+        }
+        while p.boundary(t + 1) <= onset {
+            t += 1;
+        }
+        if onset >= p.boundary(t) + p.shift && onset + p.revise_delay <= p.boundary(t + 1) {
+            p.perception.request_window(t, onset - p.origin);
+        }
+    }
+
+    /// Live mode: decides slot `t` again from the reaction window at a guide `onset` in its
+    /// segment (a note its decision could not hear yet). When the label changes, the rest of
+    /// the slot is planned again with the new segment from a margin after the onset was heard
+    /// (detected, and its window resampled): the companion slurs into the new note there, or
+    /// attacks it on the next predicted onset. The time depends on the onset only, and no
+    /// grain from then on has been sent yet (they are sent a margin ahead), so the output
+    /// still does not depend on the block size.
+    fn revise(&mut self, t: u64, onset: u64, token: u32) -> Result<(), EngineError> {
+        if self.resting || !self.follows_onsets() {
+            return Ok(());
+        }
+        let p = &mut self.pipeline;
+        let last = p
+            .last_choice
+            .filter(|&(slot, ..)| slot == t && p.next_slot == t + 1);
+        let Some((_, asked, committed)) = last.filter(|_| p.stream.can_revise()) else {
+            return Ok(());
+        };
+        p.stream.revise_window(token)?;
+        p.logits.copy_from_slice(p.stream.next_logits()?);
+        let requested = p.sampler.sample(&p.logits)?;
+        if requested == asked {
+            p.stream.push_response(committed)?;
+            return Ok(());
+        }
+        let decision = p.navigator.decide(requested)?;
+        let committed = decision.played.unwrap_or(requested);
+        p.stream.push_response(committed)?;
+        p.last_choice = Some((t, requested, committed));
+        let heard = onset + p.revise_delay;
+        let at = (heard + p.margin).max(self.handle.last_at());
+        let at = self.follower.rewind(at);
+        while self.queued.back().is_some_and(|q| q.grain.at() >= at) {
+            self.queued.pop_back();
+        }
+        let delay = OnsetDetector::delay_at(self.host_rate);
+        while let Some(&next) = self.pending_onsets.front().filter(|&&o| o + delay <= heard) {
+            self.pending_onsets.pop_front();
+            self.predictor.push(next);
+        }
+        let p = &self.pipeline;
+        let to = self.output_frame(t + 1, p.boundary(t + 1));
+        let corpus = Arc::clone(&p.corpus);
+        self.predicted.clear();
+        self.predictor.predict(at, to, &mut self.predicted);
+        let grains = self
+            .follower
+            .plan(&corpus, to, &self.predicted, decision.segment, at, false);
+        self.queued.extend(grains.iter().map(|&grain| QueuedGrain {
+            slot: t,
+            requested,
+            grain,
+        }));
+        let playing = self.follower.segment_at(&corpus, to);
+        self.pipeline
+            .navigator
+            .observe_played(playing.or(decision.segment));
+        Ok(())
     }
 
     /// Live mode: sends the queued grains due within the margin. Judged on the rest detector's
@@ -698,7 +804,9 @@ impl EngineWorker {
         };
         let (guide_start, guide_end) = (p.boundary(t), p.boundary(t + 1));
         let live = p.lookahead == 0;
-        p.stream.push_response(played.unwrap_or(requested))?;
+        let committed = played.unwrap_or(requested);
+        p.stream.push_response(committed)?;
+        p.last_choice = Some((t, requested, committed));
         let slot_at = self.output_frame(t, guide_start);
         let follow = self.follows_rests();
         let hold = self.hold_frames();

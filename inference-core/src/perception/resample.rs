@@ -1,27 +1,38 @@
 //! Band-limited conversion from the working sample rate to the encoder's 16 kHz.
 //!
-//! [`StreamResampler`] wraps rubato's FFT resampler (a fixed-ratio, band-limited synchronous
-//! resampler) for a stream that arrives in blocks of any size. It feeds rubato fixed chunks,
-//! trims rubato's start-up delay, and so produces output sample `i` at input time
-//! `i · rate / 16000` (to within half an output sample: the filter's own delay is not always a
-//! whole number of output samples). Because rubato always sees the same chunks, the output does not depend on
-//! how the input was split into blocks: a file resampled in one call and the same audio streamed
-//! block by block give identical samples, which is what keeps offline fitting and live use equal.
+//! [`StreamResampler`] wraps rubato's windowed-sinc resampler at a fixed ratio for a stream that
+//! arrives in blocks of any size. It feeds rubato fixed chunks of about a millisecond, trims the
+//! filter's delay, and so produces output sample `i` at input time `i · rate / 16000` (to within
+//! half an output sample). Short chunks and a short filter keep the time from an input sample to
+//! its output low (2.3 ms at 48 kHz), which live mode's reaction depends on
+//! ([`crate::engine::WorkerMargin`]). Because rubato always sees the same chunks, the output
+//! does not depend on how the input was split into blocks: a file resampled in one call and the
+//! same audio streamed block by block give identical samples, which is what keeps offline
+//! fitting and live use equal.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Indexing, Resampler};
+use rubato::{Async, FixedAsync, Indexing, Resampler, SincInterpolationParameters, WindowFunction};
 
 use super::error::{check_finite, PerceptionError, Result};
 
 /// The sample rate of every encoder input.
 pub const ENCODER_RATE: u32 = 16_000;
 
-/// Input frames per rubato chunk: small, to keep the resampler's latency low (about 12 ms at
-/// 44.1 kHz, plus the filter delay).
-const CHUNK: usize = 512;
+/// What the resampler is, for caches of encoder outputs: a change of filter or chunking changes
+/// every segment vector, so it must change their keys.
+pub const RESAMPLER_ID: &str = "rubato-async-sinc/128/blackman-harris2/cubic-128/1ms";
 
-/// The largest reduced input side `rate / gcd(rate, 16000)` accepted. It sets rubato's FFT size.
+/// Length of the windowed-sinc filter, in input samples: its delay is half of it (1.3 ms at
+/// 48 kHz). With the automatic cutoff it passes up to about 7 kHz and removes what would alias.
+const SINC_LEN: usize = 128;
+
+/// The largest reduced input side `rate / gcd(rate, 16000)` accepted.
 const MAX_REDUCED: u32 = 4_096;
+
+/// Input frames per rubato chunk at `rate` Hz: one millisecond, rounded up.
+fn chunk_frames(rate: u32) -> usize {
+    (rate as usize).div_ceil(1000)
+}
 
 /// Maps a position at `rate` Hz to the nearest position at the encoder rate.
 pub fn to_encoder_rate(position: u64, rate: u32) -> u64 {
@@ -52,7 +63,7 @@ pub fn check_rate(rate: u32) -> Result<()> {
 /// Streaming resampler from a working rate to [`ENCODER_RATE`], mono. Worker thread.
 pub struct StreamResampler {
     rate: u32,
-    inner: Option<Fft<f32>>,
+    inner: Option<Async<f32>>,
     pending: Vec<f32>,
     chunk_out: Vec<f32>,
     to_trim: usize,
@@ -77,22 +88,23 @@ impl StreamResampler {
         let (inner, chunk_out, to_trim) = if rate == ENCODER_RATE {
             (None, Vec::new(), 0)
         } else {
-            let fft = Fft::<f32>::new(
-                rate as usize,
-                ENCODER_RATE as usize,
-                CHUNK,
+            let ratio = f64::from(ENCODER_RATE) / f64::from(rate);
+            let sinc = Async::<f32>::new_sinc(
+                ratio,
+                1.0,
+                &SincInterpolationParameters::new(SINC_LEN, WindowFunction::BlackmanHarris2),
+                chunk_frames(rate),
                 1,
-                FixedSync::Input,
+                FixedAsync::Input,
             )
             .map_err(|e| PerceptionError::Resampler(e.to_string()))?;
-            let out = vec![0.0; fft.output_frames_max()];
-            let delay = fft.output_delay();
-            (Some(fft), out, delay)
+            let out = vec![0.0; sinc.output_frames_max()];
+            (Some(sinc), out, Self::delay_frames(rate))
         };
         Ok(Self {
             rate,
             inner,
-            pending: Vec::with_capacity(4 * CHUNK),
+            pending: Vec::with_capacity(4 * chunk_frames(rate)),
             chunk_out,
             to_trim,
             consumed: 0,
@@ -100,17 +112,11 @@ impl StreamResampler {
         })
     }
 
-    /// The longest time, in seconds, between an input sample arriving and the output sample
-    /// for its time being produced: a whole chunk waiting to fill, then the filter's delay. None
-    /// at 16 kHz.
-    pub fn latency_seconds(&self) -> f64 {
-        match &self.inner {
-            None => 0.0,
-            Some(fft) => {
-                CHUNK as f64 / f64::from(self.rate)
-                    + fft.output_delay() as f64 / f64::from(ENCODER_RATE)
-            }
-        }
+    /// The filter's delay in output samples, rounded: half its length, less the one output
+    /// sample by which rubato's first output leads (the sine test checks the alignment).
+    fn delay_frames(rate: u32) -> usize {
+        let half = SINC_LEN as f64 * f64::from(ENCODER_RATE) / f64::from(rate) / 2.0;
+        (half - 1.0).round() as usize
     }
 
     /// The input rate.
@@ -127,17 +133,17 @@ impl StreamResampler {
     pub fn push(&mut self, input: &[f32], output: &mut Vec<f32>) -> Result<()> {
         check_finite(input)?;
         self.consumed += input.len() as u64;
-        let Some(fft) = self.inner.as_mut() else {
+        let Some(sinc) = self.inner.as_mut() else {
             output.extend_from_slice(input);
             self.produced += input.len() as u64;
             return Ok(());
         };
         self.pending.extend_from_slice(input);
-        let need = fft.input_frames_next();
+        let need = sinc.input_frames_next();
         let mut offset = 0;
         while self.pending.len() - offset >= need {
             let n = Self::run_chunk(
-                fft,
+                sinc,
                 &self.pending[offset..offset + need],
                 None,
                 &mut self.chunk_out,
@@ -159,15 +165,15 @@ impl StreamResampler {
     /// samples in all.
     pub fn finish(mut self, output: &mut Vec<f32>) -> Result<()> {
         let expected = to_encoder_rate(self.consumed, self.rate);
-        let Some(fft) = self.inner.as_mut() else {
+        let Some(sinc) = self.inner.as_mut() else {
             return Ok(());
         };
-        let need = fft.input_frames_next();
+        let need = sinc.input_frames_next();
         let mut block = std::mem::take(&mut self.pending);
         while self.produced < expected {
             let partial = block.len().min(need);
             block.resize(need, 0.0);
-            let n = Self::run_chunk(fft, &block, Some(partial), &mut self.chunk_out)?;
+            let n = Self::run_chunk(sinc, &block, Some(partial), &mut self.chunk_out)?;
             block.clear();
             Self::emit(
                 &self.chunk_out[..n],
@@ -183,7 +189,7 @@ impl StreamResampler {
     }
 
     fn run_chunk(
-        fft: &mut Fft<f32>,
+        resampler: &mut Async<f32>,
         input: &[f32],
         partial: Option<usize>,
         out: &mut [f32],
@@ -196,7 +202,7 @@ impl StreamResampler {
             partial_len: partial,
             ..Indexing::default()
         };
-        let (_, n) = fft
+        let (_, n) = resampler
             .process_into_buffer(&inp, &mut outp, Some(&indexing))
             .map_err(|e| map(&e))?;
         Ok(n)
@@ -210,10 +216,23 @@ impl StreamResampler {
     }
 }
 
+/// The longest time, in seconds, between an input sample at `rate` Hz arriving and the output
+/// sample for its time being produced: a whole chunk waiting to fill, then the filter's delay.
+/// None at 16 kHz.
+pub fn latency_seconds(rate: u32) -> f64 {
+    if rate == ENCODER_RATE {
+        0.0
+    } else {
+        chunk_frames(rate) as f64 / f64::from(rate)
+            + StreamResampler::delay_frames(rate) as f64 / f64::from(ENCODER_RATE)
+    }
+}
+
 /// Resamples a whole clip at `rate` Hz to [`ENCODER_RATE`], exactly as the stream would.
 pub fn resample_to_encoder_rate(audio: &[f32], rate: u32) -> Result<Vec<f32>> {
     let mut r = StreamResampler::new(rate)?;
-    let mut out = Vec::with_capacity(to_encoder_rate(audio.len() as u64, rate) as usize + CHUNK);
+    let mut out =
+        Vec::with_capacity(to_encoder_rate(audio.len() as u64, rate) as usize + chunk_frames(rate));
     r.push(audio, &mut out)?;
     r.finish(&mut out)?;
     Ok(out)

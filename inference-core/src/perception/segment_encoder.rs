@@ -78,6 +78,9 @@ pub struct EncodedSegment {
     /// Whether this is only the reaction window of the segment (see
     /// [`SegmentEncoderConfig::reaction_s`]); the whole segment comes out later.
     pub partial: bool,
+    /// Whether this is a reaction window that starts at a guide onset within segment `index`
+    /// rather than at its start ([`SegmentEncoderCore::request_window`]; `partial` too).
+    pub onset: bool,
     /// The pooled vector (empty when skipped).
     pub vector: Vec<f32>,
     /// The nearest codebook centre, when a codebook is set (none when skipped).
@@ -126,6 +129,8 @@ pub struct SegmentEncoderCore<E: FrameEncoder> {
     reaction: u64,
     /// The segment whose reaction window comes next, once its start is known: (index, start).
     next_partial: Option<(u64, u64)>,
+    /// Reaction windows asked for at onsets within segments, in order.
+    requested: VecDeque<Segment>,
 }
 
 impl<E: FrameEncoder> std::fmt::Debug for SegmentEncoderCore<E> {
@@ -186,7 +191,27 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
             fresh: Vec::new(),
             reaction: (config.reaction_s * f64::from(rate)).round() as u64,
             next_partial: (config.reaction_s > 0.0).then_some((0, 0)),
+            requested: VecDeque::new(),
         })
+    }
+
+    /// Asks for the reaction window that starts at working-rate frame `start`, a guide onset
+    /// within segment `index`: it comes out of [`Self::push`] (`partial` and `onset`) as soon
+    /// as its audio has arrived, encoded as the windows at segment starts are, in order with
+    /// the other segments. A window whose past context has already been let go (it was asked
+    /// for after its segment came out whole), or that starts before one asked for earlier, is
+    /// dropped; the context of those waiting is kept. Needs a reaction window ([`SegmentEncoderConfig::reaction_s`]).
+    pub fn request_window(&mut self, index: u64, start: u64) {
+        let context_kept =
+            to_encoder_rate(start, self.rate).saturating_sub(self.context16) >= self.history_start;
+        let in_order = self.requested.back().is_none_or(|last| start > last.start);
+        if self.reaction > 0 && context_kept && in_order && start >= self.last_end {
+            self.requested.push_back(Segment {
+                index,
+                start,
+                end: start + self.reaction,
+            });
+        }
     }
 
     /// The working sample rate.
@@ -239,7 +264,24 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
         skip: &mut dyn FnMut(&Segment) -> bool,
     ) -> Result<()> {
         loop {
-            if let Some(partial) = self.ready_partial() {
+            // Whatever is ready comes out in the order its audio ends: a window asked for at an
+            // onset before the window or the whole segment that ends after it.
+            let ready = |end: u64| to_encoder_rate(end, self.rate) <= self.available16();
+            let partial = self.ready_partial();
+            let whole = self.pending.front().filter(|s| ready(s.end));
+            let asked_first = self.requested.front().is_some_and(|w| {
+                ready(w.end)
+                    && partial.is_none_or(|p| w.end < p.end)
+                    && whole.is_none_or(|s| w.end < s.end)
+            });
+            if let Some(window) = asked_first.then(|| self.requested.pop_front()).flatten() {
+                let mut encoded = self.encode_segment(window)?;
+                encoded.partial = true;
+                encoded.onset = true;
+                out.push(encoded);
+                continue;
+            }
+            if let Some(partial) = partial {
                 self.next_partial = None;
                 out.push(self.encode_or_skip(partial, true, skip)?);
                 continue;
@@ -288,6 +330,7 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
             return Ok(EncodedSegment {
                 segment: seg,
                 partial,
+                onset: false,
                 vector: Vec::new(),
                 token: None,
                 frames: 0,
@@ -337,6 +380,7 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
         Ok(EncodedSegment {
             segment: seg,
             partial: false,
+            onset: false,
             vector,
             token,
             frames: n,
@@ -346,6 +390,10 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
     /// Drops 16 kHz audio that no pending or future segment's window can reach.
     fn trim_history(&mut self) {
         let next_start = self.pending.front().map_or(self.last_end, |s| s.start);
+        let next_start = self
+            .requested
+            .front()
+            .map_or(next_start, |w| w.start.min(next_start));
         let keep_from = to_encoder_rate(next_start, self.rate).saturating_sub(self.context16);
         if keep_from > self.history_start {
             let cut = ((keep_from - self.history_start) as usize).min(self.history.len());

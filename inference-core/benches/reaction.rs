@@ -5,7 +5,8 @@
 //!
 //! Each criterion iteration plays 1.5 s of silence, so that the companion rests, then a 1.5 s
 //! note that starts on a segment boundary, and times the first sample of the companion's answer
-//! after the note's onset. Printed beside it: the margin's parts, the time from the end of the
+//! after the note's onset. Printed beside it: when the first grain after the onset starts (its
+//! crossfade's first sample, whether or not the corpus segment it plays sounds), the margin's parts, the time from the end of the
 //! audio a decision needs to the first sample of its grain, the decisions that came late, and
 //! the worker's compute per segment (the measure behind [`COMPUTE_ALLOWANCE_S`]). Needs the ONNX
 //! Runtime library (`bash scripts/install-onnxruntime.sh`).
@@ -67,6 +68,7 @@ fn reaction_benches(c: &mut Criterion) {
         };
         let engine = build(loaded.clone(), &config, RATE).unwrap();
         let (mut audio, mut worker) = (engine.audio, engine.worker);
+        worker.record_played(true);
         let telemetry = Arc::clone(engine.control.telemetry());
         let segment = (preset.segmentation.length.seconds() * f64::from(RATE)).round() as usize;
         let half = SEGMENTS_EACH as usize * segment;
@@ -82,16 +84,22 @@ fn reaction_benches(c: &mut Criterion) {
                         std::thread::sleep(WORKER_POLL);
                     }
                 }
+                worker
             })
         };
         let mut out = vec![0.0f32; block];
         let mut reactions = Vec::new();
+        // Where each iteration's note started, on the engine's clock.
+        let mut notes = Vec::new();
+        let mut clock = 0u64;
         group.bench_function(format!("{block}-frame blocks"), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let started = Instant::now();
                     let mut answer = None;
+                    notes.push(clock + half as u64);
+                    clock += cycle.len() as u64;
                     for (i, chunk) in cycle.chunks(block).enumerate() {
                         let due = Duration::from_secs_f64((i * block) as f64 / f64::from(RATE));
                         if let Some(wait) = due.checked_sub(started.elapsed()) {
@@ -116,28 +124,42 @@ fn reaction_benches(c: &mut Criterion) {
             })
         });
         running.store(false, Ordering::Relaxed);
-        worker_thread.join().unwrap();
+        let played = worker_thread.join().unwrap().take_played();
+        let half_fade = f64::from(settings.crossfade_seconds) / 2.0;
+        // The first grain after each note's onset (its crossfade's first sample), whatever
+        // the corpus segment it plays holds.
+        let grains: Vec<u32> = notes
+            .iter()
+            .filter_map(|&note| {
+                let first = played
+                    .iter()
+                    .find(|s| s.at >= note && s.requested.is_some())?;
+                let seconds = (first.at - note) as f64 / f64::from(RATE) - half_fade;
+                Some((seconds * 1e3).round() as u32)
+            })
+            .collect();
         let period = segment as f64 / f64::from(RATE);
         let window_s = loaded.decision.config().reaction_s;
         println!(
             "{block}-frame blocks: margin {:.1} ms = blocks {:.1} + resampler {:.1} + poll and \
              compute {:.1} + half crossfade {:.1}; end of the audio a decision needs to the first \
-             sample of its grain {:.1} ms; answer to a note on a boundary after {:?} ms (with \
-             the preset's {:.0} ms reaction window: the window, then the margin less half the \
-             crossfade; one segment, {:.0} ms, more where the slot's segment is silent; 1500: \
-             none while the note sounded); late decisions {} of {}; worker compute per segment \
-             at most {:.1} ms (allowance {:.1} ms)",
+             sample of its grain {:.1} ms; to a note on a boundary, the first grain starts after \
+             {:?} ms (with the preset's {:.0} ms reaction window: the window, then the margin less \
+             half the crossfade) and is heard after {:?} ms (one segment, {:.0} ms, more where \
+             the slot's segment is silent; 1500: none while the note sounded); late decisions {} \
+             of {}; worker compute per segment at most {:.1} ms (allowance {:.1} ms)",
             margin.seconds() * 1e3,
             margin.blocks_s * 1e3,
             margin.resampler_s * 1e3,
             margin.compute_s * 1e3,
             margin.half_crossfade_s * 1e3,
             margin.reaction_seconds() * 1e3,
+            grains,
+            window_s * 1e3,
             reactions
                 .iter()
                 .map(|r| (r * 1e3).round() as u32)
                 .collect::<Vec<_>>(),
-            window_s * 1e3,
             period * 1e3,
             telemetry.late_decisions(),
             telemetry.decisions(),

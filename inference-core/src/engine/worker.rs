@@ -597,7 +597,7 @@ impl EngineWorker {
         self.predictor.predict(at, to, &mut self.predicted);
         let grains = self
             .follower
-            .plan(&corpus, to, &self.predicted, decision.segment, at, false);
+            .plan(&corpus, to, &self.predicted, decision.segment, at, true);
         self.queued.extend(grains.iter().map(|&grain| QueuedGrain {
             slot: t,
             requested,

@@ -585,28 +585,7 @@ impl EngineWorker {
         while self.queued.back().is_some_and(|q| q.grain.at() >= at) {
             self.queued.pop_back();
         }
-        let delay = OnsetDetector::delay_at(self.host_rate);
-        while let Some(&next) = self.pending_onsets.front().filter(|&&o| o + delay <= heard) {
-            self.pending_onsets.pop_front();
-            self.predictor.push(next);
-        }
-        let p = &self.pipeline;
-        let to = self.output_frame(t + 1, p.boundary(t + 1));
-        let corpus = Arc::clone(&p.corpus);
-        self.predicted.clear();
-        self.predictor.predict(at, to, &mut self.predicted);
-        let grains = self
-            .follower
-            .plan(&corpus, to, &self.predicted, decision.segment, at, true);
-        self.queued.extend(grains.iter().map(|&grain| QueuedGrain {
-            slot: t,
-            requested,
-            grain,
-        }));
-        let playing = self.follower.segment_at(&corpus, to);
-        self.pipeline
-            .navigator
-            .observe_played(playing.or(decision.segment));
+        self.queue_plan(t, heard, at, at, requested, decision.segment);
         Ok(())
     }
 
@@ -958,6 +937,25 @@ impl EngineWorker {
         // The pulse of the onsets heard when the decision could be made: up to the slot's
         // start, and its reaction window.
         let heard_to = p.boundary(t) + if p.window { p.shift } else { 0 };
+        // After everything planned, sent or not (what is sent depends on the block size).
+        let planned = self.queued.back().map_or(0, |q| q.grain.at());
+        let from = slot_at.max(planned).max(self.handle.last_at());
+        self.queue_plan(t, heard_to, from, slot_at, requested, segment)
+    }
+
+    /// Live mode: plans slot `t` from output frame `from` to the next slot's start with the
+    /// pulse of the guide onsets heard by guide frame `heard_to`, `segment` (for label
+    /// `requested`) coming in at `grid_at` where no onset is predicted, and queues the grains.
+    /// Returns the first attack's time.
+    fn queue_plan(
+        &mut self,
+        t: u64,
+        heard_to: u64,
+        from: u64,
+        grid_at: u64,
+        requested: u32,
+        segment: Option<SegmentId>,
+    ) -> Option<u64> {
         let delay = OnsetDetector::delay_at(self.host_rate);
         while let Some(&onset) = self
             .pending_onsets
@@ -967,9 +965,7 @@ impl EngineWorker {
             self.pending_onsets.pop_front();
             self.predictor.push(onset);
         }
-        // After everything planned, sent or not (what is sent depends on the block size).
-        let planned = self.queued.back().map_or(0, |q| q.grain.at());
-        let from = slot_at.max(planned).max(self.handle.last_at());
+        let p = &self.pipeline;
         let to = self.output_frame(t + 1, p.boundary(t + 1));
         let corpus = Arc::clone(&p.corpus);
         self.predicted.clear();
@@ -977,7 +973,7 @@ impl EngineWorker {
         self.follower.skip_to(from);
         let grains = self
             .follower
-            .plan(&corpus, to, &self.predicted, segment, slot_at, true);
+            .plan(&corpus, to, &self.predicted, segment, grid_at, true);
         let first = grains
             .iter()
             .find(|g| matches!(g, Grain::Jump { .. }))

@@ -46,8 +46,10 @@ pub struct EngineSettings {
     pub rest_hold_seconds: f32,
     /// Start the companion's notes with the guide's: the corpus audio changes at the guide's
     /// onsets (aligned mode) or at those predicted from its pulse (live mode), each time at a
-    /// corpus note's attack, and notes are held in between. Off: the corpus audio changes on
-    /// the segment grid.
+    /// corpus note's attack, and notes are held in between; a segment with no guide onset
+    /// changes note by a slur (no attack). Live with a reaction window, a guide note heard
+    /// inside a segment has that segment's choice made again from it. Off: the corpus audio
+    /// changes on the segment grid.
     pub follow_onsets: bool,
     /// Stop following the guide: keep playing the corpus on from the current segment (where a
     /// recording ends, or nothing is sounding, the navigator starts a new run).

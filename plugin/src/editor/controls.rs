@@ -66,7 +66,7 @@ pub fn show(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter, strip
                 (
                     "Onsets",
                     &params.follow_onsets,
-                    "Follow Onsets: start the companion's notes with the guide's (in Live mode, on its predicted beat), and hold them in between",
+                    "Follow Onsets: start the companion's notes with the guide's (in Live mode, on its predicted beat, and answer a note heard inside a segment), and hold them in between",
                 ),
             );
             rest_row(

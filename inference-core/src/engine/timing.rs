@@ -264,16 +264,22 @@ impl OnsetFollower {
     }
 
     /// Moves the read head to `memory` at output frame `at`, unless it gets there about then
-    /// anyway.
+    /// anyway, starting a note there.
     fn jump(&mut self, corpus: &CorpusMemory, at: u64, memory: u64) {
+        self.jump_into(corpus, at, memory, memory, at);
+    }
+
+    /// [`Self::jump`], in the note whose onset is memory frame `note`, taken to have started
+    /// at output frame `note_at`.
+    fn jump_into(&mut self, corpus: &CorpusMemory, at: u64, memory: u64, note: u64, note_at: u64) {
         if let Some(head) = self.head {
             let natural = head.memory_at(at.max(head.at));
             if natural.abs_diff(memory) <= self.frames(IN_TIME_S)
                 && corpus.segment_at(natural).is_some()
             {
                 let head = Head {
-                    note: memory,
-                    note_at: at,
+                    note,
+                    note_at,
                     ..head
                 };
                 self.set_head(at, Some(head));
@@ -284,8 +290,8 @@ impl OnsetFollower {
         let head = Head {
             at,
             memory,
-            note: memory,
-            note_at: at,
+            note,
+            note_at,
         };
         self.set_head(at, Some(head));
     }
@@ -304,15 +310,7 @@ impl OnsetFollower {
         } else {
             (note, 0)
         };
-        self.jump(corpus, at, memory);
-        if let Some(head) = self.head {
-            let head = Head {
-                note,
-                note_at: at.saturating_sub(skipped),
-                ..head
-            };
-            self.set_head(at, Some(head));
-        }
+        self.jump_into(corpus, at, memory, note, at.saturating_sub(skipped));
     }
 
     /// Plays the head on from `from` to `until` (a guide onset when `at_onset`, else the end of

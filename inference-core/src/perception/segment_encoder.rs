@@ -266,11 +266,14 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
         loop {
             // Whatever is ready comes out in the order its audio ends: a window asked for at an
             // onset before the window or the whole segment that ends after it.
-            let ready = |end: u64| to_encoder_rate(end, self.rate) <= self.available16();
             let partial = self.ready_partial();
-            let whole = self.pending.front().filter(|s| ready(s.end));
+            let whole = self
+                .pending
+                .front()
+                .copied()
+                .filter(|s| self.arrived(s.end));
             let asked_first = self.requested.front().is_some_and(|w| {
-                ready(w.end)
+                self.arrived(w.end)
                     && partial.is_none_or(|p| w.end < p.end)
                     && whole.is_none_or(|s| w.end < s.end)
             });
@@ -286,13 +289,9 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
                 out.push(self.encode_or_skip(partial, true, skip)?);
                 continue;
             }
-            let Some(&seg) = self.pending.front() else {
+            let Some(seg) = whole else {
                 break;
             };
-            let end16 = to_encoder_rate(seg.end, self.rate);
-            if end16 > self.available16() {
-                break;
-            }
             self.pending.pop_front();
             self.last_end = seg.end;
             if self.reaction > 0 {
@@ -316,7 +315,12 @@ impl<E: FrameEncoder> SegmentEncoderCore<E> {
             start,
             end: start + self.reaction,
         };
-        (to_encoder_rate(window.end, self.rate) <= self.available16()).then_some(window)
+        self.arrived(window.end).then_some(window)
+    }
+
+    /// Whether the 16 kHz audio up to working-rate frame `end` has arrived.
+    fn arrived(&self, end: u64) -> bool {
+        to_encoder_rate(end, self.rate) <= self.available16()
     }
 
     /// Encodes `seg` (a reaction window when `partial`), or skips it if `skip` says so.

@@ -160,6 +160,9 @@ pub struct CounterpartParams {
     /// Start the companion's notes with the guide's (Live mode: on its predicted beat).
     #[id = "onsets"]
     pub follow_onsets: BoolParam,
+    /// Prefer corpus notes consonant with the guide's, among those the model's label allows.
+    #[id = "harmony"]
+    pub follow_harmony: BoolParam,
     /// Keep playing while the host's transport is stopped (for live use without a timeline).
     #[id = "stopped"]
     pub play_stopped: BoolParam,
@@ -253,6 +256,7 @@ impl Default for CounterpartParams {
             .with_unit(" ms")
             .with_value_to_string(formatters::v2s_f32_rounded(0)),
             follow_onsets: BoolParam::new("Follow Onsets", defaults.follow_onsets),
+            follow_harmony: BoolParam::new("Follow Harmony", defaults.follow_harmony),
             play_stopped: BoolParam::new("Play When Stopped", false),
         }
     }
@@ -274,6 +278,7 @@ impl CounterpartParams {
             follow_rests: self.follow_rests.value(),
             rest_hold_seconds: self.rest_hold_ms.value() / 1000.0,
             follow_onsets: self.follow_onsets.value(),
+            follow_harmony: self.follow_harmony.value(),
             freeze: self.freeze.value(),
         }
     }

@@ -123,7 +123,7 @@ fn ardour_export(home: &Path, dir: &Path, guide: &Path, mode: &str) -> Option<Ex
     assert_eq!(value("plugin_outputs"), "2");
     // Main input and guide sidechain, two channels each.
     assert_eq!(value("plugin_inputs"), "4");
-    assert_eq!(value("param_count"), "17");
+    assert_eq!(value("param_count"), "18");
     for name in [
         "Temperature",
         "Look-ahead",

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use crate::perception::OnsetDetector;
+use crate::perception::{OnsetDetector, PitchAnalyser, Pitches};
 
 use super::resample::{convert_position, resample_channels, ResampleFailure};
 
@@ -20,6 +20,19 @@ pub type Label = u32;
 
 /// Frames per entry of the peak table used to bound crossfade levels.
 pub(crate) const PEAK_BLOCK_FRAMES: usize = 64;
+/// Where in a segment the note its label describes is taken, as a share of its length (chosen
+/// by `eval-heard`; see docs/results.md).
+pub(crate) const NOTE_AT: f64 = 0.65;
+/// How far before a segment's [`NOTE_AT`] point its note's onset is looked for, and how far
+/// after a note the next one is, in seconds.
+pub(crate) const NEXT_NOTE_S: f64 = 2.0;
+/// The start of a corpus note that sounds as its attack, in seconds: a change of note between
+/// guide onsets enters the note after it, and a note's pitch is measured after it.
+pub(crate) const ATTACK_S: f64 = 0.08;
+/// Length of audio a segment's note's pitch is measured over, in seconds.
+const PITCH_S: f64 = 0.15;
+/// Shortest stretch of a note its pitch is measured over, in seconds.
+const MIN_PITCH_S: f64 = 0.04;
 
 /// Index of a segment in a [`CorpusMemory`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -216,6 +229,9 @@ pub struct CorpusMemory {
     by_label: BTreeMap<Label, Vec<SegmentId>>,
     peaks: Vec<f32>,
     onsets: Vec<u64>,
+    /// Per segment: the onset of the note its label describes, and that note's pitches.
+    notes: Vec<Option<u64>>,
+    pitches: Vec<Option<Pitches>>,
 }
 
 impl CorpusMemory {
@@ -304,7 +320,7 @@ impl CorpusMemory {
                 .push(SegmentId(index as u32));
         }
         let peaks = peak_table(&channels);
-        Ok(Self {
+        let mut memory = Self {
             sample_rate: host_rate,
             channels,
             sources,
@@ -312,7 +328,76 @@ impl CorpusMemory {
             by_label,
             peaks,
             onsets,
-        })
+            notes: Vec::new(),
+            pitches: Vec::new(),
+        };
+        memory.notes = (0..memory.segments.len())
+            .map(|i| memory.find_note(&memory.segments[i]))
+            .collect();
+        memory.pitches = memory.measure_pitches();
+        Ok(memory)
+    }
+
+    /// The onset of the note sounding at [`NOTE_AT`] of `segment` (the last onset before that
+    /// point, within [`NEXT_NOTE_S`] and its recording), else its first onset after it.
+    fn find_note(&self, segment: &Segment) -> Option<u64> {
+        let middle = segment.start + (segment.len() as f64 * NOTE_AT).round() as u64;
+        let earliest = middle
+            .saturating_sub(self.seconds(NEXT_NOTE_S))
+            .max(self.source_frames(segment).start);
+        let i = self.onsets.partition_point(|&o| o <= middle);
+        i.checked_sub(1)
+            .map(|i| self.onsets[i])
+            .filter(|&o| o >= earliest)
+            .or_else(|| self.onset_in(middle, segment.end))
+    }
+
+    /// The pitches of every segment's note, measured past its attack (over [`PITCH_S`], up
+    /// to the recording's next note); of the segment's middle where it has no note.
+    fn measure_pitches(&self) -> Vec<Option<Pitches>> {
+        let mut analyser = PitchAnalyser::new(self.sample_rate);
+        let mut mono = Vec::new();
+        self.segments
+            .iter()
+            .zip(&self.notes)
+            .map(|(segment, note)| {
+                let source = self.source_frames(segment);
+                let note = note.unwrap_or(segment.start + segment.len() / 2);
+                let until = self
+                    .onset_in(note + 1, source.end)
+                    .unwrap_or(source.end)
+                    .min(note + self.seconds(ATTACK_S + PITCH_S));
+                let past_attack = note + self.seconds(ATTACK_S);
+                let from = if until >= past_attack + self.seconds(MIN_PITCH_S) {
+                    past_attack
+                } else {
+                    note
+                };
+                let (from, until) = (from as usize, until as usize);
+                mono.clear();
+                mono.extend((from..until).map(|i| {
+                    self.channels.iter().map(|c| c[i]).sum::<f32>() / self.channels.len() as f32
+                }));
+                analyser.analyse(&mono)
+            })
+            .collect()
+    }
+
+    fn seconds(&self, seconds: f64) -> u64 {
+        (seconds * f64::from(self.sample_rate)).round() as u64
+    }
+
+    /// The onset of the note `id`'s label describes: the one sounding at [`NOTE_AT`] of the
+    /// segment (the last onset before that point, within [`NEXT_NOTE_S`]), else its first
+    /// onset after that point; `None` when it has neither.
+    pub fn segment_note(&self, id: SegmentId) -> Option<u64> {
+        self.notes.get(id.index()).copied().flatten()
+    }
+
+    /// The pitches of the note `id`'s label describes (of its middle where it has no note);
+    /// `None` where none was found (silence, noise).
+    pub fn segment_pitches(&self, id: SegmentId) -> Option<&Pitches> {
+        self.pitches.get(id.index())?.as_ref()
     }
 
     /// The host sample rate the audio was converted to, in Hz.

@@ -18,6 +18,7 @@ mod scheduler;
 pub use corpus::{
     CorpusError, CorpusMemory, Label, Provenance, Segment, SegmentId, SourceInfo, SourceRecording,
 };
+pub(crate) use corpus::{ATTACK_S, NEXT_NOTE_S};
 pub use crossfade::EqualPowerCurve;
 pub use label_distance::{LabelDistanceError, LabelDistances};
 pub use navigator::{

@@ -9,6 +9,13 @@
 //!    seeded uniform tie-break;
 //! 3. when no segment has the label, the [`MissingLabelPolicy`]: the nearest present label by
 //!    codebook distance, or silence. Each such event is counted.
+//!
+//! When the guide's notes are known ([`Navigator::decide_hearing`]), the candidates are first
+//! narrowed to those whose note sounds about as consonant with them as the best candidate's
+//! (within [`HARMONY_TOLERANCE`]; see [`Pitches::consonance`]): a label stands for a kind of
+//! sound, and its segments hold different notes, so the label comes from the decision model
+//! and the note, among the label's, from what the guide plays. The successor is taken only
+//! when it is among them.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -18,6 +25,13 @@ use rand_chacha::ChaCha8Rng;
 
 use super::corpus::{CorpusMemory, Label, SegmentId};
 use super::label_distance::LabelDistances;
+use crate::perception::Pitches;
+
+/// How much less consonant with the guide (see [`Pitches::consonance`]) than the best
+/// candidate a segment may be and still be chosen.
+pub const HARMONY_TOLERANCE: f32 = 0.1;
+/// The consonance counted for a segment whose note is unknown (silence, noise).
+const UNKNOWN_CONSONANCE: f32 = 0.5;
 
 /// What to do when the corpus has no (playable) segment with the requested label.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,8 +235,41 @@ impl Navigator {
         self.last = segment.filter(|id| id.index() < self.corpus.segment_count());
     }
 
-    /// Chooses the segment for the next slot, whose predicted label is `label`.
+    /// Chooses the segment for the next slot, whose predicted label is `label`, without
+    /// knowing what the guide plays.
     pub fn decide(&mut self, label: Label) -> Result<Decision, NavigatorError> {
+        self.decide_hearing(label, None)
+    }
+
+    /// Whether `segment` sounds about as consonant with the `guide`'s notes as the best of
+    /// the segments with its label (always, when either's notes are unknown).
+    pub fn fits(&self, segment: SegmentId, guide: Option<&Pitches>) -> bool {
+        let (Some(guide), Some(label)) = (guide, self.corpus.segment(segment).map(|s| s.label))
+        else {
+            return true;
+        };
+        let best = self
+            .corpus
+            .segments_with_label(label)
+            .iter()
+            .map(|&id| self.consonance(id, guide))
+            .fold(0.0, f32::max);
+        self.consonance(segment, guide) >= best - HARMONY_TOLERANCE
+    }
+
+    fn consonance(&self, segment: SegmentId, guide: &Pitches) -> f32 {
+        self.corpus
+            .segment_pitches(segment)
+            .map_or(UNKNOWN_CONSONANCE, |pitches| pitches.consonance(guide))
+    }
+
+    /// [`Self::decide`], preferring the segments whose note is consonant with the `guide`'s
+    /// notes, when they are known.
+    pub fn decide_hearing(
+        &mut self,
+        label: Label,
+        guide: Option<&Pitches>,
+    ) -> Result<Decision, NavigatorError> {
         if let MissingLabelPolicy::NearestLabel(table) = &self.config.missing_label {
             if label as usize >= table.label_count() {
                 return Err(NavigatorError::LabelOutsideTable {
@@ -235,7 +282,7 @@ impl Navigator {
         let played = self.playable_label(label);
         let (segment, route) = match played {
             Some(played) => {
-                let (segment, route) = self.choose(played);
+                let (segment, route) = self.choose(played, guide);
                 (Some(segment), route)
             }
             None => {
@@ -291,26 +338,43 @@ impl Navigator {
         self.config.no_immediate_repeat && self.last == Some(id)
     }
 
-    /// Picks a segment carrying `label`, which has at least one non-excluded candidate.
-    fn choose(&mut self, label: Label) -> (SegmentId, Route) {
+    /// Picks a segment carrying `label`, which has at least one non-excluded candidate, among
+    /// those about as consonant with the `guide` as the best.
+    fn choose(&mut self, label: Label, guide: Option<&Pitches>) -> (SegmentId, Route) {
         let corpus = Arc::clone(&self.corpus);
+        let candidates = corpus.segments_with_label(label);
+        let floor = guide.map_or(f32::MIN, |guide| {
+            candidates
+                .iter()
+                .filter(|&&id| !self.excluded(id))
+                .map(|&id| self.consonance(id, guide))
+                .fold(0.0, f32::max)
+                - HARMONY_TOLERANCE
+        });
+        let fits = |navigator: &Self, id: SegmentId| {
+            guide.is_none_or(|guide| navigator.consonance(id, guide) >= floor)
+        };
         let successor = self
             .last
             .and_then(|last| corpus.successor(last))
-            .filter(|&next| corpus.segments()[next.index()].label == label);
-        let candidates = corpus.segments_with_label(label);
+            .filter(|&next| corpus.segments()[next.index()].label == label)
+            .filter(|&next| !self.excluded(next) && fits(self, next));
         if let Some(next) = successor {
             let continuity = self.config.continuity;
             let take =
                 continuity >= 1.0 || (continuity > 0.0 && self.rng.random::<f32>() < continuity);
-            if take || candidates.iter().all(|&id| id == next || self.excluded(id)) {
+            if take
+                || candidates
+                    .iter()
+                    .all(|&id| id == next || self.excluded(id) || !fits(self, id))
+            {
                 return (next, Route::Successor);
             }
         }
         let mut best = 0;
         self.ties.clear();
         for &candidate in candidates {
-            if self.excluded(candidate) || Some(candidate) == successor {
+            if self.excluded(candidate) || Some(candidate) == successor || !fits(self, candidate) {
                 continue;
             }
             let suffix = 1 + self.context_match(&corpus, candidate);
@@ -396,6 +460,108 @@ mod tests {
             )
             .unwrap(),
         )
+    }
+
+    /// A corpus of half-second plucked harmonic tones at 48 kHz, one segment each: `(MIDI
+    /// pitch, label)`.
+    fn tones(notes: &[(u8, Label)]) -> Arc<CorpusMemory> {
+        let rate = 48_000;
+        let len = rate as usize / 2;
+        let mut audio = Vec::with_capacity(notes.len() * len);
+        for &(midi, _) in notes {
+            let hz = 440.0 * 2f32.powf((f32::from(midi) - 69.0) / 12.0);
+            audio.extend((0..len).map(|i| {
+                let t = i as f32 / rate as f32;
+                let envelope = (t / 0.01).min(1.0) * (-t * 3.0).exp();
+                (1..=6)
+                    .map(|h| (std::f32::consts::TAU * hz * h as f32 * t).sin() / h as f32)
+                    .sum::<f32>()
+                    * 0.2
+                    * envelope
+            }));
+        }
+        Arc::new(
+            CorpusMemory::build(
+                rate,
+                vec![SourceRecording {
+                    name: "tones".into(),
+                    sample_rate: rate,
+                    channels: vec![audio],
+                    boundaries: (0..=notes.len() as u64).map(|i| i * len as u64).collect(),
+                    labels: notes.iter().map(|&(_, label)| label).collect(),
+                }],
+            )
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn each_segment_knows_its_note_and_pitch() {
+        let notes = [(48, 0), (50, 0), (55, 1), (43, 1), (60, 0)];
+        let corpus = tones(&notes);
+        for (i, &(midi, _)) in notes.iter().enumerate() {
+            let id = SegmentId(i as u32);
+            let start = corpus.segment(id).unwrap().start;
+            let note = corpus.segment_note(id).expect("an onset");
+            assert!(
+                note.abs_diff(start) < 960,
+                "segment {i}: note at {note}, start {start}"
+            );
+            let pitches = corpus.segment_pitches(id).expect("a pitch");
+            assert_eq!(pitches.first(), Some(midi), "segment {i}: {pitches:?}");
+        }
+    }
+
+    #[test]
+    fn the_guide_s_harmony_picks_among_the_label_s_segments() {
+        // Label 0 holds D3, C3 (a major third below E4), F3 and D#3; only C3 is consonant.
+        let corpus = tones(&[(50, 0), (48, 0), (53, 0), (51, 0), (57, 1)]);
+        let e4 = Pitches::single(64);
+        let mut deaf = Vec::new();
+        for seed in 0..8 {
+            let config = NavigatorConfig {
+                seed,
+                ..NavigatorConfig::default()
+            };
+            let mut navigator = Navigator::new(Arc::clone(&corpus), config).unwrap();
+            let decision = navigator.decide_hearing(0, Some(&e4)).unwrap();
+            assert_eq!(decision.segment, Some(SegmentId(1)), "seed {seed}");
+            navigator.reset(seed);
+            deaf.push(navigator.decide(0).unwrap().segment);
+        }
+        assert!(deaf.iter().any(|&s| s != Some(SegmentId(1))), "{deaf:?}");
+        let navigator = Navigator::new(Arc::clone(&corpus), NavigatorConfig::default()).unwrap();
+        assert!(navigator.fits(SegmentId(1), Some(&e4)));
+        assert!(!navigator.fits(SegmentId(0), Some(&e4)));
+        assert!(
+            navigator.fits(SegmentId(0), None),
+            "nothing heard: anything fits"
+        );
+        // A label with no consonant segment still plays its best.
+        assert!(navigator.fits(SegmentId(4), Some(&Pitches::single(58))));
+    }
+
+    #[test]
+    fn a_dissonant_successor_is_not_taken() {
+        // After segment 0 (label 1), its successor D3 (label 0) clashes with E4: C3 is taken.
+        let corpus = tones(&[(57, 1), (50, 0), (45, 1), (48, 0)]);
+        let mut navigator = Navigator::new(corpus, NavigatorConfig::default()).unwrap();
+        navigator.observe_played(Some(SegmentId(0)));
+        let decision = navigator
+            .decide_hearing(0, Some(&Pitches::single(64)))
+            .unwrap();
+        assert_eq!(decision.segment, Some(SegmentId(3)));
+        assert!(matches!(decision.route, Route::Jump { .. }));
+        navigator.observe_played(Some(SegmentId(0)));
+        let decision = navigator
+            .decide_hearing(0, Some(&Pitches::single(62)))
+            .unwrap();
+        assert_eq!(
+            decision.segment,
+            Some(SegmentId(1)),
+            "D3 under D4: the successor"
+        );
+        assert_eq!(decision.route, Route::Successor);
     }
 
     #[test]

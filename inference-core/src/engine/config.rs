@@ -51,6 +51,12 @@ pub struct EngineSettings {
     /// inside a segment has that segment's choice made again from it. Off: the corpus audio
     /// changes on the segment grid.
     pub follow_onsets: bool,
+    /// Follow the guide's harmony: among the corpus segments with the label the model asks
+    /// for, prefer one whose note sounds consonant with the notes the guide plays (as heard
+    /// when the decision is made: the reaction window, or the whole segment with a
+    /// look-ahead; live, a guide note heard inside a segment is checked again). Off: the
+    /// navigator does not listen to the guide's notes.
+    pub follow_harmony: bool,
     /// Stop following the guide: keep playing the corpus on from the current segment (where a
     /// recording ends, or nothing is sounding, the navigator starts a new run).
     pub freeze: bool,
@@ -72,6 +78,7 @@ impl Default for EngineSettings {
             follow_rests: true,
             rest_hold_seconds: DEFAULT_REST_HOLD_S,
             follow_onsets: true,
+            follow_harmony: true,
             freeze: false,
         }
     }

@@ -59,6 +59,7 @@
 
 mod audio;
 mod config;
+mod guide_pitch;
 mod loaded_preset;
 mod offline;
 mod progress;

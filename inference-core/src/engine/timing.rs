@@ -22,14 +22,11 @@
 //! The plan is a list of [`Grain`] events in output (host) frames, sent to the scheduler in
 //! order. Everything here runs on the worker thread.
 
-use crate::action::{CorpusMemory, SegmentId};
+use crate::action::{CorpusMemory, SegmentId, ATTACK_S, NEXT_NOTE_S};
 
 /// A corpus onset this close (in seconds) to where the read head already is at a guide onset
 /// needs no jump.
 const IN_TIME_S: f64 = 0.03;
-/// Where in a segment the note its label describes is taken, as a share of its length (chosen
-/// by `eval-heard`; see docs/results.md).
-const NOTE_AT: f64 = 0.65;
 /// A later guide onset in a slot moves to the recording's next note once the note playing has
 /// sounded this share of its own length.
 const DUE: f64 = 0.75;
@@ -41,13 +38,8 @@ const RELEASE_S: f64 = 0.08;
 const LOOP_START: f64 = 0.3;
 /// Shortest sustain loop, in seconds; shorter notes are not held.
 const MIN_LOOP_S: f64 = 0.1;
-/// The start of a corpus note that sounds as its attack, in seconds: a change of note between
-/// guide onsets enters the note after it.
-const ATTACK_S: f64 = 0.08;
 /// Longest hold of one note, in seconds; after it the recording plays on.
 pub const MAX_HOLD_S: f64 = 2.0;
-/// How far after a note the next one is looked for in the recording, in seconds.
-const NEXT_NOTE_S: f64 = 2.0;
 
 /// One change of what the companion plays, at an output frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,27 +219,18 @@ impl OnsetFollower {
         corpus.segment_at(head.memory_at(at.max(head.at)))
     }
 
-    /// The note of `target` that its label describes: the one sounding at [`NOTE_AT`] of it
-    /// (the last onset before that, within [`NEXT_NOTE_S`]), else its first onset after that,
-    /// else the note after the one playing, else `target`'s start.
+    /// The note of `target` that its label describes ([`CorpusMemory::segment_note`]), else
+    /// the note after the one playing, else `target`'s start.
     fn target_note(
         &self,
         corpus: &CorpusMemory,
         target: Option<SegmentId>,
         at: u64,
     ) -> Option<u64> {
-        let segment = corpus.segment(target?)?;
-        let source = corpus.source_frames(segment);
-        let middle = segment.start + (segment.len() as f64 * NOTE_AT).round() as u64;
-        let onsets = corpus.onsets();
-        let i = onsets.partition_point(|&o| o <= middle);
-        let earliest = middle
-            .saturating_sub(self.frames(NEXT_NOTE_S))
-            .max(source.start);
-        i.checked_sub(1)
-            .map(|i| onsets[i])
-            .filter(|&o| o >= earliest)
-            .or_else(|| corpus.onset_in(middle, segment.end))
+        let target = target?;
+        let segment = corpus.segment(target)?;
+        corpus
+            .segment_note(target)
             .or_else(|| {
                 let head = self.head?;
                 self.next_note(corpus, head.memory_at(at.max(head.at)))

@@ -11,6 +11,7 @@ use ringbuf::traits::Consumer;
 use ringbuf::HeapCons;
 
 use super::config::{EngineConfig, EngineSettings, MissingLabel, WORKER_POLL};
+use super::guide_pitch::GuidePitch;
 use super::loaded_preset::{CorpusOrigins, LoadedPreset, SegmentOrigin};
 use super::rests::RestDetector;
 use super::telemetry::{EngineTelemetry, NowPlaying};
@@ -22,9 +23,16 @@ use crate::action::{
 };
 use crate::decision::{DecisionStream, Sampler};
 use crate::perception::{
-    EncodedSegment, FrameEncoder, OnsetDetector, OnsetPredictor, SegmentEncoderConfig,
+    EncodedSegment, FrameEncoder, OnsetDetector, OnsetPredictor, Pitches, SegmentEncoderConfig,
     SegmentEncoderCore,
 };
+
+/// Live with a reaction window: how much of its end the guide's notes are taken from, in
+/// seconds (chosen by `eval-heard`: the newest audio answers best; see docs/results.md).
+const WINDOW_TAIL_S: f64 = 0.03;
+/// Live without a reaction window: how much of the guide before a slot its decision hears the
+/// notes of, in seconds.
+const HEAR_S: f64 = 0.1;
 
 /// Guide samples taken from the ring per pass.
 const PASS: usize = 4096;
@@ -81,12 +89,21 @@ struct Pipeline {
     revise_delay: u64,
     /// The slot the next decision is for.
     next_slot: u64,
-    /// The last slot decided, the label asked for it and the one committed to the decision
-    /// stream (for [`EngineWorker::revise`]).
-    last_choice: Option<(u64, u32, u32)>,
+    /// The last slot decided: the label asked for it, the one committed to the decision
+    /// stream and the segment chosen (for [`EngineWorker::revise`]).
+    last_choice: Option<LastChoice>,
     logits: Vec<f32>,
     distribution: Vec<f32>,
     last_a: Option<u32>,
+}
+
+/// A slot's decision, as [`EngineWorker::revise`] may take it back.
+#[derive(Debug, Clone, Copy)]
+struct LastChoice {
+    slot: u64,
+    asked: u32,
+    committed: u32,
+    segment: Option<SegmentId>,
 }
 
 impl Pipeline {
@@ -234,6 +251,8 @@ pub struct EngineWorker {
     rests: RestDetector,
     /// Where the guide's notes start (worker clock), and those not yet planned for.
     onsets: OnsetDetector,
+    /// What the guide's notes are, for the navigator's harmony.
+    guide_pitch: GuidePitch,
     pending_onsets: VecDeque<u64>,
     /// When the companion's notes start (following onsets).
     follower: OnsetFollower,
@@ -305,6 +324,7 @@ impl EngineWorker {
             consumed: 0,
             rests: RestDetector::new(host_rate, 0),
             onsets: OnsetDetector::new(host_rate),
+            guide_pitch: GuidePitch::new(host_rate),
             pending_onsets: VecDeque::new(),
             follower: OnsetFollower::new(host_rate),
             predictor: OnsetPredictor::new(host_rate),
@@ -459,6 +479,7 @@ impl EngineWorker {
         let started = Instant::now();
         self.rests.push(&self.block[..n]);
         self.onsets.push(&self.block[..n]);
+        self.guide_pitch.push(&self.block[..n]);
         let onsets = self.onsets.take_onsets();
         if self.follows_onsets() {
             for &onset in &onsets {
@@ -561,24 +582,33 @@ impl EngineWorker {
         if self.resting || !self.follows_onsets() {
             return Ok(());
         }
+        let guide = self.window_pitches(onset + self.pipeline.shift);
         let p = &mut self.pipeline;
         let last = p
             .last_choice
-            .filter(|&(slot, ..)| slot == t && p.next_slot == t + 1);
-        let Some((_, asked, committed)) = last.filter(|_| p.stream.can_revise()) else {
+            .filter(|last| last.slot == t && p.next_slot == t + 1);
+        let Some(last) = last.filter(|_| p.stream.can_revise()) else {
             return Ok(());
         };
         p.stream.revise_window(token)?;
         p.logits.copy_from_slice(p.stream.next_logits()?);
         let requested = p.sampler.sample(&p.logits)?;
-        if requested == asked {
-            p.stream.push_response(committed)?;
+        let kept = last
+            .segment
+            .is_none_or(|segment| p.navigator.fits(segment, guide.as_ref()));
+        if requested == last.asked && kept {
+            p.stream.push_response(last.committed)?;
             return Ok(());
         }
-        let decision = p.navigator.decide(requested)?;
+        let decision = p.navigator.decide_hearing(requested, guide.as_ref())?;
         let committed = decision.played.unwrap_or(requested);
         p.stream.push_response(committed)?;
-        p.last_choice = Some((t, requested, committed));
+        p.last_choice = Some(LastChoice {
+            slot: t,
+            asked: requested,
+            committed,
+            segment: decision.segment,
+        });
         let heard = onset + p.revise_delay;
         let at = (heard + p.margin).max(self.handle.last_at());
         let at = self.follower.rewind(at);
@@ -677,6 +707,42 @@ impl EngineWorker {
 
     /// Whether the companion's notes start with the guide's (not frozen): the onsets heard
     /// with a look-ahead, those predicted from the guide's pulse live.
+    /// Whether the navigator prefers segments consonant with the guide's notes.
+    fn hears_harmony(&self) -> bool {
+        self.settings.follow_harmony
+    }
+
+    /// The guide's notes at the end of a reaction window ending at guide frame `end`: over its
+    /// last [`WINDOW_TAIL_S`], the newest audio (a note that began inside the window).
+    fn window_pitches(&mut self, end: u64) -> Option<Pitches> {
+        if !self.hears_harmony() {
+            return None;
+        }
+        let tail =
+            ((WINDOW_TAIL_S * f64::from(self.host_rate)).round() as u64).min(self.pipeline.shift);
+        self.guide_pitch.pitches(end.saturating_sub(tail), end)
+    }
+
+    /// The guide's notes as the decision for slot `t` hears them: at the end of the reaction
+    /// window (live), over the guide's segment `t` (with a look-ahead), or over the last
+    /// [`HEAR_S`] before the slot (live, without a window).
+    fn heard_pitches(&mut self, t: u64) -> Option<Pitches> {
+        if !self.hears_harmony() {
+            return None;
+        }
+        let p = &self.pipeline;
+        let start = p.boundary(t);
+        let (from, until) = if p.lookahead > 0 {
+            (start, p.boundary(t + 1))
+        } else if p.window {
+            return self.window_pitches(start + p.shift);
+        } else {
+            let hear = (HEAR_S * f64::from(self.host_rate)).round() as u64;
+            (start.saturating_sub(hear), start)
+        };
+        self.guide_pitch.pitches(from, until)
+    }
+
     fn follows_onsets(&self) -> bool {
         self.settings.follow_onsets && !self.settings.freeze
     }
@@ -754,6 +820,7 @@ impl EngineWorker {
     /// starts with the guide's onset (L = 1), and a slot the guide stops in fades out after
     /// the hold (L = 1).
     fn decide(&mut self, started: Instant) -> Result<(), EngineError> {
+        let guide = self.heard_pitches(self.pipeline.next_slot);
         let p = &mut self.pipeline;
         let t = p.next_slot;
         p.next_slot += 1;
@@ -777,7 +844,7 @@ impl EngineWorker {
                 (Some(next), Some(p.corpus.segments()[next.index()].label))
             }
             None => {
-                let decision = p.navigator.decide(requested)?;
+                let decision = p.navigator.decide_hearing(requested, guide.as_ref())?;
                 (decision.segment, decision.played)
             }
         };
@@ -785,7 +852,12 @@ impl EngineWorker {
         let live = p.lookahead == 0;
         let committed = played.unwrap_or(requested);
         p.stream.push_response(committed)?;
-        p.last_choice = Some((t, requested, committed));
+        p.last_choice = Some(LastChoice {
+            slot: t,
+            asked: requested,
+            committed,
+            segment,
+        });
         let slot_at = self.output_frame(t, guide_start);
         let follow = self.follows_rests();
         let hold = self.hold_frames();
@@ -956,15 +1028,7 @@ impl EngineWorker {
         requested: u32,
         segment: Option<SegmentId>,
     ) -> Option<u64> {
-        let delay = OnsetDetector::delay_at(self.host_rate);
-        while let Some(&onset) = self
-            .pending_onsets
-            .front()
-            .filter(|&&o| o + delay <= heard_to)
-        {
-            self.pending_onsets.pop_front();
-            self.predictor.push(onset);
-        }
+        self.feed_predictor(heard_to);
         let p = &self.pipeline;
         let to = self.output_frame(t + 1, p.boundary(t + 1));
         let corpus = Arc::clone(&p.corpus);
@@ -989,6 +1053,19 @@ impl EngineWorker {
         let playing = self.follower.segment_at(&corpus, to);
         self.pipeline.navigator.observe_played(playing.or(segment));
         first
+    }
+
+    /// Live mode: gives the pulse predictor the onsets heard by guide frame `heard_to`.
+    fn feed_predictor(&mut self, heard_to: u64) {
+        let delay = OnsetDetector::delay_at(self.host_rate);
+        while let Some(&onset) = self
+            .pending_onsets
+            .front()
+            .filter(|&&o| o + delay <= heard_to)
+        {
+            self.pending_onsets.pop_front();
+            self.predictor.push(onset);
+        }
     }
 
     /// Records a played slot (when recording): `segment` from `offset` frames into it.

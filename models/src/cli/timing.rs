@@ -1,9 +1,9 @@
-//! The timing options `render` and `eval-heard` share with the plugin's "Follow Rests",
-//! "Rest Hold" and "Follow Onsets" parameters.
+//! The options `render` and `eval-heard` share with the plugin's "Follow Rests", "Rest Hold",
+//! "Follow Onsets" and "Follow Harmony" parameters.
 
 use counterpart_core::engine::{EngineSettings, DEFAULT_REST_HOLD_S};
 
-/// How the companion follows the guide in time: its rests and its onsets.
+/// How the companion follows the guide: its rests, its onsets and its harmony.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TimingArgs {
     /// Rest when the guide rests: the companion fades out once the guide has been silent for
@@ -20,6 +20,11 @@ pub struct TimingArgs {
     /// the segment grid).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     follow_onsets: bool,
+    /// Among the corpus segments with the label the model asks for, prefer one whose note is
+    /// consonant with the notes the guide plays (pass `--follow-harmony false` for the
+    /// model's label alone).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    follow_harmony: bool,
 }
 
 impl TimingArgs {
@@ -29,6 +34,7 @@ impl TimingArgs {
             follow_rests: self.follow_rests,
             rest_hold_seconds: self.rest_hold,
             follow_onsets: self.follow_onsets,
+            follow_harmony: self.follow_harmony,
             ..settings
         }
     }

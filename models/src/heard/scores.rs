@@ -10,8 +10,9 @@ pub const GRID_S: f64 = 0.02;
 /// How close a companion onset must be to a guide onset to count as in sync, in seconds.
 pub const ONSET_TOLERANCE_S: f64 = 0.06;
 /// Intervals (semitones modulo 12) counted as consonant: unison and octave, thirds, fifth,
-/// sixths. The fourth (5) counts as a dissonance against a lower voice.
-pub const CONSONANT_INTERVALS: [u8; 6] = [0, 3, 4, 7, 8, 9];
+/// sixths. The fourth (5) counts as a dissonance against a lower voice. The same rule as the
+/// navigator's harmony.
+pub use counterpart_core::perception::CONSONANT_INTERVALS;
 /// Shortest silence of the guide that counts as a rest, in seconds.
 pub const MIN_REST_S: f64 = 1.0;
 /// A rest starts this long after the last guide note's offset (its release and reverb).

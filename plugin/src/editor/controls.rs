@@ -33,11 +33,19 @@ pub fn show(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter, strip
                 setter,
                 "0 follows the model; 1 samples from the corpus's own label statistics",
             );
-            toggle_row(
+            switch_pair_row(
                 ui,
-                &params.constrained,
                 setter,
-                "Only sample labels the corpus has",
+                (
+                    "Constr.",
+                    &params.constrained,
+                    "Constrained: only sample labels the corpus has",
+                ),
+                (
+                    "Harmony",
+                    &params.follow_harmony,
+                    "Follow Harmony: among the corpus segments with the model's label, prefer one whose note is consonant with the guide's notes",
+                ),
             );
         })
     });
@@ -173,12 +181,7 @@ fn slider_row<P: Param>(ui: &mut Ui, param: &P, setter: &ParamSetter, help: &str
     });
 }
 
-/// A parameter row with an on/off switch.
-fn toggle_row(ui: &mut Ui, param: &BoolParam, setter: &ParamSetter, help: &str) {
-    toggle_row_as(ui, param.name(), param, setter, help);
-}
-
-/// [`toggle_row`] under a shorter `label` than the parameter's name.
+/// A parameter row with an on/off switch, under a shorter `label` than the parameter's name.
 fn toggle_row_as(ui: &mut Ui, label: &str, param: &BoolParam, setter: &ParamSetter, help: &str) {
     ui.horizontal(|ui| {
         ui.set_min_height(ROW_HEIGHT);

@@ -16,7 +16,7 @@ use counterpart_core::engine::{
     build, EncoderSearch, EngineConfig, EngineSettings, LoadError, LoadedPreset, OfflineRenderer,
     PlayedSlot,
 };
-use counterpart_core::perception::OnsetDetector;
+use counterpart_core::perception::{OnsetDetector, PitchAnalyser, CONSONANT_INTERVALS};
 use counterpart_core::preset::{Preset, PresetError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -815,9 +815,12 @@ fn in_live_mode_the_companion_attacks_on_the_guides_predicted_beat() {
         live_preset_with_window(0.06, true),
     ] {
         let mut sync = Vec::new();
-        for follow in [true, false] {
+        // The pulse alone, then with Follow Harmony (whose choices among the synthetic
+        // corpus's random notes add changes of note that the output's onsets count).
+        for (follow, harmony) in [(true, false), (false, false), (true, true)] {
             let mut config = sampling(2);
             config.settings.follow_onsets = follow;
+            config.settings.follow_harmony = harmony;
             let r = render(&preset, &config, &guide, 512);
             assert_eq!(r.latency, 0);
             assert!(r.out.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
@@ -832,11 +835,13 @@ fn in_live_mode_the_companion_attacks_on_the_guides_predicted_beat() {
             assert_block_size_independent(&preset, &config, &guide, &r, &[37]);
         }
         println!(
-            "live onset sync after 2 s: on the predicted beat {:.3}, on the grid {:.3}",
-            sync[0], sync[1]
+            "live onset sync after 2 s: on the predicted beat {:.3}, on the grid {:.3}, on the \
+             beat following harmony {:.3}",
+            sync[0], sync[1], sync[2]
         );
         assert!(sync[0] >= 0.7, "onset sync {sync:?}");
         assert!(sync[0] >= sync[1] + 0.15, "onset sync {sync:?}");
+        assert!(sync[2] >= sync[1] + 0.1, "onset sync {sync:?}");
     }
 }
 
@@ -890,4 +895,85 @@ fn in_live_mode_a_note_started_after_the_window_is_answered_within_its_slot() {
         .iter()
         .all(|s| decided.iter().filter(|o| o.0 == s.0).all(|o| o.1 == s.1)));
     assert_block_size_independent(&preset, &config, &guide, &r, &[37, 4096]);
+}
+
+/// Sustained tones (three harmonics, a soft attack) changing every `note_s`, from `start_s`:
+/// the notes (MIDI) and the audio.
+fn sustained_notes(seconds: f64, start_s: f64, note_s: f64, seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let scale = [67u8, 69, 71, 72, 74, 76, 77, 79];
+    let count = ((seconds - start_s) / note_s).ceil() as usize;
+    let mut notes: Vec<u8> = Vec::with_capacity(count);
+    while notes.len() < count {
+        let note = scale[rng.random_range(0..scale.len())];
+        if notes.last() != Some(&note) {
+            notes.push(note);
+        }
+    }
+    let audio = (0..(seconds * f64::from(RATE)) as usize)
+        .map(|n| {
+            let t = n as f64 / f64::from(RATE) - start_s;
+            if t < 0.0 {
+                return 0.0;
+            }
+            let k = ((t / note_s) as usize).min(count - 1);
+            let since = (t - k as f64 * note_s) as f32;
+            let hz = 440.0 * 2f32.powf((f32::from(notes[k]) - 69.0) / 12.0);
+            let tone: f32 = (1..=3)
+                .map(|h| (TAU * hz * h as f32 * since).sin() / h as f32)
+                .sum();
+            0.2 * (since / 0.01).min(1.0) * tone
+        })
+        .collect();
+    (notes, audio)
+}
+
+/// Live, Follow Harmony: the companion's notes (measured in its output) are consonant with
+/// the guide's far more often than without, including soon after the guide changes note
+/// inside a segment, and the output still depends on the guide only.
+#[test]
+fn in_live_mode_following_harmony_answers_the_guide_s_notes() {
+    let (start, note_s) = (0.5, 0.9);
+    let (notes, guide) = sustained_notes(14.0, start, note_s, 3);
+    // Two labels, each of them on corpus notes of every pitch (as in a real corpus, where a
+    // label is a kind of sound rather than a note).
+    let mut preset = live_preset_with_window(0.06, true);
+    for segment in &mut preset.corpus[0].segments {
+        segment.label %= 2;
+    }
+    let mut analyser = PitchAnalyser::new(RATE);
+    let window = (0.04 * f64::from(RATE)) as usize;
+    let mut shares = Vec::new();
+    for harmony in [true, false] {
+        let mut config = sampling(6);
+        config.settings.follow_harmony = harmony;
+        let r = render(&preset, &config, &guide, 512);
+        if harmony {
+            assert_block_size_independent(&preset, &config, &guide, &r, &[37, 4096]);
+        }
+        // Every 20 ms from 2 s: (consonant, heard) overall, and from 150 ms into each note.
+        let (mut all, mut settled) = ((0, 0), (0, 0));
+        let mut t = 2.0;
+        while t < 13.9 {
+            let end = (t * f64::from(RATE)) as usize;
+            let companion = analyser.analyse(&r.out[end - window..end]);
+            let k = ((t - start) / note_s) as usize;
+            if let Some(c) = companion.and_then(|p| p.first()) {
+                let consonant = CONSONANT_INTERVALS.contains(&(notes[k].abs_diff(c) % 12));
+                all = (all.0 + usize::from(consonant), all.1 + 1);
+                if t - start - k as f64 * note_s >= 0.15 {
+                    settled = (settled.0 + usize::from(consonant), settled.1 + 1);
+                }
+            }
+            t += 0.02;
+        }
+        assert!(all.1 > 400, "the companion sounds: {all:?}");
+        shares.push((
+            all.0 as f64 / all.1 as f64,
+            settled.0 as f64 / settled.1 as f64,
+        ));
+    }
+    println!("consonant with the guide (all, from 150 ms into its notes): following harmony {:.3}, {:.3}; not {:.3}, {:.3}", shares[0].0, shares[0].1, shares[1].0, shares[1].1);
+    assert!(shares[0].0 >= shares[1].0 + 0.2, "{shares:?}");
+    assert!(shares[0].1 >= 0.75, "{shares:?}");
 }

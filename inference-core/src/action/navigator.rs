@@ -263,6 +263,18 @@ impl Navigator {
             .map_or(UNKNOWN_CONSONANCE, |pitches| pitches.consonance(guide))
     }
 
+    /// Chooses again for the slot decided last, whose label is now `label` (the same, or a
+    /// revised one), hearing the `guide`'s notes: as [`Self::decide_hearing`], with `label` in
+    /// the place of the last decision's in the label context.
+    pub fn decide_again(
+        &mut self,
+        label: Label,
+        guide: Option<&Pitches>,
+    ) -> Result<Decision, NavigatorError> {
+        self.history.pop_back();
+        self.decide_hearing(label, guide)
+    }
+
     /// [`Self::decide`], preferring the segments whose note is consonant with the `guide`'s
     /// notes, when they are known.
     pub fn decide_hearing(

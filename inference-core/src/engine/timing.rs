@@ -60,6 +60,18 @@ impl Grain {
     }
 }
 
+/// How a plan brings in the segment the navigator chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Entry {
+    /// At the plan's first guide onset (the note its label describes). With none, at `grid_at`
+    /// (the slot's start on the segment grid) by a slur, where another segment plays; a silent
+    /// companion comes in there only with `enter` (the guide sounds, but no onset was found).
+    Onsets { grid_at: u64, enter: bool },
+    /// Right away at `at`: a slur into the note its label describes (an attack, from silence).
+    /// The plan's guide onsets then go on as a slot's later onsets do.
+    Now { at: u64 },
+}
+
 /// Where the read head is: memory frame `memory` sounds at output frame `at`, and the audio
 /// runs on contiguously.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,18 +158,15 @@ impl OnsetFollower {
 
     /// Plans output frames `planned()..to` for one slot: `onsets` are the guide's onsets
     /// mapped to output frames (sorted; those outside the span are ignored), `target` the
-    /// segment the navigator chose and `grid_at` where the slot starts on the segment grid.
-    /// A slot with no guide onset changes to `target` at `grid_at` by a slur (into its note,
-    /// past the attack). With `enter`, a companion that is silent comes in even without an onset (the
-    /// guide sounds, but no onset was found). Returns the grains, in time order.
+    /// segment the navigator chose, brought in as `entry` says. Returns the grains, in time
+    /// order.
     pub(super) fn plan(
         &mut self,
         corpus: &CorpusMemory,
         to: u64,
         onsets: &[u64],
         target: Option<SegmentId>,
-        grid_at: u64,
-        enter: bool,
+        entry: Entry,
     ) -> &[Grain] {
         self.grains.clear();
         let from = self.planned;
@@ -166,6 +175,21 @@ impl OnsetFollower {
         let to = to.max(from);
         let mut cursor = from;
         let mut first = true;
+        let segment = target.and_then(|id| corpus.segment(id));
+        if let (Entry::Now { at }, Some(segment)) = (entry, segment) {
+            if (from..to).contains(&at) {
+                self.hold(corpus, cursor, at, false);
+                cursor = at;
+                let note = self
+                    .target_note(corpus, target, at)
+                    .unwrap_or(segment.start);
+                if self.head.is_some() {
+                    self.slur(corpus, at, note);
+                } else {
+                    self.jump(corpus, at, note);
+                }
+            }
+        }
         for onset in onsets.iter().copied().filter(|&o| o >= from && o < to) {
             self.hold(corpus, cursor, onset, true);
             cursor = onset;
@@ -187,7 +211,10 @@ impl OnsetFollower {
                 self.jump(corpus, onset, memory);
             }
         }
-        let segment = target.and_then(|id| corpus.segment(id));
+        let (grid_at, enter) = match entry {
+            Entry::Onsets { grid_at, enter } => (grid_at, enter),
+            Entry::Now { .. } => (to, false),
+        };
         if first && (from..to).contains(&grid_at) {
             match (self.head, segment) {
                 (Some(_), Some(segment)) if self.segment_at(corpus, grid_at) != target => {
@@ -210,6 +237,19 @@ impl OnsetFollower {
         self.hold(corpus, cursor, to, false);
         self.planned = to;
         &self.grains
+    }
+
+    /// Output frame up to which grains are planned.
+    pub(super) fn planned(&self) -> u64 {
+        self.planned
+    }
+
+    /// The segment the read head is planned to be in at output frame `at`, as the last plan
+    /// has it (`None` before that plan, or where nothing plays).
+    pub(super) fn segment_planned_at(&self, corpus: &CorpusMemory, at: u64) -> Option<SegmentId> {
+        let i = self.trail.iter().rposition(|&(from, _)| from <= at)?;
+        let head = self.trail[i].1?;
+        corpus.segment_at(head.memory_at(at.max(head.at)))
     }
 
     /// The segment the read head is in at output frame `at` (planned), for the navigator's
@@ -464,7 +504,16 @@ mod tests {
         let onsets = [start + seconds(0.1), start + seconds(1.3)];
         let to = start + seconds(2.0);
         let grains = follower
-            .plan(&corpus, to, &onsets, Some(SegmentId(2)), start, true)
+            .plan(
+                &corpus,
+                to,
+                &onsets,
+                Some(SegmentId(2)),
+                Entry::Onsets {
+                    grid_at: start,
+                    enter: true,
+                },
+            )
             .to_vec();
         let Grain::Jump { at, memory } = grains[0] else {
             panic!("the plan starts with {:?}", grains[0]);
@@ -508,8 +557,10 @@ mod tests {
                 start + seconds(0.5),
                 &[start],
                 Some(SegmentId(0)),
-                start,
-                true,
+                Entry::Onsets {
+                    grid_at: start,
+                    enter: true,
+                },
             )
             .to_vec();
         assert_eq!(
@@ -528,8 +579,10 @@ mod tests {
                 grid + seconds(0.6),
                 &[],
                 Some(SegmentId(3)),
-                grid,
-                true,
+                Entry::Onsets {
+                    grid_at: grid,
+                    enter: true,
+                },
             )
             .to_vec();
         let note = corpus.onset_in(seconds(1.5), seconds(2.0)).unwrap();
@@ -560,7 +613,16 @@ mod tests {
         let corpus = corpus();
         let mut follower = OnsetFollower::new(RATE);
         assert!(follower
-            .plan(&corpus, seconds(1.0), &[], Some(SegmentId(1)), 0, false)
+            .plan(
+                &corpus,
+                seconds(1.0),
+                &[],
+                Some(SegmentId(1)),
+                Entry::Onsets {
+                    grid_at: 0,
+                    enter: false
+                }
+            )
             .is_empty());
         let grains = follower
             .plan(
@@ -568,8 +630,10 @@ mod tests {
                 seconds(2.0),
                 &[],
                 Some(SegmentId(1)),
-                seconds(1.0),
-                true,
+                Entry::Onsets {
+                    grid_at: seconds(1.0),
+                    enter: true,
+                },
             )
             .to_vec();
         assert_eq!(

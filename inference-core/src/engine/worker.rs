@@ -11,11 +11,11 @@ use ringbuf::traits::Consumer;
 use ringbuf::HeapCons;
 
 use super::config::{EngineConfig, EngineSettings, MissingLabel, WORKER_POLL};
-use super::guide_pitch::GuidePitch;
+use super::guide_pitch::{GuidePitch, NoteChange};
 use super::loaded_preset::{CorpusOrigins, LoadedPreset, SegmentOrigin};
 use super::rests::RestDetector;
 use super::telemetry::{EngineTelemetry, NowPlaying};
-use super::timing::{Grain, OnsetFollower};
+use super::timing::{Entry, Grain, OnsetFollower};
 use super::EngineError;
 use crate::action::{
     CorpusMemory, LabelDistances, MissingLabelPolicy, Navigator, NavigatorConfig,
@@ -30,6 +30,10 @@ use crate::perception::{
 /// Live with a reaction window: how much of its end the guide's notes are taken from, in
 /// seconds (chosen by `eval-heard`: the newest audio answers best; see docs/results.md).
 const WINDOW_TAIL_S: f64 = 0.03;
+/// Live: the shortest time a note chosen again inside a slot (at a revision, or a guide note
+/// change) must be able to sound before the guide's next predicted note to be slurred into at
+/// once, in seconds.
+const MIN_ANSWER_S: f64 = 0.2;
 /// Live without a reaction window: how much of the guide before a slot its decision hears the
 /// notes of, in seconds.
 const HEAR_S: f64 = 0.1;
@@ -476,10 +480,24 @@ impl EngineWorker {
     /// that becomes ready. Guide segments within a rest (silent throughout, and for the hold
     /// before them) are not encoded and not decided: their slots rest.
     fn push(&mut self, n: usize) -> Result<(), EngineError> {
+        let mut start = 0;
+        while start < n {
+            let end = n.min(start + self.guide_pitch.until_hop());
+            self.push_piece(start..end)?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// [`Self::push`] for `self.block[piece]`, which ends at the latest on the note tracker's
+    /// next hop; then answers the note changes it heard.
+    fn push_piece(&mut self, piece: std::ops::Range<usize>) -> Result<(), EngineError> {
         let started = Instant::now();
-        self.rests.push(&self.block[..n]);
-        self.onsets.push(&self.block[..n]);
-        self.guide_pitch.push(&self.block[..n]);
+        let n = piece.len();
+        let track = self.tracks_notes();
+        self.rests.push(&self.block[piece.clone()]);
+        self.onsets.push(&self.block[piece.clone()]);
+        self.guide_pitch.push(&self.block[piece.clone()], track);
         let onsets = self.onsets.take_onsets();
         if self.follows_onsets() {
             for &onset in &onsets {
@@ -500,7 +518,7 @@ impl EngineWorker {
         let (rests, origin) = (&self.rests, p.origin);
         let result = p
             .perception
-            .push_skipping(&self.block[..n], &mut p.encoded, |segment| {
+            .push_skipping(&self.block[piece], &mut p.encoded, |segment| {
                 hold.is_some_and(|hold| {
                     let (start, end) = (origin + segment.start, origin + segment.end);
                     rests.silent_over(start, end)
@@ -545,8 +563,61 @@ impl EngineWorker {
             self.decide_ready_timed(started)?;
         }
         self.pipeline.encoded = encoded;
+        let changes: Vec<NoteChange> = self.guide_pitch.take_changes().collect();
+        for change in changes {
+            self.answer_note_change(change)?;
+        }
         self.rest_live()?;
         self.release_queued()
+    }
+
+    /// Live mode, Follow Harmony: the guide moved to a new note, heard at guide frame
+    /// `change.at` ([`GuidePitch`]: about 35 ms into the note, before the onset detector has
+    /// confirmed it, and for legato changes too). When the companion's note planned for a
+    /// margin later clashes with it, the segment of the slot decided last is chosen again
+    /// among its label's, hearing the new note, and the companion slurs into it then. Answered
+    /// at that hop of the worker's clock, a margin ahead of what has been sent, so the output
+    /// does not depend on the block size.
+    fn answer_note_change(&mut self, change: NoteChange) -> Result<(), EngineError> {
+        let p = &self.pipeline;
+        let Some(last) = p.last_choice.filter(|_| !self.resting) else {
+            return Ok(());
+        };
+        let at = (change.at + p.margin).max(self.handle.last_at());
+        if at >= self.follower.planned() {
+            // Not planned yet: the next slot's decision hears the new note.
+            return Ok(());
+        }
+        let corpus = Arc::clone(&p.corpus);
+        let playing = self.follower.segment_planned_at(&corpus, at);
+        if playing.is_none_or(|segment| p.navigator.fits(segment, Some(&change.pitches))) {
+            return Ok(());
+        }
+        if self.beat_is_near(at) {
+            return Ok(());
+        }
+        let decision = self
+            .pipeline
+            .navigator
+            .decide_again(last.asked, Some(&change.pitches))?;
+        let at = self.follower.rewind(at);
+        while self.queued.back().is_some_and(|q| q.grain.at() >= at) {
+            self.queued.pop_back();
+        }
+        let entry = Entry::Now { at };
+        self.queue_plan(
+            last.slot,
+            change.at,
+            at,
+            entry,
+            last.asked,
+            decision.segment,
+        );
+        self.pipeline.last_choice = Some(LastChoice {
+            segment: decision.segment,
+            ..last
+        });
+        Ok(())
     }
 
     /// Live with a reaction window, following onsets: a guide onset after the window its slot
@@ -572,10 +643,11 @@ impl EngineWorker {
     }
 
     /// Live mode: decides slot `t` again from the reaction window at a guide `onset` in its
-    /// segment (a note its decision could not hear yet). When the label changes, the rest of
-    /// the slot is planned again with the new segment from a margin after the onset was heard
-    /// (detected, and its window resampled): the companion slurs into the new note there, or
-    /// attacks it on the next predicted onset. The time depends on the onset only, and no
+    /// segment (a note its decision could not hear yet). When the label changes, or the note
+    /// playing clashes with the guide's new one (Follow Harmony), the rest of the slot is
+    /// planned again with a new segment from a margin after the onset was heard (detected, and
+    /// its window resampled): the companion slurs into the new note there, and the predicted
+    /// onsets after it go on as a slot's later ones do. The time depends on the onset only, and no
     /// grain from then on has been sent yet (they are sent a margin ahead), so the output
     /// still does not depend on the block size.
     fn revise(&mut self, t: u64, onset: u64, token: u32) -> Result<(), EngineError> {
@@ -600,7 +672,7 @@ impl EngineWorker {
             p.stream.push_response(last.committed)?;
             return Ok(());
         }
-        let decision = p.navigator.decide_hearing(requested, guide.as_ref())?;
+        let decision = p.navigator.decide_again(requested, guide.as_ref())?;
         let committed = decision.played.unwrap_or(requested);
         p.stream.push_response(committed)?;
         p.last_choice = Some(LastChoice {
@@ -615,7 +687,15 @@ impl EngineWorker {
         while self.queued.back().is_some_and(|q| q.grain.at() >= at) {
             self.queued.pop_back();
         }
-        self.queue_plan(t, heard, at, at, requested, decision.segment);
+        let entry = if self.beat_is_near(at) {
+            Entry::Onsets {
+                grid_at: at,
+                enter: true,
+            }
+        } else {
+            Entry::Now { at }
+        };
+        self.queue_plan(t, heard, at, entry, requested, decision.segment);
         Ok(())
     }
 
@@ -710,6 +790,12 @@ impl EngineWorker {
     /// Whether the navigator prefers segments consonant with the guide's notes.
     fn hears_harmony(&self) -> bool {
         self.settings.follow_harmony
+    }
+
+    /// Whether the guide's note changes are answered as they are heard (live, following
+    /// onsets and harmony).
+    fn tracks_notes(&self) -> bool {
+        self.pipeline.lookahead == 0 && self.follows_onsets() && self.hears_harmony()
     }
 
     /// The guide's notes at the end of a reaction window ending at guide frame `end`: over its
@@ -979,7 +1065,13 @@ impl EngineWorker {
         let corpus = Arc::clone(&self.pipeline.corpus);
         let grains = self
             .follower
-            .plan(&corpus, to, &onsets, segment, grid_at, enter)
+            .plan(
+                &corpus,
+                to,
+                &onsets,
+                segment,
+                Entry::Onsets { grid_at, enter },
+            )
             .to_vec();
         let mut first = None;
         for grain in grains {
@@ -1012,19 +1104,23 @@ impl EngineWorker {
         // After everything planned, sent or not (what is sent depends on the block size).
         let planned = self.queued.back().map_or(0, |q| q.grain.at());
         let from = slot_at.max(planned).max(self.handle.last_at());
-        self.queue_plan(t, heard_to, from, slot_at, requested, segment)
+        let entry = Entry::Onsets {
+            grid_at: slot_at,
+            enter: true,
+        };
+        self.queue_plan(t, heard_to, from, entry, requested, segment)
     }
 
     /// Live mode: plans slot `t` from output frame `from` to the next slot's start with the
     /// pulse of the guide onsets heard by guide frame `heard_to`, `segment` (for label
-    /// `requested`) coming in at `grid_at` where no onset is predicted, and queues the grains.
-    /// Returns the first attack's time.
+    /// `requested`) coming in as `entry` says, and queues the grains. Returns the first
+    /// attack's time.
     fn queue_plan(
         &mut self,
         t: u64,
         heard_to: u64,
         from: u64,
-        grid_at: u64,
+        entry: Entry,
         requested: u32,
         segment: Option<SegmentId>,
     ) -> Option<u64> {
@@ -1037,7 +1133,7 @@ impl EngineWorker {
         self.follower.skip_to(from);
         let grains = self
             .follower
-            .plan(&corpus, to, &self.predicted, segment, grid_at, true);
+            .plan(&corpus, to, &self.predicted, segment, entry);
         let first = grains
             .iter()
             .find(|g| matches!(g, Grain::Jump { .. }))
@@ -1053,6 +1149,16 @@ impl EngineWorker {
         let playing = self.follower.segment_at(&corpus, to);
         self.pipeline.navigator.observe_played(playing.or(segment));
         first
+    }
+
+    /// Live mode: whether the guide's pulse predicts a note within [`MIN_ANSWER_S`] after
+    /// output frame `at`. A note chosen again at `at` then waits for that beat: a slur into it
+    /// at `at` would blur the beat more than the clash it mends.
+    fn beat_is_near(&mut self, at: u64) -> bool {
+        let hold = (MIN_ANSWER_S * f64::from(self.host_rate)).round() as u64;
+        self.predicted.clear();
+        self.predictor.predict(at, at + hold, &mut self.predicted);
+        !self.predicted.is_empty()
     }
 
     /// Live mode: gives the pulse predictor the onsets heard by guide frame `heard_to`.

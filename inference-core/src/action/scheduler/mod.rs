@@ -213,9 +213,10 @@ impl GrainScheduler {
 
     /// The crossfade into `segment`, due to start at frame `at`, seen from frame `now`: its
     /// first frame and its length. It is centred on `at` where the audio allows; it starts
-    /// later when the incoming recording has less audio before the segment, and ends earlier
-    /// when the outgoing recording runs out, so neither voice ever fades through the abrupt edge
-    /// of a recording.
+    /// later when the incoming recording has less audio before the segment, and is shortened to
+    /// end where the outgoing recording runs out, so neither voice ever fades through the abrupt
+    /// edge of a recording. (It never starts earlier for that: the command may arrive only half
+    /// a crossfade ahead, and the window must not depend on when it arrives.)
     fn jump_window(
         &self,
         corpus: &CorpusMemory,
@@ -230,16 +231,13 @@ impl GrainScheduler {
             let before = incoming.start + u64::from(offset) - corpus.source_frames(incoming).start;
             earliest = at.saturating_sub(before);
         }
-        let mut start = at.saturating_sub(length / 2).max(earliest);
+        let start = at.saturating_sub(length / 2).max(earliest);
         if let Some(primary) = self.primary {
             let voice = &self.voices[primary.voice];
             let outgoing_end = now + (voice.bounds_end - voice.read).max(0) as u64;
-            if start.max(now) + length > outgoing_end {
-                start = outgoing_end.saturating_sub(length).max(earliest);
-                let begin = start.max(now);
-                if outgoing_end > begin {
-                    length = length.min(outgoing_end - begin);
-                }
+            let begin = start.max(now);
+            if outgoing_end > begin && begin + length > outgoing_end {
+                length = outgoing_end - begin;
             }
         }
         (start, length.max(1) as u32)

@@ -13,6 +13,9 @@ use counterpart_core::action::{
 use counterpart_core::preset::{CorpusFile, Preset};
 use counterpart_models::build_preset::{corpus_from_files, preset_encoding, preset_runtime};
 use counterpart_models::tokenise::EncodingSettings;
+
+use super::encoding::DEFAULT_ENCODER;
+
 /// Labels that were at least this share of the preset's corpus and are missing get a warning.
 const COMMON_LABEL: f64 = 0.05;
 /// Fewer seconds of recordings than this get a warning.
@@ -41,7 +44,7 @@ pub struct RecorpusArgs {
     #[arg(long)]
     licence: Option<String>,
     /// The encoder file (must match the preset's hash).
-    #[arg(long, default_value = crate::DEFAULT_ENCODER)]
+    #[arg(long, default_value = DEFAULT_ENCODER)]
     encoder: PathBuf,
     /// Encoding threads (0: one per core). Results do not depend on it.
     #[arg(long, default_value_t = 0)]

@@ -88,7 +88,8 @@ impl Pitches {
 
 /// Estimates [`Pitches`] in stretches of audio at one sample rate. Owned by one thread (the
 /// worker, or whoever builds a corpus); it allocates only when a stretch is longer than any
-/// before.
+/// before. The FFT's length follows the stretch's alone, so an estimate does not depend on
+/// what was analysed before.
 pub struct PitchAnalyser {
     rate: f32,
     planner: RealFftPlanner<f32>,
@@ -131,13 +132,16 @@ impl PitchAnalyser {
         analyser
     }
 
+    /// Sets the FFT's length to `size` (plans are cached by the planner; the buffers keep
+    /// their capacity).
     fn fit(&mut self, size: usize) {
         if self.frame.len() != size {
             self.fft = self.planner.plan_fft_forward(size);
-            self.frame = self.fft.make_input_vec();
-            self.spectrum = self.fft.make_output_vec();
-            self.scratch = self.fft.make_scratch_vec();
-            self.db = vec![0.0; self.spectrum.len()];
+            self.frame.resize(size, 0.0);
+            self.spectrum.resize(size / 2 + 1, Complex::default());
+            self.scratch
+                .resize(self.fft.get_scratch_len(), Complex::default());
+            self.db.resize(size / 2 + 1, 0.0);
         }
     }
 
@@ -158,10 +162,7 @@ impl PitchAnalyser {
             return None;
         }
         let size = (2 * len).next_power_of_two().max(MIN_FFT);
-        if size > self.frame.len() {
-            self.fit(size);
-        }
-        let size = self.frame.len();
+        self.fit(size);
         self.frame.fill(0.0);
         for (i, (out, &x)) in self.frame.iter_mut().zip(samples).enumerate() {
             let phase = std::f32::consts::TAU * (i as f32 + 0.5) / len as f32;
@@ -329,6 +330,17 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_estimate_does_not_depend_on_what_came_before() {
+        let rate = 48_000;
+        let short = tone(55.3, &BRIGHT, 0.05, rate);
+        let long = tone(60.0, &HOLLOW, 0.5, rate);
+        let fresh = PitchAnalyser::new(rate).analyse(&short);
+        let mut used = PitchAnalyser::new(rate);
+        used.analyse(&long);
+        assert_eq!(used.analyse(&short), fresh);
     }
 
     #[test]

@@ -248,13 +248,21 @@ impl Navigator {
         else {
             return true;
         };
-        let best = self
-            .corpus
-            .segments_with_label(label)
-            .iter()
+        let floor = self.harmony_floor(self.corpus.segments_with_label(label).iter(), guide);
+        self.consonance(segment, guide) >= floor
+    }
+
+    /// The least consonance with `guide` a segment among `candidates` may have and still be
+    /// chosen: the best one's, less [`HARMONY_TOLERANCE`].
+    fn harmony_floor<'a>(
+        &self,
+        candidates: impl Iterator<Item = &'a SegmentId>,
+        guide: &Pitches,
+    ) -> f32 {
+        candidates
             .map(|&id| self.consonance(id, guide))
-            .fold(0.0, f32::max);
-        self.consonance(segment, guide) >= best - HARMONY_TOLERANCE
+            .fold(0.0, f32::max)
+            - HARMONY_TOLERANCE
     }
 
     fn consonance(&self, segment: SegmentId, guide: &Pitches) -> f32 {
@@ -356,12 +364,7 @@ impl Navigator {
         let corpus = Arc::clone(&self.corpus);
         let candidates = corpus.segments_with_label(label);
         let floor = guide.map_or(f32::MIN, |guide| {
-            candidates
-                .iter()
-                .filter(|&&id| !self.excluded(id))
-                .map(|&id| self.consonance(id, guide))
-                .fold(0.0, f32::max)
-                - HARMONY_TOLERANCE
+            self.harmony_floor(candidates.iter().filter(|&&id| !self.excluded(id)), guide)
         });
         let fits = |navigator: &Self, id: SegmentId| {
             guide.is_none_or(|guide| navigator.consonance(id, guide) >= floor)
@@ -370,7 +373,7 @@ impl Navigator {
             .last
             .and_then(|last| corpus.successor(last))
             .filter(|&next| corpus.segments()[next.index()].label == label)
-            .filter(|&next| !self.excluded(next) && fits(self, next));
+            .filter(|&next| fits(self, next));
         if let Some(next) = successor {
             let continuity = self.config.continuity;
             let take =

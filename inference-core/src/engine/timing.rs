@@ -175,19 +175,11 @@ impl OnsetFollower {
         let to = to.max(from);
         let mut cursor = from;
         let mut first = true;
-        let segment = target.and_then(|id| corpus.segment(id));
-        if let (Entry::Now { at }, Some(segment)) = (entry, segment) {
-            if (from..to).contains(&at) {
-                self.hold(corpus, cursor, at, false);
+        let known = target.and_then(|id| corpus.segment(id)).is_some();
+        if let Entry::Now { at } = entry {
+            if known && (from..to).contains(&at) {
+                self.enter_note(corpus, cursor, at, target);
                 cursor = at;
-                let note = self
-                    .target_note(corpus, target, at)
-                    .unwrap_or(segment.start);
-                if self.head.is_some() {
-                    self.slur(corpus, at, note);
-                } else {
-                    self.jump(corpus, at, note);
-                }
             }
         }
         for onset in onsets.iter().copied().filter(|&o| o >= from && o < to) {
@@ -211,32 +203,38 @@ impl OnsetFollower {
                 self.jump(corpus, onset, memory);
             }
         }
-        let (grid_at, enter) = match entry {
-            Entry::Onsets { grid_at, enter } => (grid_at, enter),
-            Entry::Now { .. } => (to, false),
-        };
-        if first && (from..to).contains(&grid_at) {
-            match (self.head, segment) {
-                (Some(_), Some(segment)) if self.segment_at(corpus, grid_at) != target => {
-                    self.hold(corpus, cursor, grid_at, false);
-                    cursor = grid_at;
-                    let note = self
-                        .target_note(corpus, target, grid_at)
-                        .unwrap_or(segment.start);
-                    self.slur(corpus, grid_at, note);
-                }
-                (None, Some(_)) if enter => {
-                    if let Some(memory) = self.target_note(corpus, target, grid_at) {
-                        self.jump(corpus, grid_at, memory);
-                        cursor = grid_at;
-                    }
-                }
-                _ => {}
+        if let Entry::Onsets { grid_at, enter } = entry {
+            let change = match self.head {
+                Some(_) => self.segment_at(corpus, grid_at) != target,
+                None => enter,
+            };
+            if first && known && change && (from..to).contains(&grid_at) {
+                self.enter_note(corpus, cursor, grid_at, target);
+                cursor = grid_at;
             }
         }
         self.hold(corpus, cursor, to, false);
         self.planned = to;
         &self.grains
+    }
+
+    /// Plays the head on from `cursor` to output frame `at`, then changes into the note
+    /// `target`'s label describes there: by a slur where something plays, else by an attack.
+    fn enter_note(
+        &mut self,
+        corpus: &CorpusMemory,
+        cursor: u64,
+        at: u64,
+        target: Option<SegmentId>,
+    ) {
+        self.hold(corpus, cursor, at, false);
+        if let Some(note) = self.target_note(corpus, target, at) {
+            if self.head.is_some() {
+                self.slur(corpus, at, note);
+            } else {
+                self.jump(corpus, at, note);
+            }
+        }
     }
 
     /// Output frame up to which grains are planned.

@@ -600,10 +600,7 @@ impl EngineWorker {
             .pipeline
             .navigator
             .decide_again(last.asked, Some(&change.pitches))?;
-        let at = self.follower.rewind(at);
-        while self.queued.back().is_some_and(|q| q.grain.at() >= at) {
-            self.queued.pop_back();
-        }
+        let at = self.take_back_from(at);
         let entry = Entry::Now { at };
         self.queue_plan(
             last.slot,
@@ -683,10 +680,7 @@ impl EngineWorker {
         });
         let heard = onset + p.revise_delay;
         let at = (heard + p.margin).max(self.handle.last_at());
-        let at = self.follower.rewind(at);
-        while self.queued.back().is_some_and(|q| q.grain.at() >= at) {
-            self.queued.pop_back();
-        }
+        let at = self.take_back_from(at);
         let entry = if self.beat_is_near(at) {
             Entry::Onsets {
                 grid_at: at,
@@ -697,6 +691,17 @@ impl EngineWorker {
         };
         self.queue_plan(t, heard, at, entry, requested, decision.segment);
         Ok(())
+    }
+
+    /// Live mode: takes back what is planned from output frame `at` on (not before the last
+    /// plan's start; nothing sent is taken back), so that the slot can be planned again from
+    /// there. Returns where the new plan starts.
+    fn take_back_from(&mut self, at: u64) -> u64 {
+        let at = self.follower.rewind(at);
+        while self.queued.back().is_some_and(|q| q.grain.at() >= at) {
+            self.queued.pop_back();
+        }
+        at
     }
 
     /// Live mode: sends the queued grains due within the margin. Judged on the rest detector's
@@ -785,8 +790,6 @@ impl EngineWorker {
         self.settings.follow_rests && !self.settings.freeze
     }
 
-    /// Whether the companion's notes start with the guide's (not frozen): the onsets heard
-    /// with a look-ahead, those predicted from the guide's pulse live.
     /// Whether the navigator prefers segments consonant with the guide's notes.
     fn hears_harmony(&self) -> bool {
         self.settings.follow_harmony
@@ -829,6 +832,8 @@ impl EngineWorker {
         self.guide_pitch.pitches(from, until)
     }
 
+    /// Whether the companion's notes start with the guide's (not frozen): the onsets heard
+    /// with a look-ahead, those predicted from the guide's pulse live.
     fn follows_onsets(&self) -> bool {
         self.settings.follow_onsets && !self.settings.freeze
     }
@@ -1124,7 +1129,15 @@ impl EngineWorker {
         requested: u32,
         segment: Option<SegmentId>,
     ) -> Option<u64> {
-        self.feed_predictor(heard_to);
+        let delay = OnsetDetector::delay_at(self.host_rate);
+        while let Some(&onset) = self
+            .pending_onsets
+            .front()
+            .filter(|&&o| o + delay <= heard_to)
+        {
+            self.pending_onsets.pop_front();
+            self.predictor.push(onset);
+        }
         let p = &self.pipeline;
         let to = self.output_frame(t + 1, p.boundary(t + 1));
         let corpus = Arc::clone(&p.corpus);
@@ -1159,19 +1172,6 @@ impl EngineWorker {
         self.predicted.clear();
         self.predictor.predict(at, at + hold, &mut self.predicted);
         !self.predicted.is_empty()
-    }
-
-    /// Live mode: gives the pulse predictor the onsets heard by guide frame `heard_to`.
-    fn feed_predictor(&mut self, heard_to: u64) {
-        let delay = OnsetDetector::delay_at(self.host_rate);
-        while let Some(&onset) = self
-            .pending_onsets
-            .front()
-            .filter(|&&o| o + delay <= heard_to)
-        {
-            self.pending_onsets.pop_front();
-            self.predictor.push(onset);
-        }
     }
 
     /// Records a played slot (when recording): `segment` from `offset` frames into it.

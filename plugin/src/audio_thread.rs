@@ -3,15 +3,20 @@
 //! locks, logs or does I/O (offline renders excepted, where the audio thread also runs the
 //! engine's worker half: see [`Installed::worker`]).
 //!
-//! When the host renders faster than real time (it said so at activation, or the
-//! [`FreewheelDetector`] sees it), the audio thread takes the engine's worker half from the
-//! worker thread and runs it itself, block by block, waiting for engines being built: every
-//! decision is then on time and the output is exactly what `counterpart render` gives for the
-//! guide the host renders. A bounce noticed from the pace gets a fresh engine; a fresh engine
-//! starts on the host's grid where the render starts, and catches up from the
-//! guide kept since the render started (the pre-roll: since activation, a reset or the
-//! transport's start) if it arrives later. When the host returns to real time, the worker half
-//! goes back to the worker thread.
+//! When the host says that it renders offline (CLAP's render extension; VST3's
+//! `ProcessData::processMode`, per process call), the audio thread takes the engine's worker
+//! half from the worker thread and runs it itself, block by block, waiting for engines being
+//! built: every decision is then on time and the output is exactly what `counterpart render`
+//! gives for the guide the host renders. A bounce that starts mid-activation gets a fresh
+//! engine; a fresh engine starts on the host's grid where the render starts, and catches up
+//! from the guide kept since the render started (the pre-roll: since activation, a reset or
+//! the transport's start) if it arrives later. When the host returns to real time, the worker
+//! half goes back to the worker thread.
+//!
+//! The host's word is the only way in: a host that says nothing, or says it plays in real
+//! time, however fast it calls (anticipative processing renders ahead in bursts), never gets
+//! inference or a wait on its audio thread. [`AudioSide::poll`] waits and runs the worker
+//! half only while `offline` holds, and `offline` is the mode the host gave for the call.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +26,6 @@ use ringbuf::traits::{Consumer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
 use crate::dry_delay::DryDelay;
-use crate::freewheel::FreewheelDetector;
 use crate::handoff::{BuildProgress, Handoff, Installed, TravellingWorker};
 use crate::shared::SharedState;
 
@@ -37,9 +41,6 @@ const OFFLINE_WAIT: Duration = Duration::from_secs(120);
 /// How much of the guide is kept from the start of a render (activation, reset, transport
 /// start), to be replayed into an engine that arrives after it began.
 const PREROLL_SECONDS: f32 = 2.0;
-/// The dry delay line's length at activation; an engine with a longer latency brings a longer
-/// one.
-pub const DRY_DELAY_SECONDS: f32 = 4.0;
 
 /// The audio thread's side of the plugin.
 pub struct AudioSide {
@@ -52,13 +53,10 @@ pub struct AudioSide {
     stray: Option<TravellingWorker>,
     progress: Arc<BuildProgress>,
     shared: Arc<SharedState>,
-    /// The host announced an offline render at activation.
-    announced_offline: bool,
-    detector: FreewheelDetector,
-    /// The host consumes audio faster than real time without having said so.
-    freewheeling: bool,
+    /// Whether the host said, for the block being processed, that it renders offline.
+    offline: bool,
     sample_rate: f32,
-    /// The dry path, delayed by the latency last reported.
+    /// The dry path, delayed by the latency reported at activation.
     dry: DryDelay,
     /// The guide since the last start: activation, a reset or the transport starting to play.
     preroll: [Box<[f32]>; 2],
@@ -134,16 +132,8 @@ pub struct AudioSetup {
     pub sample_rate: f32,
     /// The longest block the host sends.
     pub max_block: usize,
-    /// Whether the host announced an offline render.
-    pub offline: bool,
-    /// The latency the host was last told, in samples.
+    /// The latency reported to the host at activation, in samples.
     pub latency: u32,
-}
-
-/// The dry delay line's length, in frames, for a host at `sample_rate` Hz and an engine with
-/// `latency` samples of latency: [`DRY_DELAY_SECONDS`], or longer when the latency needs it.
-pub fn dry_delay_frames(sample_rate: f32, latency: u32) -> usize {
-    ((DRY_DELAY_SECONDS * sample_rate) as usize).max(latency as usize)
 }
 
 /// What one block's transport says, as far as the engine cares.
@@ -181,17 +171,11 @@ impl TransportInfo {
 
 impl AudioSide {
     /// Sets up the audio side with buffers for blocks of up to `max_block` frames (main
-    /// thread, in `activate`). The dry path starts delayed by `latency`, the latency the host
-    /// was last told.
+    /// thread, in `activate`). The dry path is delayed by `latency`, the latency reported.
     pub fn new(links: AudioLinks, setup: AudioSetup) -> Self {
         let chunk = setup.max_block.clamp(64, 8192);
         let buffer = |frames: usize| vec![0.0f32; frames].into_boxed_slice();
         let preroll = (PREROLL_SECONDS * setup.sample_rate) as usize;
-        let mut dry = DryDelay::new(
-            dry_delay_frames(setup.sample_rate, setup.latency),
-            (SWAP_FADE_SECONDS * setup.sample_rate) as usize,
-        );
-        dry.jump_to(setup.latency as usize);
         Self {
             handoff: links.handoff,
             returned: links.returned,
@@ -200,11 +184,9 @@ impl AudioSide {
             stray: None,
             progress: links.progress,
             shared: links.shared,
-            announced_offline: setup.offline,
-            detector: FreewheelDetector::new(setup.sample_rate),
-            freewheeling: false,
+            offline: false,
             sample_rate: setup.sample_rate,
-            dry,
+            dry: DryDelay::new(setup.latency as usize),
             preroll: [buffer(preroll), buffer(preroll)],
             preroll_frames: 0,
             preroll_channels: 0,
@@ -231,9 +213,9 @@ impl AudioSide {
         }
     }
 
-    /// Whether the host renders faster than real time, announced or not.
+    /// Whether the host said, for the block being processed, that it renders offline.
     fn offline(&self) -> bool {
-        self.announced_offline || self.freewheeling
+        self.offline
     }
 
     /// Longest span [`Self::render`] handles at once.
@@ -264,22 +246,22 @@ impl AudioSide {
 
     /// Takes engines the worker sent, starts the fade of the one they replace, hands finished
     /// engines back, forwards `settings` when they changed, and realigns the engine with the
-    /// host's grid after a transport jump (`frames`: this block's length). Offline (announced,
-    /// or seen from the host's pace), first takes the engine's worker half and waits (the host
-    /// is not waiting in real time) until the engine being built has arrived, so that the
+    /// host's grid after a transport jump (`frames`: this block's length). When the host says
+    /// it renders this block `offline`, first takes the engine's worker half and waits (the
+    /// host is not waiting in real time) until the engine being built has arrived, so that the
     /// render does not depend on how long loading took. Unless `play_stopped`, the companion
-    /// fades out (50 ms) while the host reports a stopped transport. Returns the latency to
-    /// report when it changed; the dry path is then delayed by as much.
+    /// fades out (50 ms) while the host reports a stopped transport.
     pub fn poll(
         &mut self,
         settings: EngineSettings,
         transport: TransportInfo,
         frames: usize,
         play_stopped: bool,
-    ) -> Option<u32> {
+        offline: bool,
+    ) {
         let was_offline = self.offline();
-        self.freewheeling = self.detector.block_started(Instant::now(), frames);
-        self.shared.set_freewheeling(self.offline());
+        self.offline = offline;
+        self.shared.set_offline(offline);
         if transport.playing && !self.was_playing {
             self.restart_preroll();
         }
@@ -301,7 +283,6 @@ impl AudioSide {
             self.ask_fresh_engine();
         }
         let started = self.offline().then(Instant::now);
-        let mut latency = None;
         loop {
             self.give_back();
             while self.fading.is_none() && self.unreturned.is_none() {
@@ -310,22 +291,12 @@ impl AudioSide {
                 };
                 let (next, epoch) = match handoff {
                     Handoff::Install(mut engine) => {
-                        latency = Some(engine.latency);
                         self.start_pending = true;
-                        if let Some(mut longer) = engine.dry_delay.take() {
-                            longer.continue_from(&self.dry);
-                            std::mem::swap(&mut self.dry, &mut longer);
-                            // The shorter line is freed with the engine, on the worker.
-                            engine.dry_delay = Some(longer);
-                        }
                         align(&mut engine, transport, self.sample_rate, &mut self.fade);
                         let epoch = engine.epoch;
                         (Some(engine), epoch)
                     }
-                    Handoff::Clear(epoch) => {
-                        latency = Some(0);
-                        (None, epoch)
-                    }
+                    Handoff::Clear(epoch) => (None, epoch),
                 };
                 self.epoch = Some(epoch);
                 self.sent = next.as_ref().map_or(self.sent, |engine| engine.settings);
@@ -346,9 +317,6 @@ impl AudioSide {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        if let Some(latency) = latency {
-            self.dry.set_delay(latency as usize);
-        }
         self.start_on_grid(transport);
         if let Some(engine) = &mut self.current {
             if settings != self.sent && engine.control.set_settings(settings) {
@@ -365,15 +333,9 @@ impl AudioSide {
             }
             self.expected_position = position.map(|p| p + frames as i64);
         }
-        latency
     }
 
-    /// Notes the end of the host's process call (for the [`FreewheelDetector`]).
-    pub fn block_finished(&mut self) {
-        self.detector.block_finished(Instant::now());
-    }
-
-    /// Delays the dry signal `channels` in place by the latency last reported.
+    /// Delays the dry signal `channels` in place by the latency reported.
     pub fn delay_dry(&mut self, channels: &mut [&mut [f32]]) {
         self.dry.process(channels);
     }

@@ -10,8 +10,6 @@ use counterpart_core::engine::{
     AudioEngine, EngineControl, EngineSettings, EngineWorker, OfflineRenderer,
 };
 
-use crate::dry_delay::DryDelay;
-
 /// Engines the handoff ring holds: one playing change and one more.
 pub const HANDOFF_CAPACITY: usize = 2;
 /// Engines the return ring holds.
@@ -40,9 +38,6 @@ pub struct Installed {
     pub settings: EngineSettings,
     /// The reset count it was built after (see [`BuildProgress`]).
     pub epoch: u64,
-    /// A dry delay line long enough for `latency`, when the one playing is shorter. The audio
-    /// thread swaps it in and leaves the old line here, to be freed with the engine.
-    pub dry_delay: Option<DryDelay>,
 }
 
 impl Installed {

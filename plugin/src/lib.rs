@@ -5,7 +5,10 @@
 //!   guide (main input or sidechain) to the engine, renders the companion, and mixes it with the
 //!   dry signal, delayed by the latency reported ([`dry_delay`]). No allocation, lock, I/O or
 //!   logging (an offline render excepted, where the audio thread also runs the engine's worker
-//!   half: announced by the host, or seen from its pace by [`freewheel`]).
+//!   half: only when the host says so, through CLAP's render extension or VST3's per-call
+//!   process mode).
+//! - **Main thread**: `activate` computes the latency from the preset's header and reports
+//!   it, and it holds for the whole activation ([`latency`]).
 //! - **Worker thread**: [`worker_thread::WorkerThread`], started at the first `activate` and
 //!   joined when the plugin is dropped: loads presets (on a loader thread) and keeps them across
 //!   activations ([`library`]), builds engines, segments, encodes, decides and schedules, and
@@ -24,8 +27,8 @@ use ringbuf::HeapRb;
 mod audio_thread;
 mod dry_delay;
 mod editor;
-mod freewheel;
 mod handoff;
+mod latency;
 mod library;
 mod params;
 mod preset_source;
@@ -35,7 +38,9 @@ mod worker_thread;
 
 use audio_thread::{AudioLinks, AudioSetup, AudioSide, TransportInfo};
 use handoff::{BuildProgress, HANDOFF_CAPACITY, RETURN_CAPACITY, TRAVEL_CAPACITY};
+use latency::{Announced, LatencyKey};
 pub use params::{CounterpartParams, GuideSource, LookaheadMode};
+use preset_source::PresetSource;
 use shared::{EngineStatus, SharedState};
 use worker_thread::{HostSetup, WorkerLinks, WorkerThread};
 
@@ -51,10 +56,6 @@ pub struct Counterpart {
     /// Whether audio was processed since the last activation (a reset then asks for a fresh
     /// engine).
     processed: bool,
-    /// The latency last reported to the host, in samples (audio thread while active): the
-    /// dry path of a re-activated plugin starts delayed by it, as the host still compensates
-    /// it.
-    latency: u32,
     /// Whether this is the standalone app, which has no timeline (set at activation).
     standalone: bool,
 }
@@ -67,7 +68,6 @@ impl Default for Counterpart {
             audio: None,
             worker: None,
             processed: false,
-            latency: 0,
             standalone: false,
         }
     }
@@ -133,6 +133,7 @@ impl Plugin for Counterpart {
         let sample_rate = buffer_config.sample_rate;
         self.shared.set_host_sample_rate(sample_rate);
         if !(sample_rate.is_finite() && (8_000.0..=384_000.0).contains(&sample_rate)) {
+            context.set_latency_samples(0);
             self.shared.set_status(EngineStatus::Failed(format!(
                 "the host's sample rate {sample_rate} Hz is outside 8–384 kHz; passing dry audio"
             )));
@@ -143,13 +144,24 @@ impl Plugin for Counterpart {
         let (to_audio_tx, to_audio_rx) = HeapRb::new(TRAVEL_CAPACITY).split();
         let (to_worker_tx, to_worker_rx) = HeapRb::new(TRAVEL_CAPACITY).split();
         let progress = Arc::new(BuildProgress::default());
+        let max_block = buffer_config.max_buffer_size as usize;
+        // The latency for this activation, from the preset's header: no engine is waited for.
+        let timing = PresetSource::from_path(self.params.preset_path()).timing();
+        let announced = Announced::compute(
+            timing.as_ref(),
+            LatencyKey::wanted(&self.params, self.shared.host_tempo(), timing.as_ref().ok()),
+            sample_rate.round() as u32,
+            max_block,
+            self.params.engine_settings().crossfade_seconds,
+        );
+        context.set_latency_samples(announced.latency);
         let setup = AudioSetup {
             sample_rate,
-            max_block: buffer_config.max_buffer_size as usize,
-            offline: buffer_config.process_mode == ProcessMode::Offline,
-            latency: self.latency,
+            max_block,
+            latency: announced.latency,
         };
-        self.shared.set_freewheeling(setup.offline);
+        self.shared
+            .set_offline(buffer_config.process_mode == ProcessMode::Offline);
         // The worker's first build, counted before it starts so an offline render waits for it.
         progress.start();
         let links = WorkerLinks {
@@ -161,8 +173,7 @@ impl Plugin for Counterpart {
         };
         let host = HostSetup {
             sample_rate: sample_rate.round() as u32,
-            max_block: setup.max_block,
-            dry_delay_frames: audio_thread::dry_delay_frames(sample_rate, self.latency),
+            announced,
         };
         if self.worker.is_none() {
             match WorkerThread::spawn(self.params.clone(), self.shared.clone()) {
@@ -236,17 +247,17 @@ impl Plugin for Counterpart {
         };
         // The standalone app has no timeline: it always plays.
         let play_stopped = self.standalone || params.play_stopped.value();
-        if let Some(latency) = audio.poll(
+        // A setting asked for another latency: the host reports it after a restart.
+        if self.shared.take_restart_request() {
+            context.request_restart();
+        }
+        audio.poll(
             params.engine_settings(),
             info,
             buffer.samples(),
             play_stopped,
-        ) {
-            if latency != self.latency {
-                self.latency = latency;
-                context.set_latency_samples(latency);
-            }
-        }
+            context.process_mode() == ProcessMode::Offline,
+        );
 
         let frames = buffer.samples();
         let source = params.guide_source.value();
@@ -289,7 +300,6 @@ impl Plugin for Counterpart {
             }
             offset += n;
         }
-        audio.block_finished();
         ProcessStatus::Normal
     }
 }

@@ -52,8 +52,13 @@ pub struct LoadKey {
 impl LoadKey {
     /// The tempo note values are measured at: the host's, else [`DEFAULT_BPM`].
     pub fn bpm(&self) -> f64 {
-        self.tempo_centi_bpm
-            .map_or(DEFAULT_BPM, |centi| centi as f64 / 100.0)
+        Self::bpm_of(self.tempo_centi_bpm)
+    }
+
+    /// The tempo note values are measured at for a host tempo of `tempo_centi_bpm` hundredths
+    /// of a BPM, else [`DEFAULT_BPM`].
+    pub fn bpm_of(tempo_centi_bpm: Option<u64>) -> f64 {
+        tempo_centi_bpm.map_or(DEFAULT_BPM, |centi| centi as f64 / 100.0)
     }
 
     /// What is loaded, for the editor's status line.
@@ -146,8 +151,6 @@ pub struct Loaded {
     /// Its runtime objects, with the decision model for `lookahead`.
     runtime: LoadedPreset,
     lookahead: usize,
-    /// Whether the preset as read is cut in note values at a tempo.
-    tempo_synced: bool,
 }
 
 impl Loaded {
@@ -167,12 +170,6 @@ impl Loaded {
     /// The editor's view of the preset that plays.
     pub fn info(&self) -> Arc<PresetInfo> {
         Arc::clone(&self.playing.info)
-    }
-
-    /// Whether the preset as read is cut in note values at a tempo (its engines then follow
-    /// the host's tempo).
-    pub fn tempo_synced(&self) -> bool {
-        self.tempo_synced
     }
 
     /// The preset made of the user's recordings, when they play.
@@ -483,16 +480,11 @@ fn prepare(request: &LoadRequest, read: &Prepared) -> Result<Loaded, String> {
     let runtime =
         LoadedPreset::load_for(&playing.preset, key.rate, &search, Some(request.lookahead))
             .map_err(|e| format!("cannot load {}: {e}", key.describe()))?;
-    let tempo_synced = matches!(
-        read.preset.segmentation.length,
-        SegmentLength::TempoSynced { .. }
-    );
     Ok(Loaded {
         playing,
         recorded,
         runtime,
         lookahead: request.lookahead,
-        tempo_synced,
     })
 }
 

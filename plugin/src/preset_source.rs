@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use counterpart_core::preset::{sha256_hex, Preset, PresetError};
+use counterpart_core::preset::{sha256_hex, Preset, PresetError, PresetTiming};
 
 /// The default preset's file, compiled in.
 static DEFAULT_PRESET: &[u8] = include_bytes!("../../models/presets/default.cpreset");
@@ -39,6 +39,17 @@ impl PresetSource {
         match self {
             PresetSource::Default => "the embedded default preset".to_owned(),
             PresetSource::File(path) => path.display().to_string(),
+        }
+    }
+
+    /// What the preset's header says about its engines' timing, read without the rest of the
+    /// file (main or worker thread: it reads a few kilobytes of a preset file).
+    pub fn timing(&self) -> Result<PresetTiming, String> {
+        match self {
+            PresetSource::Default => PresetTiming::from_header_bytes(DEFAULT_PRESET)
+                .map_err(|e| format!("the embedded default preset is damaged: {e}")),
+            PresetSource::File(path) => PresetTiming::read(path)
+                .map_err(|e| format!("cannot load preset {}: {e}", path.display())),
         }
     }
 

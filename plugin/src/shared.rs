@@ -1,8 +1,8 @@
 //! State shared by the plugin's threads, with who writes what.
 //!
 //! * Atomics: written by the **audio thread** (input level, host tempo, reset requests, whether
-//!   the host renders faster than real time) or the
-//!   **GUI** (reload requests), read anywhere. The audio thread touches nothing else here.
+//!   the host renders offline), the **worker thread** (restart requests) or the **GUI** (reload
+//!   requests), read anywhere. The audio thread touches nothing else here.
 //! * Mutexes: written by the **worker thread** (what is loaded, what went wrong), read by the
 //!   **GUI**. Never locked on the audio thread.
 //! * The load progress: written by the **loader thread**, read by the GUI (atomics).
@@ -91,7 +91,8 @@ pub struct SharedState {
     host_sample_rate: AtomicU32,
     host_tempo: AtomicU64,
     transport_seen: AtomicBool,
-    freewheeling: AtomicBool,
+    offline: AtomicBool,
+    restart_wanted: AtomicBool,
     resets: AtomicU64,
     reloads: AtomicU64,
     status: Mutex<EngineStatus>,
@@ -108,7 +109,8 @@ impl Default for SharedState {
             host_sample_rate: AtomicU32::new(0),
             host_tempo: AtomicU64::new(0),
             transport_seen: AtomicBool::new(false),
-            freewheeling: AtomicBool::new(false),
+            offline: AtomicBool::new(false),
+            restart_wanted: AtomicBool::new(false),
             resets: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             status: Mutex::new(EngineStatus::Idle),
@@ -183,15 +185,28 @@ impl SharedState {
         }
     }
 
-    /// Says whether the host renders faster than real time (audio thread): the worker then
-    /// hands the engine's worker half to the audio thread, and builds new engines with it.
-    pub fn set_freewheeling(&self, freewheeling: bool) {
-        self.freewheeling.store(freewheeling, Ordering::Release);
+    /// Says whether the host renders offline, as it said for the last block (audio thread):
+    /// the worker then hands the engine's worker half to the audio thread, and builds new
+    /// engines with it.
+    pub fn set_offline(&self, offline: bool) {
+        self.offline.store(offline, Ordering::Release);
     }
 
-    /// Whether the host renders faster than real time (offline, or freewheeling unannounced).
-    pub fn freewheeling(&self) -> bool {
-        self.freewheeling.load(Ordering::Acquire)
+    /// Whether the host renders offline, as it said for the last block.
+    pub fn offline(&self) -> bool {
+        self.offline.load(Ordering::Acquire)
+    }
+
+    /// Asks for the plugin to be restarted by the host, so that it reports a new latency
+    /// (worker thread: a control or the host's tempo asks for an engine with another one).
+    pub fn request_restart(&self) {
+        self.restart_wanted.store(true, Ordering::Release);
+    }
+
+    /// Whether a restart was asked for since the last call (audio thread, which passes the
+    /// request on to the host).
+    pub fn take_restart_request(&self) -> bool {
+        self.restart_wanted.swap(false, Ordering::AcqRel)
     }
 
     /// Asks the worker for a fresh engine: the host reset the plugin (audio thread).

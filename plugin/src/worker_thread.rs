@@ -14,16 +14,17 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use counterpart_core::engine::{
-    build, EngineConfig, EngineTelemetry, EngineWorker, LoadedPreset, Margin, WORKER_POLL,
+    build, EngineConfig, EngineTelemetry, EngineWorker, LoadedPreset, WORKER_POLL,
 };
 use counterpart_core::perception::SegmentLength;
+use counterpart_core::preset::PresetTiming;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use ringbuf::traits::{Consumer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
 use crate::audio_thread::AudioSide;
-use crate::dry_delay::DryDelay;
 use crate::handoff::{BuildProgress, Handoff, Installed, SegmentGrid, TravellingWorker};
+use crate::latency::{Announced, LatencyKey};
 use crate::library::{Library, LoadKey};
 use crate::params::CounterpartParams;
 use crate::preset_source::PresetSource;
@@ -47,14 +48,12 @@ const RESTING_SLEEP: Duration = Duration::from_millis(20);
 const INACTIVE_SLEEP: Duration = Duration::from_millis(20);
 
 /// What the worker thread needs to know about the host's audio setup.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HostSetup {
     /// The host's sample rate in Hz.
     pub sample_rate: u32,
-    /// The largest block the host will process, in frames: the worker margin is fitted to it.
-    pub max_block: usize,
-    /// The audio thread's dry delay line's length at activation, in frames.
-    pub dry_delay_frames: usize,
+    /// The latency reported at activation, which every engine of the session must have.
+    pub announced: Announced,
 }
 
 /// The channels one activation's worker session works with.
@@ -107,7 +106,7 @@ impl WorkerThread {
                     params,
                     shared,
                     session: None,
-                    tempo_synced: false,
+                    timing: None,
                 }
                 .run(&received)
             })?;
@@ -183,9 +182,8 @@ struct Session {
     engine_id: u64,
     /// Whether the host renders offline, as last seen.
     offline: bool,
-    /// The audio thread's dry delay line's length, in frames: an engine with a longer latency
-    /// brings a longer line.
-    dry_delay_frames: usize,
+    /// The settings last found to need a restart of the plugin (asked for once).
+    restart_asked: Option<LatencyKey>,
 }
 
 /// The worker thread's state.
@@ -194,10 +192,12 @@ struct Worker {
     shared: Arc<SharedState>,
     session: Option<Session>,
     library: Library,
-    /// Whether the preset as read is cut in note values at a tempo (its engines follow the
-    /// host's).
-    tempo_synced: bool,
+    /// The header of the preset asked for last, with its reload count.
+    timing: Option<TimingEntry>,
 }
+
+/// A preset's header as read for a source and reload count (its error when unreadable).
+type TimingEntry = ((PresetSource, u64), Result<PresetTiming, String>);
 
 impl Worker {
     fn run(mut self, commands: &Receiver<Command>) {
@@ -260,9 +260,10 @@ impl Worker {
         };
         busy |= session.free_returned();
         let (current, rate) = (session.current.clone(), session.setup.sample_rate);
-        let wanted = self.wanted(rate);
-        if current.as_ref() != Some(&wanted) {
-            busy |= self.build(wanted);
+        if let Some(wanted) = self.wanted(rate) {
+            if current.as_ref() != Some(&wanted) {
+                busy |= self.build(wanted);
+            }
         }
         let Some(session) = &mut self.session else {
             return busy;
@@ -280,29 +281,48 @@ impl Worker {
         busy
     }
 
-    /// The engine the parameters and the host ask for now.
-    fn wanted(&self, rate: u32) -> BuildKey {
-        let params = &self.params;
-        let shared = &self.shared;
-        let segment = params.segment.value();
-        let tempo = shared
-            .host_tempo()
-            .map(|bpm| (bpm * 100.0).round().max(1.0) as u64);
-        let note = segment.note().is_some();
-        BuildKey {
+    /// The engine to build for what the parameters and the host ask for now, at the latency
+    /// announced at activation: `None` when that cannot be (the engine playing goes on). A
+    /// request that needs another latency asks the host, once, to restart the plugin.
+    fn wanted(&mut self, rate: u32) -> Option<BuildKey> {
+        let source = PresetSource::from_path(self.params.preset_path());
+        let reloads = self.shared.reloads();
+        let cached = (source.clone(), reloads);
+        if self.timing.as_ref().is_none_or(|(key, _)| *key != cached) {
+            self.timing = Some((cached, source.timing()));
+        }
+        let timing = self.timing.as_ref().map(|(_, timing)| timing.as_ref())?;
+        let asked = LatencyKey::wanted(&self.params, self.shared.host_tempo(), timing.ok());
+        let session = self.session.as_mut()?;
+        let (fitted, restart) = session.setup.announced.fit(timing, &asked);
+        if restart && session.restart_asked.as_ref() != Some(&asked) {
+            nice_plug::nice_log!(
+                "Counterpart: the settings asked for need another latency; asking the host to \
+                 restart the plugin (it plays at the latency it announced until then)"
+            );
+            self.shared.request_restart();
+            session.restart_asked = Some(asked);
+        }
+        let Some(key) = fitted else {
+            // Nothing to build: an offline render waits for no build.
+            session.finish_build();
+            return None;
+        };
+        let note = key.segment.note().is_some();
+        Some(BuildKey {
             load: LoadKey {
-                source: PresetSource::from_path(params.preset_path()),
-                reloads: shared.reloads(),
-                recordings: params.recordings(),
-                segment,
-                tempo_centi_bpm: tempo.filter(|_| note),
+                source: key.source,
+                reloads,
+                recordings: self.params.recordings(),
+                segment: key.segment,
+                tempo_centi_bpm: key.tempo_centi_bpm.filter(|_| note),
                 rate,
             },
-            resets: shared.resets(),
-            lookahead: params.lookahead.value().segments(),
-            seed: params.seed.value().max(0) as u64,
-            tempo_centi_bpm: tempo.filter(|_| note || self.tempo_synced),
-        }
+            resets: self.shared.resets(),
+            lookahead: key.lookahead,
+            seed: self.params.seed.value().max(0) as u64,
+            tempo_centi_bpm: key.tempo_centi_bpm,
+        })
     }
 
     /// Works towards the engine `wanted`: once the settings have settled, builds it from what
@@ -331,11 +351,6 @@ impl Worker {
         let loading = self.library.loading(&wanted.load);
         match self.library.ready(&wanted.load) {
             Some(Ok(loaded)) => {
-                if loaded.tempo_synced() != self.tempo_synced {
-                    // Its engines follow the host's tempo: the next turn asks with it.
-                    self.tempo_synced = loaded.tempo_synced();
-                    return true;
-                }
                 let (info, recorded) = (loaded.info(), loaded.recorded());
                 match loaded.runtime(wanted.lookahead).and_then(|runtime| {
                     session.install(&wanted, runtime, &self.params, &self.shared)
@@ -377,7 +392,7 @@ impl Session {
             worker: None,
             engine_id: 0,
             offline: false,
-            dry_delay_frames: setup.dry_delay_frames,
+            restart_asked: None,
         }
     }
 
@@ -402,7 +417,7 @@ impl Session {
             }
             moved = true;
         }
-        let offline = shared.freewheeling();
+        let offline = shared.offline();
         if offline != self.offline {
             self.offline = offline;
             nice_plug::nice_log!(
@@ -457,29 +472,33 @@ impl Session {
             lookahead: Some(key.lookahead),
             settings,
             seed: key.seed,
-            worker_margin: Margin::Host {
-                max_block: self.setup.max_block,
-            },
+            worker_margin: self.setup.announced.margin(),
             tempo_bpm,
             ..EngineConfig::default()
         };
         let engine =
             build(runtime, &config, rate).map_err(|e| format!("cannot start the engine: {e}"))?;
         let latency = engine.audio.latency_samples();
+        if latency != self.setup.announced.latency {
+            // Never reached when the preset's header is what the file holds: the engine would
+            // play out of place by the difference, so it does not play.
+            return Err(format!(
+                "the engine's latency ({latency} samples) is not the one announced to the host \
+                 ({}); restart the plugin or the transport",
+                self.setup.announced.latency
+            ));
+        }
         let grid = SegmentGrid {
             period_samples: engine.worker.segment_samples(),
             period_beats,
         };
         let telemetry = Arc::clone(engine.control.telemetry());
         // Offline, the audio thread runs the worker half itself.
-        let (on_audio, worker) = if shared.freewheeling() {
+        let (on_audio, worker) = if shared.offline() {
             (Some(engine.worker), None)
         } else {
             (None, Some(engine.worker))
         };
-        // Its crossfade length is taken from the line it continues.
-        let dry_delay =
-            (latency as usize > self.dry_delay_frames).then(|| DryDelay::new(latency as usize, 1));
         let id = self.engine_id + 1;
         let installed = Box::new(Installed {
             id,
@@ -490,7 +509,6 @@ impl Session {
             latency,
             settings,
             epoch: key.resets,
-            dry_delay,
         });
         if self
             .links
@@ -501,9 +519,6 @@ impl Session {
             return Err("the audio thread is not taking new engines (is it processing?)".into());
         }
         self.engine_id = id;
-        if latency as usize > self.dry_delay_frames {
-            self.dry_delay_frames = latency as usize;
-        }
         self.current = Some(key.clone());
         self.finish_build();
         // The old engine's worker goes now; its audio half fades out on the audio thread and

@@ -2,27 +2,168 @@
 //! the integration tests in `tests/tests/`.
 //!
 //! The main-thread side ([`HostedPlugin`]) owns the instance; activation hands an audio processor
-//! to a dedicated audio thread ([`HostedPlugin::run_audio`]), as a real host does.
+//! to a dedicated audio thread ([`HostedPlugin::run_audio`]), as a real host does, while the
+//! main thread answers the plugin's requests for main-thread callbacks.
+//!
+//! The host implements `clap.latency` and `clap.state` and records every call the plugin makes
+//! to it ([`HostLog`]), with the thread it came from and whether the plugin was being
+//! activated, so that tests can check the CLAP contract ([`HostedPlugin::contract`]).
 
-use clack_extensions::latency::PluginLatency;
+use clack_extensions::latency::{HostLatency, HostLatencyImpl, PluginLatency};
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::render::{PluginRender, RenderMode};
-use clack_extensions::state::PluginState;
+use clack_extensions::state::{HostState, HostStateImpl, PluginState};
 use clack_host::events::event_types::{ParamValueEvent, TransportEvent};
 use clack_host::prelude::*;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 /// The plugin's main input and sidechain are stereo, as is its output.
 pub const CHANNELS: usize = 2;
 
-/// Host callbacks: the tests need none of them.
-pub struct TestHostShared;
+/// A host function the plugin called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostFunction {
+    /// `clap_host.request_restart` (thread-safe).
+    RequestRestart,
+    /// `clap_host.request_process` (thread-safe).
+    RequestProcess,
+    /// `clap_host.request_callback` (thread-safe).
+    RequestCallback,
+    /// `clap_host_latency.changed` (main thread, while the plugin is being activated).
+    LatencyChanged,
+    /// `clap_host_state.mark_dirty` (main thread).
+    StateMarkDirty,
+}
+
+impl HostFunction {
+    /// Whether CLAP allows it only on the main thread.
+    pub fn main_thread_only(self) -> bool {
+        matches!(self, Self::LatencyChanged | Self::StateMarkDirty)
+    }
+}
+
+/// One call the plugin made to the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostCall {
+    /// What it called.
+    pub function: HostFunction,
+    /// Whether it called from the host's main thread.
+    pub on_main_thread: bool,
+    /// Whether the host was inside `clap_plugin.activate` then.
+    pub in_activate: bool,
+    /// How many activations had begun by then (1: during or after the first).
+    pub activation: u32,
+}
+
+/// Every call the plugin made to the host, in order. Shared by the host's handlers.
+#[derive(Debug)]
+pub struct HostLog {
+    main_thread: ThreadId,
+    in_activate: AtomicBool,
+    activations: AtomicU32,
+    callback_requested: AtomicBool,
+    calls: Mutex<Vec<HostCall>>,
+    /// The latency read after each activation.
+    latencies: Mutex<Vec<u32>>,
+}
+
+impl HostLog {
+    fn new() -> Self {
+        Self {
+            main_thread: std::thread::current().id(),
+            in_activate: AtomicBool::new(false),
+            activations: AtomicU32::new(0),
+            callback_requested: AtomicBool::new(false),
+            calls: Mutex::new(Vec::new()),
+            latencies: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn record(&self, function: HostFunction) {
+        if function == HostFunction::RequestCallback {
+            self.callback_requested.store(true, Ordering::Release);
+        }
+        let call = HostCall {
+            function,
+            on_main_thread: std::thread::current().id() == self.main_thread,
+            in_activate: self.in_activate.load(Ordering::Acquire),
+            activation: self.activations.load(Ordering::Acquire),
+        };
+        self.calls.lock().unwrap().push(call);
+    }
+
+    /// The calls so far.
+    pub fn calls(&self) -> Vec<HostCall> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+/// What [`HostedPlugin::contract`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractReport {
+    /// Activations so far.
+    pub activations: u32,
+    /// Host calls checked.
+    pub calls: usize,
+    /// Of which `latency.changed`.
+    pub latency_changes: usize,
+    /// Of which `request_restart`.
+    pub restarts: usize,
+    /// Every breach of the contract, described.
+    pub violations: Vec<String>,
+}
+
+impl ContractReport {
+    /// Panics, listing the breaches, unless there are none.
+    pub fn assert_kept(&self, what: &str) {
+        assert!(
+            self.violations.is_empty(),
+            "{what}: the plugin broke the CLAP host contract {} times in {} activations:\n{}",
+            self.violations.len(),
+            self.activations,
+            self.violations.join("\n")
+        );
+    }
+}
+
+/// Thread-safe host callbacks: recorded.
+pub struct TestHostShared {
+    log: Arc<HostLog>,
+}
 
 impl SharedHandler<'_> for TestHostShared {
-    fn request_restart(&self) {}
-    fn request_process(&self) {}
-    fn request_callback(&self) {}
+    fn request_restart(&self) {
+        self.log.record(HostFunction::RequestRestart);
+    }
+    fn request_process(&self) {
+        self.log.record(HostFunction::RequestProcess);
+    }
+    fn request_callback(&self) {
+        self.log.record(HostFunction::RequestCallback);
+    }
+}
+
+/// Main-thread host callbacks: recorded, with the thread they came from.
+pub struct TestHostMainThread<'a> {
+    shared: &'a TestHostShared,
+}
+
+impl<'a> MainThreadHandler<'a> for TestHostMainThread<'a> {}
+
+impl HostLatencyImpl for TestHostMainThread<'_> {
+    fn changed(&self) {
+        self.shared.log.record(HostFunction::LatencyChanged);
+    }
+}
+
+impl HostStateImpl for TestHostMainThread<'_> {
+    fn mark_dirty(&self) {
+        self.shared.log.record(HostFunction::StateMarkDirty);
+    }
 }
 
 /// The host type.
@@ -30,8 +171,12 @@ pub struct TestHost;
 
 impl HostHandlers for TestHost {
     type Shared<'a> = TestHostShared;
-    type MainThread<'a> = ();
+    type MainThread<'a> = TestHostMainThread<'a>;
     type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostLatency>().register::<HostState>();
+    }
 }
 
 /// The RMS level of `x`.
@@ -106,6 +251,7 @@ pub struct ActivationTimes {
 /// One plugin instance, on the main thread.
 pub struct HostedPlugin {
     instance: PluginInstance<TestHost>,
+    log: Arc<HostLog>,
     // Declared after the instance so that it is dropped after it.
     _entry: PluginEntry,
 }
@@ -137,12 +283,103 @@ impl HostedPlugin {
             "0.1.0",
         )
         .unwrap();
-        let instance =
-            PluginInstance::<TestHost>::new(|_| TestHostShared, |_| (), &entry, id, &host_info)
-                .expect("the plugin instantiates");
+        let log = Arc::new(HostLog::new());
+        let shared_log = Arc::clone(&log);
+        let instance = PluginInstance::<TestHost>::new(
+            |_| TestHostShared { log: shared_log },
+            |shared| TestHostMainThread { shared },
+            &entry,
+            id,
+            &host_info,
+        )
+        .expect("the plugin instantiates");
         Self {
             instance,
+            log,
             _entry: entry,
+        }
+    }
+
+    /// Every call the plugin made to the host so far.
+    pub fn host_log(&self) -> &HostLog {
+        &self.log
+    }
+
+    /// Runs the plugin's main-thread callback if it asked for one, as a host's event loop does.
+    pub fn pump_main_thread(&mut self) {
+        if self.log.callback_requested.swap(false, Ordering::AcqRel) {
+            self.instance.call_on_main_thread_callback();
+        }
+    }
+
+    /// Checks the calls the plugin made so far against the CLAP contract:
+    /// `clap_host_latency.changed` only while the plugin is being activated; main-thread-only
+    /// host functions only from the main thread; and every `request_restart` followed, at the
+    /// next activation, by the plugin reporting a latency other than the one it had
+    /// (`latency.changed` inside `activate`, and a new value from `latency.get`).
+    pub fn contract(&self) -> ContractReport {
+        let calls = self.log.calls();
+        let latencies = self.log.latencies.lock().unwrap().clone();
+        let activations = self.log.activations.load(Ordering::Acquire);
+        let mut violations = Vec::new();
+        for call in &calls {
+            if call.function == HostFunction::LatencyChanged && !call.in_activate {
+                violations.push(format!(
+                    "latency.changed() outside activate (after activation {}, {} thread)",
+                    call.activation,
+                    if call.on_main_thread {
+                        "main"
+                    } else {
+                        "another"
+                    }
+                ));
+            }
+            if call.function.main_thread_only() && !call.on_main_thread {
+                violations.push(format!(
+                    "{:?} called from a thread other than the main thread (activation {})",
+                    call.function, call.activation
+                ));
+            }
+        }
+        let mut restart_activations: Vec<u32> = calls
+            .iter()
+            .filter(|c| c.function == HostFunction::RequestRestart)
+            .map(|c| c.activation)
+            .collect();
+        restart_activations.dedup();
+        for asked in restart_activations {
+            let next = asked + 1;
+            if next > activations {
+                // Not restarted yet.
+                continue;
+            }
+            let reported = calls.iter().any(|c| {
+                c.function == HostFunction::LatencyChanged && c.in_activate && c.activation == next
+            });
+            let (before, after) = (
+                latencies.get(asked as usize - 1),
+                latencies.get(next as usize - 1),
+            );
+            if !reported || before == after {
+                violations.push(format!(
+                    "request_restart during activation {asked} was not followed by a new \
+                     latency at activation {next} (latency.changed in activate: {reported}; \
+                     latency {before:?} -> {after:?})"
+                ));
+            }
+        }
+        ContractReport {
+            activations,
+            calls: calls.len(),
+            latency_changes: calls
+                .iter()
+                .filter(|c| c.function == HostFunction::LatencyChanged)
+                .count(),
+            restarts: calls
+                .iter()
+                .filter(|c| c.function == HostFunction::RequestRestart)
+                .count(),
+            violations,
         }
     }
 
@@ -316,14 +553,19 @@ impl HostedPlugin {
             min_frames_count: 1,
             max_frames_count: max_frames,
         };
+        self.pump_main_thread();
+        self.log.activations.fetch_add(1, Ordering::AcqRel);
+        self.log.in_activate.store(true, Ordering::Release);
         let started = Instant::now();
-        let processor = self
-            .instance
-            .activate(|_, _| (), config)
-            .expect("the plugin activates");
+        let processor = self.instance.activate(|_, _| (), config);
         let activate = started.elapsed();
+        self.log.in_activate.store(false, Ordering::Release);
+        let processor = processor.expect("the plugin activates");
+        // A host reads the latency once the plugin is active.
+        let latency = self.latency();
+        self.log.latencies.lock().unwrap().push(latency);
         let (stopped, result) = std::thread::scope(|s| {
-            s.spawn(move || {
+            let audio_thread = s.spawn(move || {
                 let mut thread = AudioThread {
                     processor: processor.start_processing().expect("processing starts"),
                     inputs: AudioPorts::with_capacity(2 * CHANNELS, 2),
@@ -331,19 +573,28 @@ impl HostedPlugin {
                     output_events: EventBuffer::new(),
                     steady_time: 0,
                     transport: None,
+                    constant_inputs: false,
                 };
                 let result = audio(&mut thread);
                 (thread.processor.stop_processing(), result)
-            })
-            .join()
-            .expect("the audio thread does not panic")
+            });
+            // The main thread's event loop, while the audio thread runs.
+            while !audio_thread.is_finished() {
+                self.pump_main_thread();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            audio_thread
+                .join()
+                .expect("the audio thread does not panic")
         });
+        self.pump_main_thread();
         let started = Instant::now();
         self.instance.deactivate(stopped);
         let times = ActivationTimes {
             activate,
             deactivate: started.elapsed(),
         };
+        self.pump_main_thread();
         (result, times)
     }
 }
@@ -356,9 +607,18 @@ pub struct AudioThread {
     output_events: EventBuffer,
     steady_time: u64,
     transport: Option<TransportEvent>,
+    /// Whether the inputs are flagged constant (CLAP's constant mask) from the next block on.
+    constant_inputs: bool,
 }
 
 impl AudioThread {
+    /// From the next block on, flags every input channel as constant (CLAP's constant mask:
+    /// the plugin may read the first sample only), as hosts do for silent or DC inputs; the
+    /// test must then pass channels whose samples all equal the first.
+    pub fn set_constant_inputs(&mut self, constant: bool) {
+        self.constant_inputs = constant;
+    }
+
     /// Processes one block: the main input, the sidechain and parameter events in, the output
     /// out. All slices have the block's length.
     pub fn process(
@@ -373,14 +633,15 @@ impl AudioThread {
             .iter()
             .chain(out.iter())
             .all(|c| c.len() == frames));
+        let constant = self.constant_inputs;
         let input = self.inputs.with_input_buffers([
             AudioPortBuffer {
                 latency: 0,
-                channels: AudioPortBufferType::f32_input_only(input_channels(main)),
+                channels: AudioPortBufferType::f32_input_only(input_channels(main, constant)),
             },
             AudioPortBuffer {
                 latency: 0,
-                channels: AudioPortBufferType::f32_input_only(input_channels(sidechain)),
+                channels: AudioPortBufferType::f32_input_only(input_channels(sidechain, constant)),
             },
         ]);
         let mut output = self.outputs.with_output_buffers([AudioPortBuffer {
@@ -449,11 +710,12 @@ impl AudioThread {
     }
 }
 
-/// A port's channels as CLAP input channels (non-constant).
+/// A port's channels as CLAP input channels, flagged `constant` or not.
 fn input_channels(
     channels: &mut [Vec<f32>; CHANNELS],
+    constant: bool,
 ) -> impl Iterator<Item = InputChannel<'_, f32>> {
     channels
         .iter_mut()
-        .map(|c| InputChannel::variable(c.as_mut_slice()))
+        .map(move |c| InputChannel::from_buffer(c.as_mut_slice(), constant))
 }

@@ -328,6 +328,17 @@ fn a_parameter_fuzz_never_makes_the_host_wait_and_the_companion_then_plays() {
         heard,
         "the companion is silent after the fuzz, with {settings:?}"
     );
+    let contract = plugin.contract();
+    eprintln!(
+        "CLAP contract over the fuzz: {} activations, {} host calls checked ({} latency.changed, \
+         {} request_restart), {} violations",
+        contract.activations,
+        contract.calls,
+        contract.latency_changes,
+        contract.restarts,
+        contract.violations.len()
+    );
+    contract.assert_kept("the parameter fuzz");
 }
 
 #[test]

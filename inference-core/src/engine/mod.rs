@@ -60,6 +60,7 @@
 mod audio;
 mod config;
 mod guide_pitch;
+mod latency;
 mod loaded_preset;
 mod offline;
 mod progress;
@@ -81,6 +82,7 @@ pub use config::{
     EngineConfig, EngineSettings, Margin, MissingLabel, WorkerMargin, COMPUTE_ALLOWANCE_S,
     DEFAULT_HOST_BLOCK, DEFAULT_REST_HOLD_S, WORKER_POLL,
 };
+pub use latency::announced_latency;
 pub use loaded_preset::{
     segmentation_config, CorpusOrigins, EncoderSearch, LoadError, LoadedPreset, SegmentOrigin,
 };

@@ -12,6 +12,7 @@ use ringbuf::HeapCons;
 
 use super::config::{EngineConfig, EngineSettings, MissingLabel, WORKER_POLL};
 use super::guide_pitch::{GuidePitch, NoteChange};
+use super::latency::{engine_segmentation, SlotTiming};
 use super::loaded_preset::{CorpusOrigins, LoadedPreset, SegmentOrigin};
 use super::rests::RestDetector;
 use super::telemetry::{EngineTelemetry, NowPlaying};
@@ -128,13 +129,9 @@ impl Pipeline {
                 )));
             }
         }
-        let mut segmentation = preset.segmentation;
-        if let (Some(bpm), crate::perception::SegmentLength::Tempo { note, .. }) =
-            (config.tempo_bpm, segmentation.length)
-        {
-            segmentation.length = crate::perception::SegmentLength::Tempo { bpm, note };
-        }
+        let segmentation = engine_segmentation(preset.segmentation, config);
         let seconds = segmentation.length.seconds()?;
+        let timing = SlotTiming::new(model_lookahead, reaction_s, seconds, config, host_rate)?;
         let k = preset.codebook.k();
         let encoder: Box<dyn FrameEncoder> = Box::new(preset.encoder);
         let perception = SegmentEncoderCore::new(
@@ -163,14 +160,10 @@ impl Pipeline {
         Ok((
             Self {
                 origin,
-                period: seconds * f64::from(host_rate),
-                lookahead: model_lookahead,
-                margin: margin_samples(config, host_rate)?,
-                shift: if reaction_s > 0.0 {
-                    (reaction_s * f64::from(host_rate)).round() as u64
-                } else {
-                    onset_shift(model_lookahead, seconds * f64::from(host_rate), host_rate)
-                },
+                period: timing.period,
+                lookahead: timing.lookahead,
+                margin: timing.margin,
+                shift: timing.shift,
                 window: reaction_s > 0.0,
                 perception,
                 stream,
@@ -197,11 +190,13 @@ impl Pipeline {
     }
 
     fn latency(&self) -> u32 {
-        if self.lookahead == 0 {
-            0
-        } else {
-            ((self.lookahead as f64 * self.period).round() as u64 + self.margin + self.shift) as u32
+        SlotTiming {
+            lookahead: self.lookahead,
+            period: self.period,
+            margin: self.margin,
+            shift: self.shift,
         }
+        .latency_samples()
     }
 }
 
@@ -212,16 +207,6 @@ fn policy(mode: MissingLabel, distances: &LabelDistances) -> MissingLabelPolicy 
     }
 }
 
-/// The onset shift of a pipeline with look-ahead `lookahead` and segments of `period` frames:
-/// half a segment, and at least the onset detector's delay; none in live mode.
-fn onset_shift(lookahead: usize, period: f64, host_rate: u32) -> u64 {
-    if lookahead == 0 {
-        0
-    } else {
-        ((period / 2.0).round() as u64).max(OnsetDetector::delay_at(host_rate))
-    }
-}
-
 /// How long after a guide onset, in host frames at `host_rate`, the onset detector has surely
 /// confirmed it and the reaction window of `reaction_s` seconds from it has been resampled for
 /// the encoder (a few frames more for rounding).
@@ -229,11 +214,6 @@ fn revise_delay(reaction_s: f64, host_rate: u32) -> u64 {
     let rate = f64::from(host_rate);
     let window = reaction_s + crate::perception::resample::latency_seconds(host_rate);
     ((window * rate).ceil() as u64 + 3).max(OnsetDetector::delay_at(host_rate))
-}
-
-/// The worker margin in host frames, checked.
-pub(super) fn margin_samples(config: &EngineConfig, host_rate: u32) -> Result<u64, EngineError> {
-    Ok((config.margin_seconds(host_rate)? * f64::from(host_rate)).round() as u64)
 }
 
 /// The engine on the worker thread. Owns perception, decision and navigation, and the

@@ -33,7 +33,9 @@ use super::data::{
 };
 use super::error::PresetError;
 use super::flac::{self, PcmLayout};
-use super::safetensors_guard::{check_extent, read_header, FramingError, LENGTH_PREFIX};
+use super::safetensors_guard::{
+    check_extent, read_header, FramingError, LENGTH_PREFIX, MAX_HEADER_BYTES,
+};
 use super::validate::{MAX_CHANNELS, MAX_CORPUS_FILES, MAX_CORPUS_SAMPLES, MAX_DECISION_MODELS};
 
 /// The newest preset format version this build reads, and the one it writes. Version 2 holds
@@ -115,6 +117,87 @@ enum AudioCodec {
     Flac { bits_per_sample: u8 },
     /// Raw little-endian F32 samples, `[channels, frames]`.
     Float32,
+}
+
+/// What a preset's header says about the timing of the engines built from it, read without its
+/// tensors: enough to know the latency such an engine reports before the preset is loaded
+/// (see `engine::announced_latency`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresetTiming {
+    /// How the corpus is cut, and so the guide.
+    pub segmentation: SegmentationSettings,
+    /// The decision models' timing, the preferred one first.
+    pub models: Vec<ModelTiming>,
+}
+
+/// One decision model's timing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelTiming {
+    /// Segments of look-ahead.
+    pub lookahead: usize,
+    /// The reaction window in seconds (0: none).
+    pub reaction_s: f64,
+}
+
+impl PresetTiming {
+    /// Reads it from the start of a preset file: `bytes` must hold the length prefix and the
+    /// header, and may hold more.
+    pub fn from_header_bytes(bytes: &[u8]) -> Result<Self, PresetError> {
+        let (_, entries) = read_header(bytes).map_err(|e| PresetError::NotAPreset {
+            reason: format!("its header cannot be read ({e})"),
+        })?;
+        let marker = entries
+            .get("__metadata__")
+            .and_then(|metadata| metadata.get(MARKER_KEY))
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| PresetError::NotAPreset {
+                reason: format!("the safetensors metadata has no `{MARKER_KEY}` entry"),
+            })?;
+        let header = parse_header(marker)?;
+        let models = decision_headers(&header)?
+            .iter()
+            .map(|d| {
+                let config: crate::decision::DecisionConfig =
+                    serde_json::from_value(d.config.clone()).map_err(|e| {
+                        PresetError::Corrupt(format!("a decision model's config is invalid: {e}"))
+                    })?;
+                Ok(ModelTiming {
+                    lookahead: config.lookahead,
+                    reaction_s: config.reaction_s,
+                })
+            })
+            .collect::<Result<Vec<_>, PresetError>>()?;
+        Ok(Self {
+            segmentation: header.segmentation,
+            models,
+        })
+    }
+
+    /// Reads the header of the preset file at `path` only (kilobytes, not the corpus).
+    pub fn read(path: impl AsRef<Path>) -> Result<Self, PresetError> {
+        use std::io::Read;
+        let path = path.as_ref();
+        let io = |source| PresetError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = fs::File::open(path).map_err(io)?;
+        let mut prefix = [0u8; LENGTH_PREFIX];
+        file.read_exact(&mut prefix)
+            .map_err(|_| PresetError::Truncated {
+                expected: LENGTH_PREFIX as u64,
+                found: 0,
+            })?;
+        let header_len = u64::from_le_bytes(prefix);
+        if header_len > MAX_HEADER_BYTES {
+            return Err(PresetError::NotAPreset {
+                reason: format!("its header would be {header_len} bytes long"),
+            });
+        }
+        let mut bytes = prefix.to_vec();
+        file.take(header_len).read_to_end(&mut bytes).map_err(io)?;
+        Self::from_header_bytes(&bytes)
+    }
 }
 
 /// One tensor to write.

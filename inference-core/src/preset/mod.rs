@@ -24,7 +24,7 @@ pub use data::{
     Preset, PresetInfo, SegmentLength, SegmentRecord, SegmentationSettings,
 };
 pub use error::PresetError;
-pub use file::{FORMAT_NAME, FORMAT_VERSION, MARKER_KEY};
+pub use file::{ModelTiming, PresetTiming, FORMAT_NAME, FORMAT_VERSION, MARKER_KEY};
 pub use summary::{PresetSummary, EVAL_BASELINES};
 pub use validate::{
     MAX_CHANNELS, MAX_CODEBOOK_DIM, MAX_CORPUS_FILES, MAX_CORPUS_SAMPLES, MAX_DECISION_MODELS,

@@ -5,9 +5,10 @@
 #   python3, python3-pip: fetching the ONNX Runtime wheel from PyPI
 #   xvfb, xauth, x11-utils, imagemagick: rendering the editor to a PNG without a display (cargo xtask screenshot)
 #   ardour, sox: the Ardour 7 VST3 host test (tests/tests/ardour_vst3.rs): ardour7-lua drives the bundle, sox converts the guide
+#   python3-venv: the pedalboard VST3 host test (tests/tests/pedalboard_vst3.rs): scripts/install-pedalboard.sh makes a virtual environment
 set -euo pipefail
 packages=(build-essential pkg-config libx11-dev libxcb1-dev libgl-dev libasound2-dev
-  libjack-jackd2-dev python3 python3-pip xvfb xauth x11-utils imagemagick ardour sox)
+  libjack-jackd2-dev python3 python3-pip python3-venv xvfb xauth x11-utils imagemagick ardour sox)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

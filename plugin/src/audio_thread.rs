@@ -273,8 +273,9 @@ impl AudioSide {
         let stopped = !transport.playing && transport.pos_samples.is_some();
         self.stopped = stopped && !play_stopped;
         // Offline, a stopped transport has nothing to render: the engine waits for it to play,
-        // so that it starts fresh with the render.
-        self.held = stopped && self.offline();
+        // so that it starts fresh with the render; unless the user asked it to play when
+        // stopped (hosts with no timeline, such as pedalboard, report one stopped at 0).
+        self.held = stopped && self.offline() && !play_stopped;
         let fresh_start = !transport.playing || self.preroll_whole;
         if !was_offline && self.offline() && self.current.is_some() && fresh_start {
             // A bounce has begun (or begins when the transport plays): render it with a fresh

@@ -33,6 +33,7 @@ mod library;
 mod params;
 mod preset_source;
 mod recordings;
+mod saved_state;
 mod shared;
 mod worker_thread;
 
@@ -114,6 +115,10 @@ impl Plugin for Counterpart {
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn filter_state(state: &mut PluginState) {
+        saved_state::note_unknown_parts(state);
     }
 
     type Editor = nice_plug_egui::EguiEditor<editor::CounterpartUi>;

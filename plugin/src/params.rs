@@ -110,6 +110,11 @@ pub struct CounterpartParams {
     /// reopens as the user left it. GUI thread only.
     #[persist = "editor-size"]
     pub editor_size: Arc<Mutex<(f32, f32)>>,
+    /// What the last state loaded held that this version does not know (a newer version's
+    /// parameters and settings), for the editor; written when a state is loaded
+    /// ([`crate::saved_state`]). GUI and main threads only.
+    #[persist = "ignored-on-load"]
+    pub ignored_on_load: Arc<Mutex<Vec<String>>>,
 
     /// Sampling temperature τ (0: always the most likely label).
     #[id = "temp"]
@@ -174,6 +179,7 @@ impl Default for CounterpartParams {
         Self {
             preset_path: Arc::new(Mutex::new(None)),
             recordings: Arc::new(Mutex::new(Vec::new())),
+            ignored_on_load: Arc::new(Mutex::new(Vec::new())),
             editor_size: Arc::new(Mutex::new(crate::editor::DEFAULT_SIZE)),
             temperature: FloatParam::new(
                 "Temperature",

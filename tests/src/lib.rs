@@ -252,6 +252,9 @@ pub struct ActivationTimes {
 pub struct HostedPlugin {
     instance: PluginInstance<TestHost>,
     log: Arc<HostLog>,
+    /// Whether the main thread answers the plugin's callback requests while the audio thread
+    /// processes, or only once the plugin is deactivated (a busy host).
+    pump_while_processing: bool,
     // Declared after the instance so that it is dropped after it.
     _entry: PluginEntry,
 }
@@ -296,6 +299,7 @@ impl HostedPlugin {
         Self {
             instance,
             log,
+            pump_while_processing: true,
             _entry: entry,
         }
     }
@@ -303,6 +307,13 @@ impl HostedPlugin {
     /// Every call the plugin made to the host so far.
     pub fn host_log(&self) -> &HostLog {
         &self.log
+    }
+
+    /// Whether the main thread answers the plugin's requests for a main-thread callback while
+    /// the audio thread processes (the default), or only after the plugin is deactivated, as a
+    /// host busy on its main thread does. CLAP allows both.
+    pub fn set_pump_while_processing(&mut self, pump: bool) {
+        self.pump_while_processing = pump;
     }
 
     /// Runs the plugin's main-thread callback if it asked for one, as a host's event loop does.
@@ -580,14 +591,18 @@ impl HostedPlugin {
             });
             // The main thread's event loop, while the audio thread runs.
             while !audio_thread.is_finished() {
-                self.pump_main_thread();
+                if self.pump_while_processing {
+                    self.pump_main_thread();
+                }
                 std::thread::sleep(Duration::from_millis(1));
             }
             audio_thread
                 .join()
                 .expect("the audio thread does not panic")
         });
-        self.pump_main_thread();
+        if self.pump_while_processing {
+            self.pump_main_thread();
+        }
         let started = Instant::now();
         self.instance.deactivate(stopped);
         let times = ActivationTimes {

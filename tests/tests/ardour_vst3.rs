@@ -3,7 +3,7 @@
 //!
 //! Checked: the scan (name, buses), the 17 parameters, the latency Ardour reads in Aligned and
 //! Live mode, and a freewheel export of the master bus in each mode (Ardour 7 tells a VST3 about
-//! offline rendering only per process call, so this exercises the plugin's pace detection):
+//! offline rendering only per process call, which the patched nice-plug passes on):
 //! the companion in the export equals `counterpart render` of the same guide with the same
 //! settings and seed, shifted by the latency Ardour compensates, and the dry guide lies at lag 0.
 //! Also: no plugin error in Ardour's log.

@@ -270,17 +270,18 @@ fn aligned_dry_output_is_the_input_delayed_by_the_reported_latency_bit_for_bit()
     println!("Aligned, Dry/Wet 0: output = input delayed by {latency} samples, bit for bit");
 }
 
-/// A host that renders faster than real time without saying so (as Ardour 7 exports VST3s):
-/// the plugin notices, runs its worker on the audio thread and waits for its engine, so the
-/// companion is exactly `counterpart render`'s, and the dry guide lies at the latency reported.
+/// A bounce half dry, half wet: the plugin runs its worker on the audio thread and waits for
+/// its engine, so the companion is exactly `counterpart render`'s, and the dry guide lies at
+/// the latency reported from the first sample.
 #[test]
-fn an_unannounced_bounce_equals_counterpart_render_with_the_dry_path_delayed() {
+fn a_bounce_equals_counterpart_render_with_the_dry_path_delayed() {
     let (guide, rate) = guide(40.0);
     let dir = scratch("bounce");
     let rendered = render_with_defaults(&guide, rate, &dir, 1024);
     let mut plugin = HostedPlugin::load(&bundled_clap(), CLAP_ID);
     let mix = plugin.param_id("Dry/Wet");
     plugin.set_param(mix, 0.5);
+    plugin.set_offline(true);
     let out = plugin.run_audio(f64::from(rate), 1024, |audio| {
         let mut out: [Vec<f32>; CHANNELS] = std::array::from_fn(|_| Vec::new());
         for block in guide.chunks(1024) {
@@ -297,9 +298,9 @@ fn an_unannounced_bounce_equals_counterpart_render_with_the_dry_path_delayed() {
     });
     let latency = plugin.latency() as usize;
     assert_eq!(latency, aligned_latency_with(rate, 1024));
-    assert_clean(&out, 1.0, "unannounced bounce");
-    // After the first second (the engine arrived a few blocks in and faded in), the output is
-    // half the guide delayed by the latency plus half of `counterpart render`'s companion.
+    assert_clean(&out, 1.0, "bounce");
+    // The output is half the guide delayed by the latency plus half of `counterpart render`'s
+    // companion (after the first second, where the engine fades in).
     let start = rate as usize;
     let mut worst = 0.0f32;
     for (c, channel) in out.iter().enumerate() {
@@ -311,7 +312,7 @@ fn an_unannounced_bounce_equals_counterpart_render_with_the_dry_path_delayed() {
     }
     let companion = rms(&rendered.samples[start..]);
     println!(
-        "unannounced bounce: latency {latency}, largest deviation from 0.5 x guide delayed + \
+        "bounce: latency {latency}, largest deviation from 0.5 x guide delayed + \
          0.5 x counterpart render {worst:e} (companion RMS {companion:.3})"
     );
     assert!(companion > 0.01, "the rendered companion is silent");

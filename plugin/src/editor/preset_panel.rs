@@ -116,6 +116,23 @@ impl PresetPanel {
             });
         });
         self.recordings_row(ui, params, shared);
+        let ignored = params
+            .ignored_on_load
+            .lock()
+            .map(|i| i.clone())
+            .unwrap_or_default();
+        if !ignored.is_empty() {
+            show_notice(
+                ui,
+                &Notice {
+                    text: format!(
+                        "The project was saved by a newer Counterpart; left out: {}",
+                        ignored.join(", ")
+                    ),
+                    warning: true,
+                },
+            );
+        }
         ScrollArea::vertical()
             .id_salt("preset-body")
             .auto_shrink([false, false])

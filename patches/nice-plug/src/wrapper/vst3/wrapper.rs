@@ -986,14 +986,8 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
         let setup = unsafe { &*setup };
         crate::nice_debug_assert_eq!(setup.symbolicSampleSize, K_SYMBOLIC_SAMPLE_SIZE_32);
 
-        // This is needed when activating the plugin and when restoring state
-        self.inner.current_buffer_config.store(Some(BufferConfig {
-            sample_rate: setup.sampleRate as f32,
-            min_buffer_size: None,
-            max_buffer_size: setup.maxSamplesPerBlock as u32,
-            process_mode: self.inner.current_process_mode.load(),
-        }));
-
+        // Counterpart patch: the mode is stored before the buffer config that carries it
+        // (upstream stored the previous call's mode in it).
         let mode = process_mode(setup.processMode).unwrap_or_else(|| {
             crate::nice_debug_assert_failure!(
                 "Unknown rendering mode '{}', defaulting to realtime",
@@ -1002,6 +996,14 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
             ProcessMode::Realtime
         });
         self.inner.current_process_mode.store(mode);
+
+        // This is needed when activating the plugin and when restoring state
+        self.inner.current_buffer_config.store(Some(BufferConfig {
+            sample_rate: setup.sampleRate as f32,
+            min_buffer_size: None,
+            max_buffer_size: setup.maxSamplesPerBlock as u32,
+            process_mode: self.inner.current_process_mode.load(),
+        }));
 
         // Initializing the plugin happens in `IAudioProcessor::set_active()` because the host may
         // still change the channel layouts at this point

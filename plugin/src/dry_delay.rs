@@ -29,8 +29,8 @@ impl DryDelay {
         let len = self.ring[0].len();
         let frames = channels.first().map_or(0, |c| c.len());
         for i in 0..frames {
-            // The oldest frame kept, `len - 1 = delay` frames ago, is read before it is
-            // overwritten.
+            // The slot after the one written holds the frame written `len - 1 = delay` frames
+            // ago (with no delay, the one just written).
             let read = (self.write + 1) % len;
             for (ring, channel) in self.ring.iter_mut().zip(channels.iter_mut()) {
                 ring[self.write] = channel[i];

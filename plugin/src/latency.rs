@@ -12,7 +12,7 @@
 //! announced (see [`Announced::fit`]).
 
 use counterpart_core::engine::{announced_latency, EngineConfig, Margin, WorkerMargin};
-use counterpart_core::preset::{PresetTiming, SegmentLength};
+use counterpart_core::preset::{PresetTiming, SegmentLength, SegmentationSettings};
 
 use crate::library::LoadKey;
 use crate::params::{CounterpartParams, SegmentChoice};
@@ -102,20 +102,21 @@ impl Announced {
 
     /// The latency an engine for `key` would report, from the preset's header `timing`.
     pub fn latency_of(&self, timing: &PresetTiming, key: &LatencyKey) -> Result<u32, String> {
-        let timing = match key.segment.note() {
+        let recut;
+        let segmentation = match key.segment.note() {
             // The corpus is re-cut into the note value at the host's tempo (the library's
             // default when it reports none).
-            Some(note) => PresetTiming {
-                segmentation: counterpart_core::preset::SegmentationSettings {
+            Some(note) => {
+                recut = SegmentationSettings {
                     length: SegmentLength::TempoSynced {
                         note,
                         bpm: LoadKey::bpm_of(key.tempo_centi_bpm),
                     },
                     ..timing.segmentation.clone()
-                },
-                models: timing.models.clone(),
-            },
-            None => timing.clone(),
+                };
+                &recut
+            }
+            None => &timing.segmentation,
         };
         let config = EngineConfig {
             lookahead: Some(key.lookahead),
@@ -123,7 +124,8 @@ impl Announced {
             tempo_bpm: key.tempo_centi_bpm.map(|c| c as f64 / 100.0),
             ..EngineConfig::default()
         };
-        announced_latency(&timing, &config, self.rate).map_err(|e| e.to_string())
+        announced_latency(segmentation, &timing.models, &config, self.rate)
+            .map_err(|e| e.to_string())
     }
 
     /// The engine to build when `wanted` is asked for, given the preset's header `timing`:

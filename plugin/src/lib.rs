@@ -151,7 +151,8 @@ impl Plugin for Counterpart {
         let progress = Arc::new(BuildProgress::default());
         let max_block = buffer_config.max_buffer_size as usize;
         // The latency for this activation, from the preset's header: no engine is waited for.
-        let timing = PresetSource::from_path(self.params.preset_path()).timing();
+        let source = PresetSource::from_path(self.params.preset_path());
+        let timing = source.timing();
         let announced = Announced::compute(
             timing.as_ref(),
             LatencyKey::wanted(&self.params, self.shared.host_tempo(), timing.as_ref().ok()),
@@ -179,6 +180,7 @@ impl Plugin for Counterpart {
         let host = HostSetup {
             sample_rate: sample_rate.round() as u32,
             announced,
+            header: ((source, self.shared.reloads()), timing),
         };
         if self.worker.is_none() {
             match WorkerThread::spawn(self.params.clone(), self.shared.clone()) {

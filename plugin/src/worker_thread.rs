@@ -54,6 +54,8 @@ pub struct HostSetup {
     pub sample_rate: u32,
     /// The latency reported at activation, which every engine of the session must have.
     pub announced: Announced,
+    /// The preset's header it was computed from, as read at activation.
+    pub header: TimingEntry,
 }
 
 /// The channels one activation's worker session works with.
@@ -192,12 +194,13 @@ struct Worker {
     shared: Arc<SharedState>,
     session: Option<Session>,
     library: Library,
-    /// The header of the preset asked for last, with its reload count.
+    /// The header of the preset asked for last, with its reload count (read at activation,
+    /// or when the preset or its reload count changes).
     timing: Option<TimingEntry>,
 }
 
 /// A preset's header as read for a source and reload count (its error when unreadable).
-type TimingEntry = ((PresetSource, u64), Result<PresetTiming, String>);
+pub type TimingEntry = ((PresetSource, u64), Result<PresetTiming, String>);
 
 impl Worker {
     fn run(mut self, commands: &Receiver<Command>) {
@@ -240,6 +243,8 @@ impl Worker {
     fn start_session(&mut self, session: Session) {
         self.end_session();
         self.library.forget_failure();
+        // The header the latency was announced from, so that the session's engines follow it.
+        self.timing = Some(session.setup.header.clone());
         self.session = Some(session);
     }
 

@@ -11,7 +11,7 @@ use super::config::EngineConfig;
 use super::loaded_preset::segmentation_config;
 use super::EngineError;
 use crate::perception::{OnsetDetector, SegmentLength, SegmentationConfig};
-use crate::preset::PresetTiming;
+use crate::preset::{ModelTiming, SegmentationSettings};
 
 /// Where an engine's companion slots lie against the guide's segments, in host frames.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -81,17 +81,19 @@ pub fn engine_segmentation(
     segmentation
 }
 
-/// The latency an engine built with `config` from a preset whose header says `timing` will
-/// report at `host_rate` Hz, in samples, known without loading the preset. The decision model
-/// is the one for `config.lookahead` (the preset's preferred one when it is `None`).
+/// The latency an engine built with `config` will report at `host_rate` Hz, in samples, for a
+/// preset cut as `segmentation` says with decision models `models` (both from its header:
+/// [`crate::preset::PresetTiming`]), known without loading the preset. The decision model is
+/// the one for `config.lookahead` (the preset's preferred one when it is `None`).
 pub fn announced_latency(
-    timing: &PresetTiming,
+    segmentation: &SegmentationSettings,
+    models: &[ModelTiming],
     config: &EngineConfig,
     host_rate: u32,
 ) -> Result<u32, EngineError> {
     let model = match config.lookahead {
-        Some(wanted) => timing.models.iter().find(|m| m.lookahead == wanted),
-        None => timing.models.first(),
+        Some(wanted) => models.iter().find(|m| m.lookahead == wanted),
+        None => models.first(),
     }
     .ok_or_else(|| {
         EngineError::Config(format!(
@@ -99,7 +101,7 @@ pub fn announced_latency(
             config.lookahead.unwrap_or(0)
         ))
     })?;
-    let seconds = engine_segmentation(segmentation_config(&timing.segmentation), config)
+    let seconds = engine_segmentation(segmentation_config(segmentation), config)
         .length
         .seconds()?;
     Ok(SlotTiming::new(

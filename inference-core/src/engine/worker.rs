@@ -69,15 +69,9 @@ struct QueuedGrain {
 struct Pipeline {
     /// Host frame where this pipeline's segment 0 starts.
     origin: u64,
-    /// Segment length in host frames (not necessarily whole).
-    period: f64,
-    lookahead: usize,
-    margin: u64,
-    /// How much later than its grid slot the companion plays. With a look-ahead: so that a
-    /// guide onset takes the label of the slot most of its note falls in (see
-    /// [`super::timing`]). Live with a reaction window: the window, which the decision waits
-    /// for.
-    shift: u64,
+    /// Segment length, look-ahead, worker margin and the companion's shift, in host frames
+    /// (see [`SlotTiming`]; the shift's reason with a look-ahead is in [`super::timing`]).
+    timing: SlotTiming,
     /// Whether the decision model hears reaction windows: slot `t` is decided once the first
     /// W of guide segment `t` is encoded.
     window: bool,
@@ -160,10 +154,7 @@ impl Pipeline {
         Ok((
             Self {
                 origin,
-                period: timing.period,
-                lookahead: timing.lookahead,
-                margin: timing.margin,
-                shift: timing.shift,
+                timing,
                 window: reaction_s > 0.0,
                 perception,
                 stream,
@@ -186,17 +177,11 @@ impl Pipeline {
 
     /// Boundary `k` of this pipeline's grid, in host frames.
     fn boundary(&self, k: u64) -> u64 {
-        self.origin + (k as f64 * self.period).round() as u64
+        self.origin + (k as f64 * self.timing.period).round() as u64
     }
 
     fn latency(&self) -> u32 {
-        SlotTiming {
-            lookahead: self.lookahead,
-            period: self.period,
-            margin: self.margin,
-            shift: self.shift,
-        }
-        .latency_samples()
+        self.timing.latency_samples()
     }
 }
 
@@ -361,7 +346,7 @@ impl EngineWorker {
 
     /// The segment length in host samples (at the configured tempo for tempo-synced presets).
     pub fn segment_samples(&self) -> f64 {
-        self.pipeline.period
+        self.pipeline.timing.period
     }
 
     /// Applies new settings now (the queued path is [`super::EngineControl::set_settings`]).
@@ -537,7 +522,7 @@ impl EngineWorker {
                 p.last_a = Some(token);
                 if !p.window {
                     // Guide segment k completes slot k + 1 − L's inputs.
-                    p.next_slot = index + 1 - p.lookahead as u64;
+                    p.next_slot = index + 1 - p.timing.lookahead as u64;
                 }
             }
             self.decide_ready_timed(started)?;
@@ -563,7 +548,7 @@ impl EngineWorker {
         let Some(last) = p.last_choice.filter(|_| !self.resting) else {
             return Ok(());
         };
-        let at = (change.at + p.margin).max(self.handle.last_at());
+        let at = (change.at + p.timing.margin).max(self.handle.last_at());
         if at >= self.follower.planned() {
             // Not planned yet: the next slot's decision hears the new note.
             return Ok(());
@@ -604,17 +589,17 @@ impl EngineWorker {
     /// slot's window.
     fn request_revision(&mut self, onset: u64) {
         let p = &mut self.pipeline;
-        if p.lookahead != 0 || !p.window || onset < p.origin {
+        if p.timing.lookahead != 0 || !p.window || onset < p.origin {
             return;
         }
-        let mut t = ((onset - p.origin) as f64 / p.period).floor() as u64;
+        let mut t = ((onset - p.origin) as f64 / p.timing.period).floor() as u64;
         while t > 0 && p.boundary(t) > onset {
             t -= 1;
         }
         while p.boundary(t + 1) <= onset {
             t += 1;
         }
-        if onset >= p.boundary(t) + p.shift && onset + p.revise_delay <= p.boundary(t + 1) {
+        if onset >= p.boundary(t) + p.timing.shift && onset + p.revise_delay <= p.boundary(t + 1) {
             p.perception.request_window(t, onset - p.origin);
         }
     }
@@ -631,7 +616,7 @@ impl EngineWorker {
         if self.resting || !self.follows_onsets() {
             return Ok(());
         }
-        let guide = self.window_pitches(onset + self.pipeline.shift);
+        let guide = self.window_pitches(onset + self.pipeline.timing.shift);
         let p = &mut self.pipeline;
         let last = p
             .last_choice
@@ -659,7 +644,7 @@ impl EngineWorker {
             segment: decision.segment,
         });
         let heard = onset + p.revise_delay;
-        let at = (heard + p.margin).max(self.handle.last_at());
+        let at = (heard + p.timing.margin).max(self.handle.last_at());
         let at = self.take_back_from(at);
         let entry = if self.beat_is_near(at) {
             Entry::Onsets {
@@ -688,7 +673,7 @@ impl EngineWorker {
     /// settled clock, as rests are, so that what a rest takes back does not depend on the
     /// block size.
     fn release_queued(&mut self) -> Result<(), EngineError> {
-        let due = self.rests.settled(self.consumed) + self.pipeline.margin;
+        let due = self.rests.settled(self.consumed) + self.pipeline.timing.margin;
         while let Some(&QueuedGrain {
             slot,
             requested,
@@ -747,7 +732,7 @@ impl EngineWorker {
     /// rests from the same frame: the output does not depend on the block size.
     fn rest_live(&mut self) -> Result<(), EngineError> {
         let p = &self.pipeline;
-        if p.lookahead != 0 || !self.follows_rests() || self.resting || p.next_slot == 0 {
+        if p.timing.lookahead != 0 || !self.follows_rests() || self.resting || p.next_slot == 0 {
             return Ok(());
         }
         let now = self.rests.settled(self.consumed);
@@ -778,7 +763,7 @@ impl EngineWorker {
     /// Whether the guide's note changes are answered as they are heard (live, following
     /// onsets and harmony).
     fn tracks_notes(&self) -> bool {
-        self.pipeline.lookahead == 0 && self.follows_onsets() && self.hears_harmony()
+        self.pipeline.timing.lookahead == 0 && self.follows_onsets() && self.hears_harmony()
     }
 
     /// The guide's notes at the end of a reaction window ending at guide frame `end`: over its
@@ -787,8 +772,8 @@ impl EngineWorker {
         if !self.hears_harmony() {
             return None;
         }
-        let tail =
-            ((WINDOW_TAIL_S * f64::from(self.host_rate)).round() as u64).min(self.pipeline.shift);
+        let tail = ((WINDOW_TAIL_S * f64::from(self.host_rate)).round() as u64)
+            .min(self.pipeline.timing.shift);
         self.guide_pitch.pitches(end.saturating_sub(tail), end)
     }
 
@@ -801,10 +786,10 @@ impl EngineWorker {
         }
         let p = &self.pipeline;
         let start = p.boundary(t);
-        let (from, until) = if p.lookahead > 0 {
+        let (from, until) = if p.timing.lookahead > 0 {
             (start, p.boundary(t + 1))
         } else if p.window {
-            return self.window_pitches(start + p.shift);
+            return self.window_pitches(start + p.timing.shift);
         } else {
             let hear = (HEAR_S * f64::from(self.host_rate)).round() as u64;
             (start.saturating_sub(hear), start)
@@ -828,14 +813,17 @@ impl EngineWorker {
     /// known when the guide has been silent for the hold, whatever the window).
     fn rest_frame(&self, slot: u64, from: u64) -> u64 {
         let p = &self.pipeline;
-        let window = if p.window { p.shift } else { 0 };
+        let window = if p.window { p.timing.shift } else { 0 };
         self.output_frame(slot, from) - window
     }
 
     /// Where the companion sounds what goes with guide frame `frame` (in slot `slot`).
     fn output_frame(&self, slot: u64, frame: u64) -> u64 {
         let p = &self.pipeline;
-        frame + (p.boundary(slot + p.lookahead as u64) - p.boundary(slot)) + p.margin + p.shift
+        frame
+            + (p.boundary(slot + p.timing.lookahead as u64) - p.boundary(slot))
+            + p.timing.margin
+            + p.timing.shift
     }
 
     /// Guide segment `index` lies within a rest and was skipped: the slot that would have
@@ -845,7 +833,7 @@ impl EngineWorker {
             return Ok(());
         }
         let p = &self.pipeline;
-        let (slot, from) = if p.lookahead == 0 {
+        let (slot, from) = if p.timing.lookahead == 0 {
             (index + 1, p.boundary(index + 1))
         } else {
             let since = self
@@ -920,7 +908,7 @@ impl EngineWorker {
             }
         };
         let (guide_start, guide_end) = (p.boundary(t), p.boundary(t + 1));
-        let live = p.lookahead == 0;
+        let live = p.timing.lookahead == 0;
         let committed = played.unwrap_or(requested);
         p.stream.push_response(committed)?;
         p.last_choice = Some(LastChoice {
@@ -937,7 +925,7 @@ impl EngineWorker {
             // has rested long enough and still does, from when it had (as `rest_live` does
             // while a slot plays). A guide back within the window is answered.
             let heard_to = if self.pipeline.window {
-                guide_start + self.pipeline.shift
+                guide_start + self.pipeline.timing.shift
             } else {
                 guide_start
             };
@@ -998,7 +986,7 @@ impl EngineWorker {
             .round() as u64;
         let late = first_at
             .is_some_and(|at| self.handle.telemetry().position() > at.saturating_sub(half_fade));
-        let load = started.elapsed().as_secs_f64() * f64::from(self.host_rate) / p.period;
+        let load = started.elapsed().as_secs_f64() * f64::from(self.host_rate) / p.timing.period;
         self.telemetry.publish_decision(
             p.last_a,
             requested,
@@ -1030,9 +1018,9 @@ impl EngineWorker {
         let p = &self.pipeline;
         let (guide_start, guide_end) = (p.boundary(t), p.boundary(t + 1));
         // The guide onsets this slot answers: those whose notes mostly fall in its segment.
-        let span_end = guide_end.saturating_sub(p.shift);
+        let span_end = guide_end.saturating_sub(p.timing.shift);
         let from = self
-            .output_frame(t, guide_start.saturating_sub(p.shift))
+            .output_frame(t, guide_start.saturating_sub(p.timing.shift))
             .max(self.handle.last_at());
         let to = self.output_frame(t, span_end);
         let mut onsets = Vec::new();
@@ -1085,7 +1073,7 @@ impl EngineWorker {
         let p = &self.pipeline;
         // The pulse of the onsets heard when the decision could be made: up to the slot's
         // start, and its reaction window.
-        let heard_to = p.boundary(t) + if p.window { p.shift } else { 0 };
+        let heard_to = p.boundary(t) + if p.window { p.timing.shift } else { 0 };
         // After everything planned, sent or not (what is sent depends on the block size).
         let planned = self.queued.back().map_or(0, |q| q.grain.at());
         let from = slot_at.max(planned).max(self.handle.last_at());

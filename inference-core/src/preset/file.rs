@@ -146,14 +146,7 @@ impl PresetTiming {
         let (_, entries) = read_header(bytes).map_err(|e| PresetError::NotAPreset {
             reason: format!("its header cannot be read ({e})"),
         })?;
-        let marker = entries
-            .get("__metadata__")
-            .and_then(|metadata| metadata.get(MARKER_KEY))
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| PresetError::NotAPreset {
-                reason: format!("the safetensors metadata has no `{MARKER_KEY}` entry"),
-            })?;
-        let header = parse_header(marker)?;
+        let header = parse_header(marker(&entries)?)?;
         let models = decision_headers(&header)?
             .iter()
             .map(|d| {
@@ -327,14 +320,7 @@ impl Preset {
                 reason: format!("it is not a safetensors file ({other})"),
             },
         })?;
-        let marker = entries
-            .get("__metadata__")
-            .and_then(|metadata| metadata.get(MARKER_KEY))
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| PresetError::NotAPreset {
-                reason: format!("the safetensors metadata has no `{MARKER_KEY}` entry"),
-            })?;
-        let header = parse_header(marker)?;
+        let header = parse_header(marker(&entries)?)?;
         check_extent(bytes, header_len, &entries).map_err(|e| match e {
             FramingError::DataCut { expected } => PresetError::Truncated { expected, found },
             other => PresetError::Corrupt(other.to_string()),
@@ -389,12 +375,7 @@ impl Preset {
     pub fn header_json(bytes: &[u8]) -> Result<serde_json::Value, PresetError> {
         Self::from_bytes(bytes)?;
         let (_, entries) = read_header(bytes).map_err(|e| PresetError::Corrupt(e.to_string()))?;
-        let marker = entries
-            .get("__metadata__")
-            .and_then(|metadata| metadata.get(MARKER_KEY))
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("null");
-        serde_json::from_str(marker)
+        serde_json::from_str(marker(&entries).unwrap_or("null"))
             .map_err(|e| PresetError::Corrupt(format!("the header is not valid JSON: {e}")))
     }
 
@@ -428,6 +409,18 @@ impl Preset {
         })?;
         self.verify_encoder(&onnx)
     }
+}
+
+/// The preset header's JSON text in a safetensors header's `entries` (its metadata entry
+/// [`MARKER_KEY`]).
+fn marker(entries: &serde_json::Map<String, serde_json::Value>) -> Result<&str, PresetError> {
+    entries
+        .get("__metadata__")
+        .and_then(|metadata| metadata.get(MARKER_KEY))
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| PresetError::NotAPreset {
+            reason: format!("the safetensors metadata has no `{MARKER_KEY}` entry"),
+        })
 }
 
 fn parse_header(marker: &str) -> Result<Header, PresetError> {

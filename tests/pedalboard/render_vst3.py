@@ -36,12 +36,12 @@ gdb, and with the demo guide at 48 kHz in 512-frame blocks):
   every prepareToPlay, which calls IAudioProcessor::setupProcessing with processMode = kOffline,
   and each process call's ProcessData::processMode is kOffline. Only once, at instantiation
   (JUCE's setupIO, before any activation), does setupProcessing say kRealtime. (nice-plug 0.4.2
-  stores the BufferConfig it activates with before it stores the mode setupProcessing brings, so
-  the first activation after that kRealtime call is told Realtime: that is the activation of
-  pedalboard's load-time checks, not of a render.)
+  stored the BufferConfig it activates with before the mode setupProcessing brings; the patch in
+  patches/ stores the mode first.)
 * Transport: none. pedalboard sets no AudioPlayHead, so every ProcessContext has
   projectTimeSamples = 0 and kPlaying clear (tempo 120 and 4/4, flagged valid): to the plugin,
-  a transport stopped at the session's start, for the whole render.
+  a transport stopped at the session's start, for the whole render. An offline render waits
+  for the transport to play unless Play When Stopped is on, which the test sets.
 * Loading. load_plugin instantiates the plugin and, once, checks whether a reset clears its
   audio: it activates it at 44.1 kHz with 512-frame blocks, processes noise and silence, and
   leaves it active and processing. A plugin whose output still holds audio after a reset is

@@ -6,8 +6,9 @@
 //! call), gives the plugin no transport (no play head: position 0, not playing, for the whole
 //! render), re-activates the plugin for each render and compensates the latency the plugin
 //! reports (the script's docstring says how). The demo guide at 48 kHz with 2 s of silence after
-//! it is rendered in 512-frame blocks, fully wet (Dry/Wet 100 %), in Aligned and in Live mode
-//! with seed 1: the plugin is loaded, deactivated (`plugin.reset()`: the plugin fixes its latency
+//! it is rendered in 512-frame blocks, fully wet (Dry/Wet 100 %), with Play When Stopped on (so
+//! that the stopped transport does not hold the engine), in Aligned and in Live mode with seed
+//! 1: the plugin is loaded, deactivated (`plugin.reset()`: the plugin fixes its latency
 //! at activation, and pedalboard leaves it active after loading), its parameters are set, and
 //! `process` renders. Checked:
 //!

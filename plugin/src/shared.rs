@@ -93,6 +93,7 @@ pub struct SharedState {
     transport_seen: AtomicBool,
     offline: AtomicBool,
     restart_wanted: AtomicBool,
+    restart_pending: AtomicBool,
     resets: AtomicU64,
     reloads: AtomicU64,
     status: Mutex<EngineStatus>,
@@ -111,6 +112,7 @@ impl Default for SharedState {
             transport_seen: AtomicBool::new(false),
             offline: AtomicBool::new(false),
             restart_wanted: AtomicBool::new(false),
+            restart_pending: AtomicBool::new(false),
             resets: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             status: Mutex::new(EngineStatus::Idle),
@@ -207,6 +209,18 @@ impl SharedState {
     /// request on to the host).
     pub fn take_restart_request(&self) -> bool {
         self.restart_wanted.swap(false, Ordering::AcqRel)
+    }
+
+    /// Says whether the settings asked for wait for the host to restart the plugin (worker
+    /// thread, every turn).
+    pub fn set_restart_pending(&self, pending: bool) {
+        self.restart_pending.store(pending, Ordering::Release);
+    }
+
+    /// Whether the settings asked for wait for the host to restart the plugin (for the
+    /// editor).
+    pub fn restart_pending(&self) -> bool {
+        self.restart_pending.load(Ordering::Acquire)
     }
 
     /// Asks the worker for a fresh engine: the host reset the plugin (audio thread).

@@ -300,6 +300,7 @@ impl Worker {
         let asked = LatencyKey::wanted(&self.params, self.shared.host_tempo(), timing.ok());
         let session = self.session.as_mut()?;
         let (fitted, restart) = session.setup.announced.fit(timing, &asked);
+        self.shared.set_restart_pending(restart);
         if restart && session.restart_asked.as_ref() != Some(&asked) {
             nice_plug::nice_log!(
                 "Counterpart: the settings asked for need another latency; asking the host to \

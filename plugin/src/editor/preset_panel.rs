@@ -116,6 +116,18 @@ impl PresetPanel {
             });
         });
         self.recordings_row(ui, params, shared);
+        if shared.restart_pending() {
+            show_notice(
+                ui,
+                &Notice {
+                    text: "The new Look-ahead, Segment, preset or tempo changes the latency: it \
+                           applies when the host restarts the plugin (most do at once, some \
+                           when the transport stops). Until then Counterpart plays as before."
+                        .into(),
+                    warning: true,
+                },
+            );
+        }
         let ignored = params
             .ignored_on_load
             .lock()

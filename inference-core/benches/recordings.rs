@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use counterpart_core::action::{default_name, with_recordings, Recording, RecordingPath};
-use counterpart_core::engine::{resegment, EncoderSearch};
+use counterpart_core::engine::{recut, EncoderSearch};
 use counterpart_core::preset::Preset;
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -48,7 +48,7 @@ fn label(preset: &Preset, recording: &RecordingPath) -> usize {
     let length = preset.segmentation.length.clone();
     let read = Recording::read(recording, length.seconds()).unwrap();
     let uncut = with_recordings(preset, "bench", vec![read.uncut()], default_name(preset)).unwrap();
-    let labelled = resegment(&uncut, length, &search, &AtomicBool::new(false), None).unwrap();
+    let labelled = recut(&uncut, length, &search, &AtomicBool::new(false), None).unwrap();
     labelled.corpus[0].segments.len()
 }
 

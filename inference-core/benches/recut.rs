@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use counterpart_core::engine::{resegment, resegment_cached, EncoderSearch, RecutCache};
+use counterpart_core::engine::{recut, recut_cached, EncoderSearch, RecutCache};
 use counterpart_core::preset::{NoteValue, Preset, SegmentLength};
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -41,8 +41,8 @@ fn recut_benches(c: &mut Criterion) {
         / 60.0;
 
     // The whole corpus into eighths through `cache`: `(re-cut, whether it came from the cache)`.
-    let recut = || {
-        resegment_cached(
+    let cached = || {
+        recut_cached(
             &preset,
             &identity,
             eighth_at_120(),
@@ -54,10 +54,10 @@ fn recut_benches(c: &mut Criterion) {
         .unwrap()
     };
     let started = Instant::now();
-    assert!(!recut().1);
+    assert!(!cached().1);
     let cold = started.elapsed();
     let started = Instant::now();
-    assert!(recut().1);
+    assert!(cached().1);
     println!(
         "default preset ({minutes:.1} min of corpus) into eighth notes at 120 BPM: cold {:.2} s, \
          cached {:.1} ms",
@@ -67,7 +67,7 @@ fn recut_benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("recut");
     group.sample_size(10);
-    group.bench_function("whole default corpus, cached", |b| b.iter(recut));
+    group.bench_function("whole default corpus, cached", |b| b.iter(cached));
     // Two minutes of corpus, encoded.
     let mut slice = preset.clone();
     let mut seen = 0.0;
@@ -78,7 +78,7 @@ fn recut_benches(c: &mut Criterion) {
     });
     let kept: f64 = slice.corpus.iter().map(|f| f.duration_seconds()).sum();
     group.bench_function(format!("{kept:.0} s of corpus, cold"), |b| {
-        b.iter(|| resegment(&slice, eighth_at_120(), &search, &go, None).unwrap())
+        b.iter(|| recut(&slice, eighth_at_120(), &search, &go, None).unwrap())
     });
     group.finish();
     let _ = std::fs::remove_dir_all(dir);

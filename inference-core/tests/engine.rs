@@ -384,7 +384,7 @@ fn corpus_files_with_gaps_are_split_and_keep_their_file_times() {
 }
 
 #[test]
-fn resegmenting_recuts_and_relabels_the_corpus_the_streaming_way() {
+fn recutting_recuts_and_relabels_the_corpus_the_streaming_way() {
     use counterpart_core::perception::{
         encode_clip, Codebook, EncoderOptions, OnnxEncoder, SegmentEncoderConfig,
     };
@@ -401,14 +401,9 @@ fn resegmenting_recuts_and_relabels_the_corpus_the_streaming_way() {
     };
     let go = std::sync::atomic::AtomicBool::new(false);
     let progress = counterpart_core::engine::Progress::default();
-    let recut = counterpart_core::engine::resegment(
-        &preset,
-        length.clone(),
-        &search(),
-        &go,
-        Some(&progress),
-    )
-    .unwrap();
+    let recut =
+        counterpart_core::engine::recut(&preset, length.clone(), &search(), &go, Some(&progress))
+            .unwrap();
     assert_eq!(recut.segmentation.length, length);
     assert_eq!(progress.fraction(), Some(1.0), "one step per corpus file");
     let (old, new) = (&preset.corpus[0], &recut.corpus[0]);
@@ -460,19 +455,19 @@ fn resegmenting_recuts_and_relabels_the_corpus_the_streaming_way() {
 
     // A length the segmenter refuses gives an error, not a panic.
     let too_short = SegmentLength::Uniform { seconds: 0.01 };
-    assert!(counterpart_core::engine::resegment(&preset, too_short, &search(), &go, None).is_err());
+    assert!(counterpart_core::engine::recut(&preset, too_short, &search(), &go, None).is_err());
 
     // A cancelled re-cut stops and says so.
     let cancelled = std::sync::atomic::AtomicBool::new(true);
     assert!(matches!(
-        counterpart_core::engine::resegment(&preset, length, &search(), &cancelled, None),
+        counterpart_core::engine::recut(&preset, length, &search(), &cancelled, None),
         Err(counterpart_core::engine::LoadError::Cancelled)
     ));
 }
 
 #[test]
 fn a_recut_is_remembered_on_disk_and_the_cache_keeps_to_its_cap() {
-    use counterpart_core::engine::{resegment_cached, RecutCache};
+    use counterpart_core::engine::{recut_cached, RecutCache};
     use counterpart_core::preset::{NoteValue, SegmentLength};
 
     let dir = std::env::temp_dir().join(format!("cp-recut-cache-{}", std::process::id()));
@@ -489,7 +484,7 @@ fn a_recut_is_remembered_on_disk_and_the_cache_keeps_to_its_cap() {
     };
     let go = std::sync::atomic::AtomicBool::new(false);
     let recut = |length: SegmentLength, cancel: &std::sync::atomic::AtomicBool| {
-        resegment_cached(
+        recut_cached(
             &preset,
             &identity,
             length,
@@ -509,7 +504,7 @@ fn a_recut_is_remembered_on_disk_and_the_cache_keeps_to_its_cap() {
     assert_eq!(cached, cold);
     assert_eq!(
         cold,
-        counterpart_core::engine::resegment(&preset, eighth(60.0), &search(), &go, None).unwrap()
+        counterpart_core::engine::recut(&preset, eighth(60.0), &search(), &go, None).unwrap()
     );
     // Another tempo, or another preset, is another entry.
     assert!(!recut(eighth(90.0), &go).unwrap().1);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::AtomicBool;
 
-use counterpart_core::engine::{resegment, EncoderSearch};
+use counterpart_core::engine::{recut, EncoderSearch};
 use counterpart_core::preset::Preset;
 
 fn write_wav(path: &Path, audio: &[f32], rate: u32, channels: u16) {
@@ -100,7 +100,7 @@ fn recorpus_labels_the_recordings_as_the_engine_does_and_reports_coverage() {
     assert_eq!(provenance["files"][0]["seconds"], 5.0);
 
     // The labels are the ones the engine gives when it re-cuts this corpus itself.
-    let engine = resegment(
+    let engine = recut(
         &mine,
         mine.segmentation.length.clone(),
         &EncoderSearch {

@@ -16,9 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use counterpart_core::engine::{
-    resegment_cached, EncoderSearch, LoadedPreset, Progress, RecutCache,
-};
+use counterpart_core::engine::{recut_cached, EncoderSearch, LoadedPreset, Progress, RecutCache};
 use counterpart_core::preset::{Preset, SegmentLength};
 use crossbeam_channel::{Receiver, TryRecvError};
 
@@ -460,7 +458,7 @@ fn prepare(request: &LoadRequest, read: &Prepared) -> Result<Loaded, String> {
                 note,
                 bpm: key.bpm(),
             };
-            let (recut, _) = resegment_cached(
+            let (recut, _) = recut_cached(
                 &base.preset,
                 &base.identity,
                 length,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use counterpart_core::action::{
     default_name, find_recordings, with_recordings, Recording, RecordingPath,
 };
-use counterpart_core::engine::{resegment_cached, EncoderSearch, Progress, RecutCache};
+use counterpart_core::engine::{recut_cached, EncoderSearch, Progress, RecutCache};
 use counterpart_core::preset::{sha256_hex, Preset};
 
 use crate::shared::{Notice, PresetInfo};
@@ -84,7 +84,7 @@ pub fn label(
     let labelled = with_recordings(model, identity, corpus, default_name(model))
         .map_err(|e| e.to_string())
         .and_then(|uncut| {
-            resegment_cached(
+            recut_cached(
                 &uncut,
                 &recorded_identity,
                 length,

@@ -166,7 +166,7 @@ impl Recording {
     }
 
     /// The recording as a corpus file with one segment spanning it, to be cut and labelled by
-    /// [`resegment`](crate::engine::resegment) at the preset's segment length.
+    /// [`recut`](crate::engine::recut) at the preset's segment length.
     pub fn uncut(&self) -> CorpusFile {
         self.corpus_file([SegmentRecord {
             start: 0,

@@ -75,7 +75,7 @@ pub enum LoadError {
         #[source]
         source: CorpusError,
     },
-    /// The caller cancelled the work (see [`super::resegment`]).
+    /// The caller cancelled the work (see [`super::recut`]).
     #[error("cancelled")]
     Cancelled,
     /// The codebook centres could not give label distances.

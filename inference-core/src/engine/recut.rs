@@ -21,7 +21,7 @@ use crate::preset::{CorpusFile, Preset, SegmentLength, SegmentRecord};
 /// stays out. Setting `cancel` makes it return [`LoadError::Cancelled`] after the corpus file it
 /// is encoding (a second or so), so that a plugin being deactivated need not wait for the rest.
 /// `progress` plans one step per corpus file and counts them as they are done.
-pub fn resegment(
+pub fn recut(
     preset: &Preset,
     length: SegmentLength,
     search: &EncoderSearch,
@@ -51,7 +51,7 @@ pub fn resegment(
         if cancel.load(Ordering::Relaxed) {
             return Err(LoadError::Cancelled);
         }
-        file.segments = recut(file, &config, &mut encoder, &codebook)?;
+        file.segments = recut_file(file, &config, &mut encoder, &codebook)?;
         if let Some(progress) = progress {
             progress.step();
         }
@@ -66,11 +66,11 @@ pub fn resegment(
     Ok(out)
 }
 
-/// [`resegment`], remembered in `cache` under the preset's [identity](Preset::identity): a
+/// [`recut`], remembered in `cache` under the preset's [identity](Preset::identity): a
 /// re-cut stored there is read back instead of encoded again. Returns the re-cut and whether
 /// it came from the cache. A cache that cannot be written is reported in the log, and the
 /// re-cut is returned all the same.
-pub fn resegment_cached(
+pub fn recut_cached(
     preset: &Preset,
     identity: &str,
     length: SegmentLength,
@@ -82,7 +82,7 @@ pub fn resegment_cached(
     if let Some(recut) = cache.and_then(|c| c.get(identity, preset, &length)) {
         return Ok((recut, true));
     }
-    let recut = resegment(preset, length, search, cancel, progress)?;
+    let recut = recut(preset, length, search, cancel, progress)?;
     if let Some(cache) = cache {
         if let Err(error) = cache.put(identity, &recut) {
             tracing::warn!(
@@ -95,7 +95,7 @@ pub fn resegment_cached(
 }
 
 /// The new segments of one corpus file, inside the runs its old segments covered.
-fn recut(
+fn recut_file(
     file: &CorpusFile,
     config: &SegmentEncoderConfig,
     encoder: &mut crate::perception::OnnxEncoder,

@@ -29,6 +29,6 @@ pub use recordings::{
 };
 pub use resample::{convert_position, resample_channels, ResampleFailure};
 pub use scheduler::{
-    GrainScheduler, NowPlaying, ProcessError, ScheduleError, SchedulerConfig, SchedulerCounters,
-    SchedulerHandle, SchedulerTelemetry, MAX_VOICES,
+    GrainScheduler, PlayingSegment, ProcessError, ScheduleError, SchedulerConfig,
+    SchedulerCounters, SchedulerHandle, SchedulerTelemetry, MAX_VOICES,
 };

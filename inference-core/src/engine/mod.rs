@@ -59,16 +59,18 @@
 
 mod audio;
 mod config;
-mod guide_pitch;
+mod error;
+mod guide;
 mod latency;
 mod loaded_preset;
 mod offline;
+mod onset_follower;
+mod pipeline;
+mod planner;
 mod progress;
 mod recut;
 mod recut_cache;
-mod rests;
 mod telemetry;
-mod timing;
 mod worker;
 
 use std::sync::Arc;
@@ -82,50 +84,24 @@ pub use config::{
     EngineConfig, EngineSettings, Margin, MissingLabel, WorkerMargin, COMPUTE_ALLOWANCE_S,
     DEFAULT_HOST_BLOCK, DEFAULT_REST_HOLD_S, WORKER_POLL,
 };
+pub use error::EngineError;
+pub use guide::{ENTRY_DB, PEAK_SECONDS, SILENCE_DBFS, SOUND_DBFS, TAIL_DB};
 pub use latency::announced_latency;
 pub use loaded_preset::{
     segmentation_config, CorpusOrigins, EncoderSearch, LoadError, LoadedPreset, SegmentOrigin,
 };
 pub use offline::OfflineRenderer;
+pub use planner::PlayedSlot;
 pub use progress::Progress;
 pub use recut::{recut, recut_cached};
 pub use recut_cache::{RecutCache, DEFAULT_CAP_BYTES};
-pub use rests::{ENTRY_DB, PEAK_SECONDS, SILENCE_DBFS, SOUND_DBFS, TAIL_DB};
 pub use telemetry::{EngineTelemetry, NowPlaying, MAX_LABELS};
-pub use worker::{EngineWorker, PlayedSlot};
+pub use worker::EngineWorker;
 
-use crate::action::{GrainScheduler, NavigatorError, ProcessError, ScheduleError, SchedulerConfig};
-use crate::decision::DecisionError;
-use crate::perception::PerceptionError;
+use crate::action::{GrainScheduler, SchedulerConfig};
 
 /// Settings changes that may wait in the queue to the worker.
 const SETTINGS_QUEUE: usize = 64;
-
-/// Why the engine could not be built or could not go on.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// A setting is out of range or does not fit the preset (the message says which).
-    #[error("engine configuration: {0}")]
-    Config(String),
-    /// Loading a preset failed.
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    /// Perception failed.
-    #[error("perception: {0}")]
-    Perception(#[from] PerceptionError),
-    /// The decision model or the sampler failed.
-    #[error("decision: {0}")]
-    Decision(#[from] DecisionError),
-    /// The navigator refused a setting or a label.
-    #[error("navigator: {0}")]
-    Navigator(#[from] NavigatorError),
-    /// The scheduler refused a command.
-    #[error("scheduler: {0}")]
-    Schedule(#[from] ScheduleError),
-    /// The audio buffers have the wrong shape.
-    #[error("audio buffers: {0}")]
-    Process(#[from] ProcessError),
-}
 
 /// The engine's three parts, for the audio thread, the worker thread and the control thread.
 #[derive(Debug)]

@@ -30,7 +30,7 @@ use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 pub use handle::{ScheduleError, SchedulerHandle};
-pub use telemetry::{NowPlaying, SchedulerCounters, SchedulerTelemetry};
+pub use telemetry::{PlayingSegment, SchedulerCounters, SchedulerTelemetry};
 
 use self::handle::{crossfade_frames, Command};
 use self::voice::{CorpusSlot, Fade, Voice};
@@ -189,7 +189,7 @@ impl GrainScheduler {
             self.counters.position += span as u64;
             done += span;
         }
-        let now_playing = self.primary.map(|primary| NowPlaying {
+        let now_playing = self.primary.map(|primary| PlayingSegment {
             generation: self.generation,
             segment: primary.segment,
         });

@@ -11,7 +11,7 @@ const NOTHING: u64 = u32::MAX as u64;
 
 /// What the scheduler is playing: a segment of the corpus loaded as `generation`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NowPlaying {
+pub struct PlayingSegment {
     /// Which corpus load the segment belongs to (the first corpus loaded is generation 1).
     pub generation: u32,
     /// The segment.
@@ -76,16 +76,20 @@ impl SchedulerTelemetry {
     }
 
     /// The segment playing at the end of the last block, if any.
-    pub fn now_playing(&self) -> Option<NowPlaying> {
+    pub fn now_playing(&self) -> Option<PlayingSegment> {
         let packed = self.now_playing.load(Ordering::Relaxed);
-        (packed != NOTHING).then_some(NowPlaying {
+        (packed != NOTHING).then_some(PlayingSegment {
             generation: (packed >> 32) as u32,
             segment: SegmentId(packed as u32),
         })
     }
 
     /// Publishes the audio thread's state (audio thread only; real-time safe).
-    pub(crate) fn publish(&self, counters: &SchedulerCounters, now_playing: Option<NowPlaying>) {
+    pub(crate) fn publish(
+        &self,
+        counters: &SchedulerCounters,
+        now_playing: Option<PlayingSegment>,
+    ) {
         let packed = now_playing.map_or(NOTHING, |now| {
             (u64::from(now.generation) << 32) | u64::from(now.segment.0)
         });

@@ -24,7 +24,7 @@ const TRACK_S: f64 = 0.03;
 /// The guide moved to a new note (pitch class), heard at two hops in a row up to guide frame
 /// `at`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct NoteChange {
+pub(in crate::engine) struct NoteChange {
     /// The tracker's hop (guide frame) that heard it the second time.
     pub at: u64,
     /// The notes heard over the [`TRACK_S`] before `at`.
@@ -34,7 +34,7 @@ pub(super) struct NoteChange {
 /// The last [`KEEP_S`] of the guide, a pitch analyser at its rate and the note tracker. Worker
 /// thread.
 #[derive(Debug)]
-pub(super) struct GuidePitch {
+pub(super) struct GuideNotes {
     ring: Vec<f32>,
     /// Guide frames received: frame `i` is at `ring[i % len]` while `i + len > received`.
     received: u64,
@@ -48,7 +48,7 @@ pub(super) struct GuidePitch {
     changes: Vec<NoteChange>,
 }
 
-impl GuidePitch {
+impl GuideNotes {
     /// Keeps the guide at `rate` Hz.
     pub(super) fn new(rate: u32) -> Self {
         let rate = f64::from(rate);
@@ -132,7 +132,7 @@ mod tests {
         let mut audio = sine(440.0, 48_000, rate);
         audio.extend(sine(523.25, 48_000, rate));
         for block in [37, 512, 4096] {
-            let mut guide = GuidePitch::new(rate);
+            let mut guide = GuideNotes::new(rate);
             for chunk in audio.chunks(block) {
                 let mut rest = chunk;
                 while !rest.is_empty() {
@@ -158,7 +158,7 @@ mod tests {
         }
         let mut found = None;
         for block in [37, 512, 4096] {
-            let mut guide = GuidePitch::new(rate);
+            let mut guide = GuideNotes::new(rate);
             let mut changes = Vec::new();
             for chunk in audio.chunks(block) {
                 let mut rest = chunk;
@@ -186,7 +186,7 @@ mod tests {
     #[test]
     fn what_is_no_longer_kept_is_unknown() {
         let rate = 8_000;
-        let mut guide = GuidePitch::new(rate);
+        let mut guide = GuideNotes::new(rate);
         guide.push(&sine(440.0, 5 * 8_000, rate), false);
         assert_eq!(guide.pitches(0, 800), None);
         assert_eq!(

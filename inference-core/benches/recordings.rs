@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use counterpart_core::action::{default_name, with_recordings, Recording, RecordingPath};
+use counterpart_core::audio_file::{write_wav, SampleFormat};
 use counterpart_core::engine::{recut, EncoderSearch};
 use counterpart_core::preset::Preset;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -24,18 +25,7 @@ fn write_recording(path: &Path, seconds: f64) -> RecordingPath {
         common::melody(RATE, seconds, 0.4, 1),
         common::melody(RATE, seconds, 0.4, 2),
     );
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for (l, r) in left.iter().zip(&right) {
-        w.write_sample((l * 32767.0) as i16).unwrap();
-        w.write_sample((r * 32767.0) as i16).unwrap();
-    }
-    w.finalize().unwrap();
+    write_wav(path, RATE, &[left, right], SampleFormat::Int16).unwrap();
     RecordingPath {
         path: path.to_owned(),
         name: path.file_name().unwrap().to_string_lossy().into_owned(),

@@ -48,6 +48,69 @@ pub enum AudioFileError {
         /// What is missing.
         reason: String,
     },
+    /// A WAV file could not be written ([`write_wav`]).
+    #[error("cannot write {path}: {reason}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Sample format of a WAV file written by [`write_wav`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleFormat {
+    /// 32-bit float.
+    Float32,
+    /// 24-bit integer.
+    Int24,
+    /// 16-bit integer.
+    Int16,
+}
+
+/// Writes de-interleaved `channels` (float samples in [-1, 1], all of the first channel's
+/// length) at `rate` as a WAV file in `format`. Integer formats clamp each sample to [-1, 1]
+/// and round it to the nearest step (full scale is 2^(bits-1) - 1).
+pub fn write_wav<C: AsRef<[f32]>>(
+    path: &Path,
+    rate: u32,
+    channels: &[C],
+    format: SampleFormat,
+) -> Result<(), AudioFileError> {
+    let error = |e: hound::Error| AudioFileError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let (bits_per_sample, sample_format) = match format {
+        SampleFormat::Float32 => (32, hound::SampleFormat::Float),
+        SampleFormat::Int24 => (24, hound::SampleFormat::Int),
+        SampleFormat::Int16 => (16, hound::SampleFormat::Int),
+    };
+    let spec = hound::WavSpec {
+        channels: channels.len() as u16,
+        sample_rate: rate,
+        bits_per_sample,
+        sample_format,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).map_err(error)?;
+    let frames = channels.first().map_or(0, |c| c.as_ref().len());
+    for i in 0..frames {
+        for channel in channels {
+            let x = channel.as_ref()[i];
+            match format {
+                SampleFormat::Float32 => writer.write_sample(x),
+                SampleFormat::Int24 => {
+                    writer.write_sample((x.clamp(-1.0, 1.0) * 8_388_607.0).round() as i32)
+                }
+                SampleFormat::Int16 => {
+                    writer.write_sample((x.clamp(-1.0, 1.0) * 32_767.0).round() as i16)
+                }
+            }
+            .map_err(error)?;
+        }
+    }
+    writer.finalize().map_err(error)
 }
 
 /// Decoded audio: interleaved float samples in [-1, 1].
@@ -172,22 +235,15 @@ impl AudioFile {
 mod tests {
     use super::*;
 
-    fn write_wav(path: &Path, channels: u16, rate: u32, frames: usize) {
-        let spec = hound::WavSpec {
-            channels,
-            sample_rate: rate,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(path, spec).unwrap();
-        for i in 0..frames {
-            for c in 0..channels {
-                let v = ((i as f32 * 0.01).sin() * 0.5 * (c + 1) as f32 / channels as f32 * 32767.0)
-                    as i16;
-                w.write_sample(v).unwrap();
-            }
-        }
-        w.finalize().unwrap();
+    fn write_test_wav(path: &Path, channels: u16, rate: u32, frames: usize) {
+        let audio: Vec<Vec<f32>> = (0..channels)
+            .map(|c| {
+                (0..frames)
+                    .map(|i| (i as f32 * 0.01).sin() * 0.5 * (c + 1) as f32 / channels as f32)
+                    .collect()
+            })
+            .collect();
+        write_wav(path, rate, &audio, SampleFormat::Int16).unwrap();
     }
 
     #[test]
@@ -195,7 +251,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("cp-audio-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("stereo.wav");
-        write_wav(&path, 2, 22_050, 5000);
+        write_test_wav(&path, 2, 22_050, 5000);
         let a = AudioFile::read(&path).unwrap();
         assert_eq!((a.sample_rate, a.channels, a.frames()), (22_050, 2, 5000));
         let want = (100.0f32 * 0.01).sin() * 0.25;

@@ -13,9 +13,10 @@ use std::time::Instant;
 
 use counterpart_core::action::RecordingPath;
 use counterpart_core::preset::Preset;
-use counterpart_models::build_preset::{corpus_from_files, preset_encoding, preset_runtime};
-use counterpart_models::render::{write_wav, SampleFormat};
-use counterpart_models::tokenise::EncodingSettings;
+use counterpart_models::audio_file::{write_wav, SampleFormat};
+use counterpart_models::pipeline::corpus::corpus_from_files;
+use counterpart_models::pipeline::encode::EncodingSettings;
+use counterpart_models::pipeline::preset_runtime::{preset_encoding, preset_runtime};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const RATE: u32 = 44_100;

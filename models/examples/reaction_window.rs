@@ -22,8 +22,8 @@ use counterpart_core::perception::{
     encode_clip, Codebook, EncoderOptions, OnnxEncoder, SegmentEncoderConfig,
 };
 use counterpart_core::preset::Preset;
-use counterpart_models::build_preset::preset_encoding;
-use counterpart_models::layout::{PairSelection, StemsSet};
+use counterpart_models::data::layout::{PairSelection, StemsSet};
+use counterpart_models::pipeline::preset_runtime::preset_encoding;
 
 const DEFAULT_TEST: &str = "bach-bwv14-5,bach-bwv253,bach-bwv285,bach-bwv292,bach-bwv420";
 /// A context seen fewer times than this backs off to a shorter one.

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use counterpart_core::perception::{
     perplexity, Codebook, SegmentEncoderConfig, SegmentLength, SegmentationConfig,
 };
-use counterpart_models::kmeans::{fit, KMeansConfig};
-use counterpart_models::layout::{PairSelection, StemsSet};
-use counterpart_models::tokenise::{EncodedSet, EncodingSettings};
+use counterpart_models::data::layout::{PairSelection, StemsSet};
+use counterpart_models::pipeline::encode::{EncodedSet, EncodingSettings};
+use counterpart_models::pipeline::kmeans::{fit, KMeansConfig};
 
 const DEFAULT_TEST: &str = "bach-bwv14-5,bach-bwv253,bach-bwv285,bach-bwv292,bach-bwv420";
 

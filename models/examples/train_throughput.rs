@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use candle_core::Device;
 use counterpart_core::decision::DecisionConfig;
-use counterpart_models::dataset::PairedTokenDataset;
-use counterpart_models::train::{train, TrainConfig};
+use counterpart_models::data::dataset::PairedTokenDataset;
+use counterpart_models::pipeline::train::{train, TrainConfig};
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -1,27 +1,18 @@
-//! Counterpart's offline side: datasets of paired stems, codebook fitting, training, evaluation.
+//! Counterpart's offline side, by stage: datasets of paired stems, the pipeline that turns them
+//! into a preset, and the evaluations of what it made.
 //!
-//! * [`dataset`]: paired-token datasets, split by piece, random windows, synthetic data.
-//! * [`train`]: training the decision model (AdamW, warm-up + cosine, clipping, early stopping).
-//! * [`metrics`]: TPP, LCP, baselines and generation for evaluation.
-//! * [`heard`]: the musician's metrics of a rendered companion (harmony, onset sync, rests).
+//! * [`data`]: stems sets (manifest, layouts, health check) and paired-token datasets.
+//! * [`pipeline`]: encode → fit the codebook → tokenise → train → evaluate → build a preset;
+//!   [`pipeline::preset_runtime`] loads a preset's runtime pieces for offline use.
+//! * [`eval`]: the metrics (TPP, LCP, NMI), the musician's metrics of a rendered companion
+//!   ([`eval::heard`]), the perception evaluation, the K × L sweep and their plots.
+//! * [`render`]: the companion of a guide file, rendered offline by the plugin's engine.
+//!
+//! Each layer has one error type: [`data::DataError`], [`pipeline::PipelineError`],
+//! [`eval::EvalError`] and [`render::RenderError`].
 
 pub use counterpart_core::audio_file;
-pub mod build_preset;
-pub mod check;
-pub mod dataset;
-pub mod eval_perception;
-pub mod evaluate;
-pub mod features;
-pub mod fit_codebook;
-pub mod heard;
-pub mod kmeans;
-pub mod layout;
-pub mod metrics;
-pub mod nmi;
-pub mod pipeline_error;
-pub mod plot;
+pub mod data;
+pub mod eval;
+pub mod pipeline;
 pub mod render;
-pub mod stems;
-pub mod sweep;
-pub mod tokenise;
-pub mod train;

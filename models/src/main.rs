@@ -1,6 +1,10 @@
 //! The `counterpart` command-line tool: parses the command line and runs the subcommand, each
 //! of which lives in its own module under `cli`.
 
+// clap turns the doc comments below into `--help` text, where `<piece>/<stem>.flac` is a
+// placeholder path, not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod cli;
 
 use clap::{Parser, Subcommand};
@@ -10,11 +14,11 @@ use clap::{Parser, Subcommand};
 #[command(name = "counterpart", version, about)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: CliCommand,
 }
 
 #[derive(Subcommand)]
-enum Command {
+enum CliCommand {
     /// Check that ONNX Runtime can be found and loaded, and say where it came from.
     Doctor,
     /// Measure how much pitch class and instrument the segment tokens carry (NMI), for the default
@@ -66,17 +70,17 @@ fn main() -> std::process::ExitCode {
         )
         .init();
     let result = match Cli::parse().command {
-        Command::Doctor => cli::doctor::run(),
-        Command::EvalPerception(args) => cli::eval_perception::run(&args),
-        Command::FitCodebook(args) => cli::fit_codebook::run(&args),
-        Command::Render(args) => cli::render::run(&args),
-        Command::Inspect(args) => cli::inspect::run(&args),
-        Command::Recorpus(args) => cli::recorpus::run(&args),
-        Command::Check(args) => cli::check::run(&args),
-        Command::BuildPreset(args) => cli::build_preset::run(&args),
-        Command::Eval(args) => cli::eval::run(&args),
-        Command::EvalHeard(args) => cli::eval_heard::run(&args),
-        Command::Sweep(args) => cli::sweep::run(&args),
+        CliCommand::Doctor => cli::doctor::run(),
+        CliCommand::EvalPerception(args) => cli::eval_perception::run(&args),
+        CliCommand::FitCodebook(args) => cli::fit_codebook::run(&args),
+        CliCommand::Render(args) => cli::render::run(&args),
+        CliCommand::Inspect(args) => cli::inspect::run(&args),
+        CliCommand::Recorpus(args) => cli::recorpus::run(&args),
+        CliCommand::Check(args) => cli::check::run(&args),
+        CliCommand::BuildPreset(args) => cli::build_preset::run(&args),
+        CliCommand::Eval(args) => cli::eval::run(&args),
+        CliCommand::EvalHeard(args) => cli::eval_heard::run(&args),
+        CliCommand::Sweep(args) => cli::sweep::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -13,16 +13,10 @@ use counterpart_core::engine::{
 };
 use counterpart_core::preset::{Preset, PresetError};
 
-use crate::audio_file::{AudioFile, AudioFileError};
+use crate::audio_file::{self, AudioFile, AudioFileError};
 
-/// Sample format of the rendered files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SampleFormat {
-    /// 32-bit float.
-    Float32,
-    /// 24-bit integer.
-    Int24,
-}
+/// Sample format of the rendered files (the one of [`crate::audio_file::write_wav`]).
+pub use crate::audio_file::SampleFormat;
 
 /// What to render and how.
 #[derive(Debug, Clone)]
@@ -277,40 +271,17 @@ fn write_error(path: &Path, e: impl std::fmt::Display) -> RenderError {
     }
 }
 
-/// Writes de-interleaved `channels` as a WAV file.
-pub fn write_wav(
+/// Writes de-interleaved `channels` as a WAV file; a failure is a [`RenderError::Write`].
+fn write_wav(
     path: &Path,
     rate: u32,
     channels: &[Vec<f32>],
     format: SampleFormat,
 ) -> Result<(), RenderError> {
-    let spec = hound::WavSpec {
-        channels: channels.len() as u16,
-        sample_rate: rate,
-        bits_per_sample: match format {
-            SampleFormat::Float32 => 32,
-            SampleFormat::Int24 => 24,
-        },
-        sample_format: match format {
-            SampleFormat::Float32 => hound::SampleFormat::Float,
-            SampleFormat::Int24 => hound::SampleFormat::Int,
-        },
-    };
-    let mut writer = hound::WavWriter::create(path, spec).map_err(|e| write_error(path, e))?;
-    let frames = channels.first().map_or(0, Vec::len);
-    for i in 0..frames {
-        for channel in channels {
-            let x = channel[i];
-            match format {
-                SampleFormat::Float32 => writer.write_sample(x),
-                SampleFormat::Int24 => {
-                    writer.write_sample((x.clamp(-1.0, 1.0) * 8_388_607.0).round() as i32)
-                }
-            }
-            .map_err(|e| write_error(path, e))?;
-        }
-    }
-    writer.finalize().map_err(|e| write_error(path, e))
+    audio_file::write_wav(path, rate, channels, format).map_err(|e| match e {
+        AudioFileError::Write { path, reason } => RenderError::Write { path, reason },
+        other => RenderError::Guide(other),
+    })
 }
 
 /// Writes one CSV row per played slot: output time, label, source file, source time.

@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use counterpart_models::dataset::{
-    DatasetError, Manifest, PairedTokenDataset, Pairing, TokenCorpus, TokenisedPiece,
+use counterpart_models::data::dataset::{
+    Manifest, PairedTokenDataset, Pairing, TokenCorpus, TokenisedPiece,
 };
-use counterpart_models::metrics::{
+use counterpart_models::data::DataError;
+use counterpart_models::eval::metrics::{
     expected_iid_scores, lcp_per_position, majority_label, score, shuffled_guides, tpp, Baseline,
 };
 use rand::SeedableRng;
@@ -54,19 +55,19 @@ fn pairs_from_pieces_all_ordered_and_from_the_manifest() {
     let bad = vec![piece("p", &[("x", vec![0, 1]), ("y", vec![0])])];
     assert!(matches!(
         PairedTokenDataset::from_pieces(4, &bad, &Pairing::AllOrdered),
-        Err(DatasetError::LengthMismatch { .. })
+        Err(DataError::LengthMismatch { .. })
     ));
     let bad = vec![piece("p", &[("x", vec![0, 9]), ("y", vec![0, 0])])];
     assert!(matches!(
         PairedTokenDataset::from_pieces(4, &bad, &Pairing::AllOrdered),
-        Err(DatasetError::TokenOutOfRange { token: 9, .. })
+        Err(DataError::TokenOutOfRange { token: 9, .. })
     ));
     let missing: Manifest =
         serde_json::from_str(r#"{"pieces": [{"id": "p2", "pairs": [{"a": "s", "b": "z"}]}]}"#)
             .unwrap();
     assert!(matches!(
         PairedTokenDataset::from_pieces(4, &pieces, &Pairing::Manifest(missing)),
-        Err(DatasetError::MissingTrack { .. })
+        Err(DataError::MissingTrack { .. })
     ));
 }
 
@@ -82,7 +83,7 @@ fn token_corpus_round_trips_through_json() {
     std::fs::write(&path, b"{not json").unwrap();
     assert!(matches!(
         TokenCorpus::load(&path),
-        Err(DatasetError::Json { .. })
+        Err(DataError::Json { .. })
     ));
     std::fs::remove_file(&path).unwrap();
 }

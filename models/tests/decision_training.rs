@@ -4,9 +4,9 @@ use candle_core::Device;
 use counterpart_core::decision::{
     seeded_model, DecisionConfig, DecisionModel, Sampler, SamplerSettings,
 };
-use counterpart_models::dataset::PairedTokenDataset;
-use counterpart_models::metrics::{generate, score, Scores};
-use counterpart_models::train::{
+use counterpart_models::data::dataset::PairedTokenDataset;
+use counterpart_models::eval::metrics::{generate, score, Scores};
+use counterpart_models::pipeline::train::{
     evaluate, learning_rate, loss_and_hits, make_batch, noisy_history, sorted_vars, train,
     TrainConfig, LOSS_LOG_FILE,
 };
@@ -249,8 +249,8 @@ fn history_noise_replaces_content_labels_only_at_its_rate() {
 /// to the preset's corpus on request.
 #[test]
 fn constrained_evaluation_uses_each_target_track_or_the_preset_corpus() {
-    use counterpart_models::dataset::PairedSequence;
-    use counterpart_models::evaluate::{evaluate_model, EvalCorpus, EvalSampling};
+    use counterpart_models::data::dataset::PairedSequence;
+    use counterpart_models::pipeline::evaluate::{evaluate_model, EvalCorpus, EvalSampling};
 
     let (model, _) = seeded_model(&tiny(8, 1), 3, &Device::Cpu).unwrap();
     let pair = |piece: &str, a: u32, b: u32| PairedSequence {
@@ -364,7 +364,7 @@ fn label_init_places_close_centres_close() {
 /// and the stream that plays it (windows pushed as perception delivers them) scores the same.
 #[test]
 fn a_live_model_with_a_reaction_window_answers_the_current_segment() {
-    use counterpart_models::dataset::PairedSequence;
+    use counterpart_models::data::dataset::PairedSequence;
 
     let k = 8u32;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);

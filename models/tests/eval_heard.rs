@@ -10,16 +10,18 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use counterpart_core::engine::EngineConfig;
-use counterpart_models::heard::notes::CorpusNotes;
-use counterpart_models::heard::references::random_slots;
-use counterpart_models::heard::scores::{
+use counterpart_models::audio_file::{self, SampleFormat};
+use counterpart_models::data::layout::PairSelection;
+use counterpart_models::data::stems::Note;
+use counterpart_models::eval::heard::notes::CorpusNotes;
+use counterpart_models::eval::heard::references::random_slots;
+use counterpart_models::eval::heard::scores::{
     guide_rests, harmony, is_consonant, onset_sync, rests, Ratio,
 };
-use counterpart_models::heard::slots::{heard_notes, Slot, SlotSource};
-use counterpart_models::heard::{evaluate_heard, HeardError, HeardOptions, PieceChoice};
-use counterpart_models::layout::PairSelection;
+use counterpart_models::eval::heard::slots::{heard_notes, Slot, SlotSource};
+use counterpart_models::eval::heard::{evaluate_heard, HeardOptions, PieceChoice};
+use counterpart_models::eval::EvalError;
 use counterpart_models::render::{compensate_latency, render_guide, EngineRun};
-use counterpart_models::stems::Note;
 
 fn note(onset_s: f64, offset_s: f64, midi_pitch: u8) -> Note {
     Note {
@@ -197,7 +199,7 @@ fn missing_corpus_notes_are_all_listed() {
     write_notes(&dir.join("p/bass.notes.json"), &[note(0.0, 1.0, 40)]);
     let names = vec!["p/bass".to_string(), "q/bass".into(), "r/alto+bass".into()];
     let error = CorpusNotes::load(&dir, &names).unwrap_err();
-    let HeardError::MissingNotes { missing } = &error else {
+    let EvalError::MissingNotes { missing } = &error else {
         panic!("expected missing notes, got {error}");
     };
     assert_eq!(
@@ -219,17 +221,8 @@ fn missing_corpus_notes_are_all_listed() {
 const RATE: u32 = 22_050;
 
 fn write_wav(path: &Path, samples: &[f32]) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &x in samples {
-        w.write_sample((x * 20_000.0) as i16).unwrap();
-    }
-    w.finalize().unwrap();
+    let scaled: Vec<f32> = samples.iter().map(|x| x * 20_000.0 / 32_767.0).collect();
+    audio_file::write_wav(path, RATE, &[scaled], SampleFormat::Int16).unwrap();
 }
 
 /// A stems folder with one piece: guide `a` (3 s) and true companion `b`, with their notes; the
@@ -276,7 +269,7 @@ fn eval_heard_refuses_a_corpus_without_notes_before_rendering() {
     let (preset, stems, corpus_notes) = synthetic_set(&dir, &[note(0.0, 3.0, 67)]);
     let error = evaluate_heard(&options(preset, stems, corpus_notes.clone())).unwrap_err();
     assert!(
-        matches!(&error, HeardError::MissingNotes { missing } if missing == &vec![corpus_notes.join("tones.notes.json")]),
+        matches!(&error, EvalError::MissingNotes { missing } if missing == &vec![corpus_notes.join("tones.notes.json")]),
         "{error}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

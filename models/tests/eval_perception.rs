@@ -5,18 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use counterpart_core::perception::SegmentEncoderConfig;
-use counterpart_models::eval_perception::{evaluate, EvalOptions};
+use counterpart_models::audio_file::{self, SampleFormat};
+use counterpart_models::eval::perception::{evaluate, EvalOptions};
 
 const RATE: u32 = 22_050;
 
 fn write_stem(dir: &Path, name: &str, harmonics: usize, offset: u8) -> serde_json::Value {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(dir.join(format!("{name}.wav")), spec).unwrap();
+    let mut samples = Vec::new();
     let mut notes = Vec::new();
     let seg = RATE as usize / 2;
     for n in 0..16usize {
@@ -28,7 +23,7 @@ fn write_stem(dir: &Path, name: &str, harmonics: usize, offset: u8) -> serde_jso
             let x: f32 = (1..=harmonics)
                 .map(|h| (2.0 * std::f32::consts::PI * f * h as f32 * t).sin() / h as f32)
                 .sum();
-            w.write_sample((0.2 * env * x * 32767.0) as i16).unwrap();
+            samples.push(0.2 * env * x);
         }
         notes.push(serde_json::json!({
             "onset_s": n as f64 * 0.5,
@@ -37,7 +32,8 @@ fn write_stem(dir: &Path, name: &str, harmonics: usize, offset: u8) -> serde_jso
             "velocity": 80
         }));
     }
-    w.finalize().unwrap();
+    let path = dir.join(format!("{name}.wav"));
+    audio_file::write_wav(&path, RATE, &[samples], SampleFormat::Int16).unwrap();
     std::fs::write(
         dir.join(format!("{name}.notes.json")),
         serde_json::to_vec(&notes).unwrap(),

@@ -9,11 +9,12 @@ use counterpart_core::perception::{
     SegmentationConfig,
 };
 use counterpart_core::preset::{AudioData, Preset, PresetInfo};
-use counterpart_models::build_preset::{build_preset, BuildOptions, CodebookFit};
-use counterpart_models::check::{check, CheckOptions, Severity};
-use counterpart_models::layout::{LayoutKind, PairSelection, StemsSet};
-use counterpart_models::tokenise::{EncodedSet, EncodingSettings};
-use counterpart_models::train::TrainConfig;
+use counterpart_models::audio_file::{self, SampleFormat};
+use counterpart_models::data::check::{check, CheckOptions, Severity};
+use counterpart_models::data::layout::{LayoutKind, PairSelection, StemsSet};
+use counterpart_models::pipeline::build_preset::{build_preset, BuildOptions, CodebookFit};
+use counterpart_models::pipeline::encode::{EncodedSet, EncodingSettings};
+use counterpart_models::pipeline::train::TrainConfig;
 
 const RATE: u32 = 16_000;
 
@@ -30,17 +31,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 fn write_wav(path: &Path, samples: &[f32]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &s in samples {
-        w.write_sample((s * 32767.0).round() as i16).unwrap();
-    }
-    w.finalize().unwrap();
+    audio_file::write_wav(path, RATE, &[samples], SampleFormat::Int16).unwrap();
 }
 
 /// A melody of 0.5 s notes (pitches from `seed`), each note with an attack and a decay, or its

@@ -12,21 +12,13 @@ use std::sync::atomic::AtomicBool;
 
 use counterpart_core::engine::{recut, EncoderSearch};
 use counterpart_core::preset::Preset;
+use counterpart_models::audio_file::{self, SampleFormat};
 
+/// Writes `audio` at 16 bits, the same in each of `channels` channels.
 fn write_wav(path: &Path, audio: &[f32], rate: u32, channels: u16) {
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &x in audio {
-        for _ in 0..channels {
-            w.write_sample((x * 30_000.0) as i16).unwrap();
-        }
-    }
-    w.finalize().unwrap();
+    let scaled: Vec<f32> = audio.iter().map(|x| x * 30_000.0 / 32_767.0).collect();
+    let channels = vec![scaled; usize::from(channels)];
+    audio_file::write_wav(path, rate, &channels, SampleFormat::Int16).unwrap();
 }
 
 fn recorpus(dir: &Path, corpus: &[PathBuf], out: &str) -> Output {

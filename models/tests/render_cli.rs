@@ -10,21 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use counterpart_core::engine::{EngineSettings, WorkerMargin};
+use counterpart_models::audio_file::{write_wav, SampleFormat};
 
 fn write_guide(path: &Path, rate: u32) {
     let left = common::melody(rate, 4.0, 0.25, 21);
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &x in &left {
-        w.write_sample((x * 30_000.0) as i16).unwrap();
-        w.write_sample((x * 20_000.0) as i16).unwrap();
-    }
-    w.finalize().unwrap();
+    let scaled = |gain: f32| -> Vec<f32> { left.iter().map(|x| x * gain / 32_767.0).collect() };
+    let channels = [scaled(30_000.0), scaled(20_000.0)];
+    write_wav(path, rate, &channels, SampleFormat::Int16).unwrap();
 }
 
 /// A fresh folder holding the synthetic preset (`tones.cpreset`) and a 32 kHz guide

@@ -495,20 +495,15 @@ mod tests {
 
     /// Writes `seconds` of high sine tones (A6, C7, E7, a quarter second each) at 44.1 kHz.
     fn write_tones(path: &Path, seconds: f32) {
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 44_100,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(path, spec).unwrap();
-        for i in 0..(seconds * 44_100.0) as usize {
-            let t = i as f32 / 44_100.0;
-            let f = [1760.0, 2093.0, 2637.0][(t * 4.0) as usize % 3];
-            let x = (std::f32::consts::TAU * f * t).sin() * 0.4 * 32767.0;
-            w.write_sample(x as i16).unwrap();
-        }
-        w.finalize().unwrap();
+        use counterpart_core::audio_file::{write_wav, SampleFormat};
+        let tones: Vec<f32> = (0..(seconds * 44_100.0) as usize)
+            .map(|i| {
+                let t = i as f32 / 44_100.0;
+                let f = [1760.0, 2093.0, 2637.0][(t * 4.0) as usize % 3];
+                (std::f32::consts::TAU * f * t).sin() * 0.4
+            })
+            .collect();
+        write_wav(path, 44_100, &[tones], SampleFormat::Int16).unwrap();
     }
 
     /// Loads `key` and waits for the result.

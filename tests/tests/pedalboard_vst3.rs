@@ -34,8 +34,7 @@ use std::time::Instant;
 
 use common::{render_as_the_plugin, repo};
 use counterpart_core::action::resample_channels;
-use counterpart_models::audio_file::AudioFile;
-use counterpart_models::render::{write_wav, SampleFormat};
+use counterpart_models::audio_file::{write_wav, AudioFile, SampleFormat};
 use counterpart_tests::{bundled_vst3, rms};
 
 const RATE: u32 = 48_000;

@@ -220,20 +220,18 @@ pub fn default_name(source: &Preset) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audio_file::{write_wav, SampleFormat};
 
-    fn write_wav(path: &Path, seconds: f32, amplitude: f32) {
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 8000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(path, spec).unwrap();
-        for i in 0..(seconds * 8000.0) as usize {
-            let x = (i as f32 * 0.05).sin() * amplitude * 32767.0;
-            w.write_sample(x as i16).unwrap();
-        }
-        w.finalize().unwrap();
+    /// Writes `frames` of a sine (`amplitude` of full scale) at `rate`, mono, 16-bit.
+    fn write_sine(path: &Path, rate: u32, frames: usize, amplitude: f32) {
+        let sine: Vec<f32> = (0..frames)
+            .map(|i| (i as f32 * 0.05).sin() * amplitude)
+            .collect();
+        write_wav(path, rate, &[sine], SampleFormat::Int16).unwrap();
+    }
+
+    fn write_test_wav(path: &Path, seconds: f32, amplitude: f32) {
+        write_sine(path, 8000, (seconds * 8000.0) as usize, amplitude);
     }
 
     #[test]
@@ -241,8 +239,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("cp-recordings-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("takes")).unwrap();
         std::fs::create_dir_all(dir.join("empty")).unwrap();
-        write_wav(&dir.join("takes/a.wav"), 1.0, 0.5);
-        write_wav(&dir.join("b.WAV"), 1.0, 0.5);
+        write_test_wav(&dir.join("takes/a.wav"), 1.0, 0.5);
+        write_test_wav(&dir.join("b.WAV"), 1.0, 0.5);
         std::fs::write(dir.join("notes.txt"), "not audio").unwrap();
         let names = |paths: &[PathBuf]| -> Vec<String> {
             find_recordings(paths)
@@ -272,22 +270,16 @@ mod tests {
             path: dir.join(name),
             name: name.into(),
         };
-        write_wav(&dir.join("good.wav"), 2.0, 0.5);
-        write_wav(&dir.join("silent.wav"), 2.0, 0.0);
-        write_wav(&dir.join("short.wav"), 0.5, 0.5);
+        write_test_wav(&dir.join("good.wav"), 2.0, 0.5);
+        write_test_wav(&dir.join("silent.wav"), 2.0, 0.0);
+        write_test_wav(&dir.join("short.wav"), 0.5, 0.5);
         std::fs::write(dir.join("broken.wav"), b"RIFF....WAVEfmt garbage").unwrap();
-        let odd = hound::WavSpec {
-            channels: 1,
-            sample_rate: 7_000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(dir.join("odd-rate.wav"), odd).unwrap();
-        for i in 0..14_000 {
-            w.write_sample(((i as f32 * 0.05).sin() * 10_000.0) as i16)
-                .unwrap();
-        }
-        w.finalize().unwrap();
+        write_sine(
+            &dir.join("odd-rate.wav"),
+            7_000,
+            14_000,
+            10_000.0 / 32_767.0,
+        );
         let good = Recording::read(&source("good.wav"), 0.5).unwrap();
         assert!((good.seconds() - 2.0).abs() < 1e-3);
         let uncut = good.uncut();

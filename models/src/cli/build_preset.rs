@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use counterpart_core::preset::PresetInfo;
-use counterpart_models::build_preset::build_preset;
+use counterpart_models::pipeline::build_preset::build_preset;
 
 use super::build_settings::{build_options, CommonBuildArgs};
 

@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use counterpart_core::decision::DecisionConfig;
 use counterpart_core::perception::SegmentEncoderConfig;
 use counterpart_core::preset::PresetInfo;
-use counterpart_models::build_preset::{default_model, minutes, BuildOptions, CodebookFit};
-use counterpart_models::tokenise::EncodingSettings;
-use counterpart_models::train::TrainConfig;
+use counterpart_models::pipeline::build_preset::{
+    default_model, minutes, BuildOptions, CodebookFit,
+};
+use counterpart_models::pipeline::encode::EncodingSettings;
+use counterpart_models::pipeline::train::TrainConfig;
 
 use super::encoding::{segment_config, RunArgs, DEFAULT_ENCODER};
 use super::pairs::PairArgs;

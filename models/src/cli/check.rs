@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use counterpart_models::check::{check, CheckOptions};
-use counterpart_models::layout::StemsSet;
+use counterpart_models::data::check::{check, CheckOptions};
+use counterpart_models::data::layout::StemsSet;
 
 use super::pairs::PairArgs;
 

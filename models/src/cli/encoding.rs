@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use counterpart_core::perception::{SegmentEncoderConfig, SegmentLength, SegmentationConfig};
-use counterpart_models::tokenise::EncodingSettings;
+use counterpart_models::pipeline::encode::EncodingSettings;
 
 /// The committed default encoder (in this source tree).
 pub const DEFAULT_ENCODER: &str = concat!(

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use counterpart_core::decision::SamplerSettings;
 use counterpart_core::preset::Preset;
-use counterpart_models::build_preset::{evaluate_preset, preset_encoding};
-use counterpart_models::evaluate::{EvalCorpus, EvalSampling, BASELINES};
-use counterpart_models::plot::SERIES_COLOURS;
+use counterpart_models::eval::plot::SERIES_COLOURS;
+use counterpart_models::pipeline::evaluate::evaluate_preset;
+use counterpart_models::pipeline::evaluate::{EvalCorpus, EvalSampling, BASELINES};
+use counterpart_models::pipeline::preset_runtime::preset_encoding;
 
 use super::encoding::{RunArgs, DEFAULT_ENCODER};
 use super::pairs::PairArgs;

@@ -1,16 +1,16 @@
 //! `counterpart eval-heard`: the musician's metrics of a preset's rendered companion (see
-//! [`counterpart_models::heard`]).
+//! [`counterpart_models::eval::heard`]).
 
 use std::path::PathBuf;
 
 use counterpart_core::decision::DEFAULT_TEMPERATURE;
 use counterpart_core::engine::{EngineConfig, EngineSettings, Margin};
-use counterpart_models::heard::{
+use counterpart_models::data::layout::PairSelection;
+use counterpart_models::eval::heard::{
     evaluate_heard, plot::PIANO_ROLL_KEY, plot_first_piece, HeardOptions, PieceChoice,
 };
-use counterpart_models::layout::PairSelection;
 
-use super::timing::TimingArgs;
+use super::timing_args::TimingArgs;
 
 /// Arguments of `counterpart eval-heard`. The engine's settings and their defaults are those of
 /// `counterpart render`.

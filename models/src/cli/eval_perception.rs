@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use counterpart_models::eval_perception::{evaluate, held_out_pieces, EvalOptions};
+use counterpart_models::eval::perception::{evaluate, held_out_pieces, EvalOptions};
 
 use super::encoding::{segment_config, DEFAULT_ENCODER};
 

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use counterpart_core::perception::{EncoderOptions, OnnxEncoder};
-use counterpart_models::fit_codebook::fit_codebook;
-use counterpart_models::kmeans::KMeansConfig;
+use counterpart_models::pipeline::fit_codebook::fit_codebook;
+use counterpart_models::pipeline::kmeans::KMeansConfig;
 
 use super::encoding::{segment_config, DEFAULT_ENCODER};
 

@@ -14,4 +14,4 @@ pub mod pairs;
 pub mod recorpus;
 pub mod render;
 pub mod sweep;
-pub mod timing;
+pub mod timing_args;

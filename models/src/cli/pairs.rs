@@ -1,7 +1,7 @@
 //! The pairs of stems a subcommand works on: the manifest's primary pairs, all of them, or one
 //! pair named by its guide and target stems.
 
-use counterpart_models::layout::PairSelection;
+use counterpart_models::data::layout::PairSelection;
 
 /// Which pairs to use.
 #[derive(clap::Args, Debug, Clone)]

@@ -11,8 +11,9 @@ use counterpart_core::action::{
     default_name, find_recordings, with_recordings, LabelDistances, Recording, RecordingPath,
 };
 use counterpart_core::preset::{CorpusFile, Preset};
-use counterpart_models::build_preset::{corpus_from_files, preset_encoding, preset_runtime};
-use counterpart_models::tokenise::EncodingSettings;
+use counterpart_models::pipeline::corpus::corpus_from_files;
+use counterpart_models::pipeline::encode::EncodingSettings;
+use counterpart_models::pipeline::preset_runtime::{preset_encoding, preset_runtime};
 
 use super::encoding::DEFAULT_ENCODER;
 

@@ -7,7 +7,7 @@ use counterpart_core::decision::DEFAULT_TEMPERATURE;
 use counterpart_core::engine::{EngineConfig, EngineSettings, Margin};
 use counterpart_models::render::{render, RenderOptions, SampleFormat};
 
-use super::timing::TimingArgs;
+use super::timing_args::TimingArgs;
 
 /// Arguments of `counterpart render`.
 #[derive(clap::Args, Debug, Clone)]

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use counterpart_models::sweep::{sweep, SweepOptions};
+use counterpart_models::eval::sweep::{sweep, SweepOptions};
 
 use super::build_settings::{build_options, CommonBuildArgs};
 

@@ -27,55 +27,20 @@ pub mod slots;
 use std::path::{Path, PathBuf};
 
 use counterpart_core::engine::EngineConfig;
-use counterpart_core::preset::{Preset, PresetError};
+use counterpart_core::preset::Preset;
 use serde_json::{json, Value};
 
-use crate::layout::{PairSelection, StemsSet};
-use crate::pipeline_error::PipelineError;
-use crate::render::{compensate_latency, render_guide, EngineRun, RenderError};
-use crate::stems::{track_key, Note};
+use crate::data::layout::{PairSelection, PieceSource, StemsSet, TrackPair};
+use crate::data::stems::{track_key, Note};
+use crate::eval::EvalError;
+use crate::render::{compensate_latency, render_guide, EngineRun};
 
 use notes::{track_notes, CorpusNotes};
 use references::{random_slots, shuffled_partner};
 use scores::{harmony, onset_sync, rests, Ratio, RestScores};
-use slots::{corpus_segments, heard_notes, latency_shift_s, slots_from_played, HeardNotes, Slot};
-
-/// Why the musician's metrics could not be computed.
-#[derive(Debug, thiserror::Error)]
-pub enum HeardError {
-    /// Notes files are missing: every one is listed.
-    #[error(
-        "no notes for {} file(s); eval-heard needs a <stem>.notes.json beside every guide and \
-         true companion stem, and one for every corpus file of the preset under --corpus-notes \
-         (<piece>/<stem>.notes.json). Missing:\n  {}",
-        missing.len(),
-        missing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n  ")
-    )]
-    MissingNotes {
-        /// The notes files that do not exist.
-        missing: Vec<PathBuf>,
-    },
-    /// A notes file could not be read or parsed.
-    #[error("cannot read notes {}: {reason}", path.display())]
-    Notes {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The stems set could not be read.
-    #[error(transparent)]
-    Stems(#[from] PipelineError),
-    /// The preset could not be read.
-    #[error(transparent)]
-    Preset(#[from] PresetError),
-    /// A guide could not be rendered.
-    #[error(transparent)]
-    Render(#[from] RenderError),
-    /// The input does not allow the evaluation (the message says why).
-    #[error("{0}")]
-    Invalid(String),
-}
+use slots::{
+    corpus_segments, heard_notes, latency_shift_s, slots_from_played, HeardNotes, Slot, SlotSource,
+};
 
 /// Which pieces of the stems set to score.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,7 +192,7 @@ pub fn select_pieces(
     set: &StemsSet,
     preset: &Preset,
     choice: &PieceChoice,
-) -> Result<Vec<String>, HeardError> {
+) -> Result<Vec<String>, EvalError> {
     let available: Vec<String> = set.pieces.iter().map(|p| p.id.clone()).collect();
     let wanted: Vec<String> = match choice {
         PieceChoice::All => return Ok(available),
@@ -239,7 +204,7 @@ pub fn select_pieces(
     };
     let missing: Vec<&String> = wanted.iter().filter(|id| !available.contains(id)).collect();
     if !missing.is_empty() {
-        return Err(HeardError::Invalid(format!(
+        return Err(EvalError::Invalid(format!(
             "{} has no piece {} (use --pieces or --all-pieces to choose others)",
             set.root.display(),
             missing
@@ -264,7 +229,7 @@ pub fn held_out_pieces(preset: &Preset) -> Option<Vec<String>> {
 
 /// Renders every selected pair's guide and scores the companion as heard. Returns the report
 /// and the first pair's notes (for the piano roll).
-pub fn evaluate_heard(options: &HeardOptions) -> Result<(HeardReport, FirstPiece), HeardError> {
+pub fn evaluate_heard(options: &HeardOptions) -> Result<(HeardReport, FirstPiece), EvalError> {
     let preset = Preset::load(&options.preset)?;
     let names: Vec<String> = preset.corpus.iter().map(|f| f.name.clone()).collect();
     let corpus = CorpusNotes::load(&options.corpus_notes, &names)?;
@@ -273,31 +238,9 @@ pub fn evaluate_heard(options: &HeardOptions) -> Result<(HeardReport, FirstPiece
     let pieces: Vec<_> = set.pieces.iter().filter(|p| ids.contains(&p.id)).collect();
 
     // Every notes file first, so that a missing one stops the command before any rendering.
-    let mut jobs = Vec::new();
-    let mut missing = Vec::new();
-    for piece in &pieces {
-        for pair in piece.pairs(&options.selection) {
-            match (
-                track_notes(piece, &pair.guide),
-                track_notes(piece, &pair.target),
-            ) {
-                (Ok(guide), Ok(truth)) => jobs.push((*piece, pair, guide, truth)),
-                (a, b) => {
-                    for e in [a.err(), b.err()].into_iter().flatten() {
-                        match e {
-                            HeardError::MissingNotes { missing: m } => missing.extend(m),
-                            other => return Err(other),
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if !missing.is_empty() {
-        return Err(HeardError::MissingNotes { missing });
-    }
+    let jobs = read_pair_notes(&pieces, &options.selection)?;
     if jobs.is_empty() {
-        return Err(HeardError::Invalid(format!(
+        return Err(EvalError::Invalid(format!(
             "no (guide, target) pair to score in {}",
             options.stems_dir.display()
         )));
@@ -310,36 +253,8 @@ pub fn evaluate_heard(options: &HeardOptions) -> Result<(HeardReport, FirstPiece
         play_out_latency: true,
     };
     let mut rendered = Vec::with_capacity(jobs.len());
-    for (piece, pair, guide, truth) in jobs {
-        let (guide_key, target_key) = (track_key(&pair.guide), track_key(&pair.target));
-        tracing::info!("rendering {} ({guide_key} → {target_key})", piece.id);
-        let audio = piece.load_track(&pair.guide)?;
-        let rate = audio.sample_rate;
-        let mono = audio.to_mono();
-        let duration_s = mono.len() as f64 / f64::from(rate);
-        let out = render_guide(&preset, &mono, rate, &run)?;
-        let heard = compensate_latency(&out.channels, out.latency_samples as usize);
-        let channels = heard.len().max(1) as f32;
-        let companion: Vec<f32> = (0..mono.len())
-            .map(|i| {
-                heard
-                    .iter()
-                    .map(|c| c.get(i).copied().unwrap_or(0.0))
-                    .sum::<f32>()
-                    / channels
-            })
-            .collect();
-        rendered.push(Rendered {
-            rests: rests(&guide, &companion, rate, duration_s),
-            piece: piece.id.clone(),
-            guide_key,
-            target_key,
-            duration_s,
-            guide,
-            truth,
-            slots: slots_from_played(&out.slots, rate, &corpus)?,
-            shift_s: latency_shift_s(out.latency_samples, rate),
-        });
+    for job in jobs {
+        rendered.push(render_pair(&preset, job, &run, &corpus)?);
     }
 
     let segments = corpus_segments(&preset);
@@ -348,60 +263,24 @@ pub fn evaluate_heard(options: &HeardOptions) -> Result<(HeardReport, FirstPiece
     let mut pairs = Vec::with_capacity(rendered.len());
     let mut pooled = HeardScores::default();
     for (i, r) in rendered.iter().enumerate() {
-        let companion = heard_notes(&r.slots, &corpus, r.shift_s);
-        let truth = HeardNotes::from_notes(&r.truth);
-        let random_seed = seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let random = heard_notes(
-            &random_slots(&r.slots, &segments, random_seed),
-            &corpus,
-            r.shift_s,
-        );
-        let unaligned = heard_notes(&r.slots, &corpus, 0.0);
-        let shuffled = shuffled_partner(i, &piece_ids).map(|j| {
-            let other = &rendered[j];
-            harmony(
-                &r.guide,
-                &heard_notes(&other.slots, &corpus, other.shift_s).notes,
-                r.duration_s,
-            )
-        });
-        let d = r.duration_s;
-        let scores = HeardScores {
-            harmony: HarmonyScores {
-                companion: harmony(&r.guide, &companion.notes, d),
-                truth: harmony(&r.guide, &truth.notes, d),
-                random: harmony(&r.guide, &random.notes, d),
-                shuffled,
-                unaligned: harmony(&r.guide, &unaligned.notes, d),
-            },
-            onset_sync: OnsetScores {
-                companion: onset_sync(&r.guide, &companion, d),
-                truth: onset_sync(&r.guide, &truth, d),
-                random: onset_sync(&r.guide, &random, d),
-            },
-            rests: r.rests,
+        let references = References {
+            rendered: &rendered,
+            piece_ids: &piece_ids,
+            segments: &segments,
+            corpus: &corpus,
+            seed,
         };
+        let scores = score_pair(i, r, &references);
         pooled += scores;
         pairs.push(PairReport {
             piece: r.piece.clone(),
             guide: r.guide_key.clone(),
             target: r.target_key.clone(),
-            duration_s: d,
+            duration_s: r.duration_s,
             scores,
         });
     }
     let first = &rendered[0];
-    let first_piece = FirstPiece {
-        duration_s: first.duration_s,
-        guide: first.guide.clone(),
-        truth: first.truth.clone(),
-        companion: heard_notes(&first.slots, &corpus, first.shift_s).notes,
-        slot_starts: first
-            .slots
-            .iter()
-            .map(|s| s.start_s - first.shift_s)
-            .collect(),
-    };
     let lookahead = options
         .config
         .lookahead
@@ -415,8 +294,143 @@ pub fn evaluate_heard(options: &HeardOptions) -> Result<(HeardReport, FirstPiece
             pairs,
             pooled,
         },
-        first_piece,
+        first_piece(first, &corpus),
     ))
+}
+
+/// A pair to render and score, with the notes of its guide and of its true companion.
+type PairNotes<'a> = (&'a PieceSource, TrackPair, Vec<Note>, Vec<Note>);
+
+/// The notes of every selected pair of `pieces`; fails listing every notes file missing.
+fn read_pair_notes<'a>(
+    pieces: &[&'a PieceSource],
+    selection: &PairSelection,
+) -> Result<Vec<PairNotes<'a>>, EvalError> {
+    let mut jobs = Vec::new();
+    let mut missing = Vec::new();
+    for piece in pieces {
+        for pair in piece.pairs(selection) {
+            match (
+                track_notes(piece, &pair.guide),
+                track_notes(piece, &pair.target),
+            ) {
+                (Ok(guide), Ok(truth)) => jobs.push((*piece, pair, guide, truth)),
+                (a, b) => {
+                    for e in [a.err(), b.err()].into_iter().flatten() {
+                        match e {
+                            EvalError::MissingNotes { missing: m } => missing.extend(m),
+                            other => return Err(other),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(EvalError::MissingNotes { missing });
+    }
+    Ok(jobs)
+}
+
+/// Renders a pair's guide as `render` does and reads what the companion played.
+fn render_pair(
+    preset: &Preset,
+    (piece, pair, guide, truth): PairNotes<'_>,
+    run: &EngineRun<'_>,
+    corpus: &CorpusNotes,
+) -> Result<Rendered, EvalError> {
+    let (guide_key, target_key) = (track_key(&pair.guide), track_key(&pair.target));
+    tracing::info!("rendering {} ({guide_key} → {target_key})", piece.id);
+    let audio = piece.load_track(&pair.guide)?;
+    let rate = audio.sample_rate;
+    let mono = audio.to_mono();
+    let duration_s = mono.len() as f64 / f64::from(rate);
+    let out = render_guide(preset, &mono, rate, run)?;
+    let heard = compensate_latency(&out.channels, out.latency_samples as usize);
+    let channels = heard.len().max(1) as f32;
+    let companion: Vec<f32> = (0..mono.len())
+        .map(|i| {
+            heard
+                .iter()
+                .map(|c| c.get(i).copied().unwrap_or(0.0))
+                .sum::<f32>()
+                / channels
+        })
+        .collect();
+    Ok(Rendered {
+        rests: rests(&guide, &companion, rate, duration_s),
+        piece: piece.id.clone(),
+        guide_key,
+        target_key,
+        duration_s,
+        guide,
+        truth,
+        slots: slots_from_played(&out.slots, rate, corpus)?,
+        shift_s: latency_shift_s(out.latency_samples, rate),
+    })
+}
+
+/// What a pair's companion is compared with: the other rendered pairs, the preset's corpus
+/// segments and notes, and the seed of the random reference.
+struct References<'a> {
+    rendered: &'a [Rendered],
+    piece_ids: &'a [&'a str],
+    segments: &'a [SlotSource],
+    corpus: &'a CorpusNotes,
+    seed: u64,
+}
+
+/// The scores of the `i`-th rendered pair `r` and of its references.
+fn score_pair(i: usize, r: &Rendered, refs: &References<'_>) -> HeardScores {
+    let (corpus, seed, rendered) = (refs.corpus, refs.seed, refs.rendered);
+    let companion = heard_notes(&r.slots, corpus, r.shift_s);
+    let truth = HeardNotes::from_notes(&r.truth);
+    let random_seed = seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let random = heard_notes(
+        &random_slots(&r.slots, refs.segments, random_seed),
+        corpus,
+        r.shift_s,
+    );
+    let unaligned = heard_notes(&r.slots, corpus, 0.0);
+    let shuffled = shuffled_partner(i, refs.piece_ids).map(|j| {
+        let other = &rendered[j];
+        harmony(
+            &r.guide,
+            &heard_notes(&other.slots, corpus, other.shift_s).notes,
+            r.duration_s,
+        )
+    });
+    let d = r.duration_s;
+    HeardScores {
+        harmony: HarmonyScores {
+            companion: harmony(&r.guide, &companion.notes, d),
+            truth: harmony(&r.guide, &truth.notes, d),
+            random: harmony(&r.guide, &random.notes, d),
+            shuffled,
+            unaligned: harmony(&r.guide, &unaligned.notes, d),
+        },
+        onset_sync: OnsetScores {
+            companion: onset_sync(&r.guide, &companion, d),
+            truth: onset_sync(&r.guide, &truth, d),
+            random: onset_sync(&r.guide, &random, d),
+        },
+        rests: r.rests,
+    }
+}
+
+/// The first pair's notes and slot starts, for the piano roll.
+fn first_piece(first: &Rendered, corpus: &CorpusNotes) -> FirstPiece {
+    FirstPiece {
+        duration_s: first.duration_s,
+        guide: first.guide.clone(),
+        truth: first.truth.clone(),
+        companion: heard_notes(&first.slots, corpus, first.shift_s).notes,
+        slot_starts: first
+            .slots
+            .iter()
+            .map(|s| s.start_s - first.shift_s)
+            .collect(),
+    }
 }
 
 fn ratio_json(r: Ratio) -> Value {
@@ -568,7 +582,7 @@ impl HeardReport {
 }
 
 /// Writes the piano roll of `first` to `path` (see [`plot::piano_roll`]).
-pub fn plot_first_piece(path: &Path, first: &FirstPiece) -> Result<(), HeardError> {
+pub fn plot_first_piece(path: &Path, first: &FirstPiece) -> Result<(), EvalError> {
     plot::piano_roll(
         path,
         &plot::PianoRoll {

@@ -20,11 +20,19 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use counterpart_core::decision::{DecisionModel, Sampler, SamplerSettings};
+use counterpart_core::perception::SegmentEncoderConfig;
 use serde_json::{json, Value};
 
-use crate::dataset::{label_counts, PairedTokenDataset};
-use crate::metrics::{generate, score, shuffled_guides, Baseline, Scores};
-use crate::pipeline_error::PipelineError;
+use crate::data::dataset::{label_counts, PairedTokenDataset};
+use crate::eval::metrics::{generate, score, shuffled_guides, Baseline, Scores};
+use counterpart_core::preset::Preset;
+
+use crate::data::dataset::pairing_for;
+use crate::data::layout::{PairSelection, StemsSet};
+use crate::eval::EvalError;
+use crate::pipeline::encode::{EncodedSet, EncodingSettings};
+use crate::pipeline::preset_runtime::preset_runtime;
+use crate::pipeline::PipelineError;
 
 /// Names of the baselines, in report order (the order `inspect` shows them in).
 pub const BASELINES: [&str; 6] = counterpart_core::preset::EVAL_BASELINES;
@@ -311,13 +319,80 @@ impl EvalReport {
     }
 
     /// Writes a PNG plot of the mean LCP per position, the model against the baselines.
-    pub fn plot(&self, path: &Path) -> Result<(), PipelineError> {
+    pub fn plot(&self, path: &Path) -> Result<(), EvalError> {
         let mut series: Vec<(&str, &[f64])> = vec![("model", &self.model.lcp_per_position)];
         for name in BASELINES {
             if let Some(s) = self.baselines.get(name) {
                 series.push((name, &s.lcp_per_position));
             }
         }
-        crate::plot::lcp_plot(path, &series)
+        crate::eval::plot::lcp_plot(path, &series)
     }
+}
+
+/// The evaluations of a build: metrics key and decoding, in report order.
+pub const EVALUATIONS: [(&str, bool, bool); 4] = [
+    ("unconstrained", false, false),
+    ("constrained", false, true),
+    ("argmax_unconstrained", true, false),
+    ("argmax_constrained", true, true),
+];
+
+/// The sampling of one of [`EVALUATIONS`].
+pub fn evaluation_sampling(argmax: bool, constrained: bool) -> EvalSampling {
+    if argmax {
+        EvalSampling::argmax(constrained)
+    } else {
+        EvalSampling::new(constrained)
+    }
+}
+
+/// Evaluates `model` on `data` in every decoding of [`EVALUATIONS`], in that order; `counts` are
+/// the preset corpus's label counts.
+pub fn evaluate_all(
+    model: &DecisionModel,
+    data: &PairedTokenDataset,
+    counts: &[u32],
+) -> Result<Vec<EvalReport>, PipelineError> {
+    EVALUATIONS
+        .iter()
+        .map(|&(_, argmax, constrained)| {
+            evaluate_model(
+                model,
+                data,
+                counts,
+                &evaluation_sampling(argmax, constrained),
+            )
+        })
+        .collect()
+}
+
+/// `counterpart eval`: tokenises `root` with the preset's encoder and codebook and evaluates the
+/// preset's model for `lookahead` (the preferred one for `None`) on its pairs.
+pub fn evaluate_preset(
+    preset: &Preset,
+    lookahead: Option<usize>,
+    root: &Path,
+    selection: &PairSelection,
+    encoding: &EncodingSettings,
+    sampling: &EvalSampling,
+) -> Result<EvalReport, PipelineError> {
+    let (codebook, model, counts) = preset_runtime(preset, lookahead)?;
+    let set = StemsSet::open(root)?;
+    // The guides' reaction windows, encoded as the model heard them in training.
+    let encoding = EncodingSettings {
+        config: SegmentEncoderConfig {
+            reaction_s: model.config().reaction_s,
+            ..encoding.config
+        },
+        ..encoding.clone()
+    };
+    let encoded = EncodedSet::encode(&set, selection, None, &encoding)?;
+    let tokens = encoded.tokenise(&codebook)?;
+    let data = PairedTokenDataset::from_pieces(
+        codebook.k(),
+        &tokens.pieces,
+        &pairing_for(&set, selection),
+    )?;
+    evaluate_model(&model, &data, &counts, sampling)
 }

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use counterpart_core::decision::{DecisionError, DecisionModel, DecisionStream, Sampler};
 
-use crate::dataset::{label_counts, PairedSequence, PairedTokenDataset};
+use crate::data::dataset::{label_counts, PairedSequence, PairedTokenDataset};
 
 /// True Positive Percentage of one sequence: the fraction of positions where the prediction
 /// equals the truth (over the shorter length; 0 for empty input).

@@ -9,42 +9,16 @@ use std::time::{Duration, Instant};
 use candle_core::{Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use counterpart_core::decision::model::save_checkpoint;
-use counterpart_core::decision::{
-    seeded_model, DecisionConfig, DecisionError, DecisionModel, LabelInit,
-};
+use counterpart_core::decision::{seeded_model, DecisionConfig, DecisionModel, LabelInit};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::dataset::{PairedTokenDataset, Window};
+use crate::data::dataset::{PairedTokenDataset, Window};
+use crate::pipeline::PipelineError;
 
 /// File name of the loss log inside the output folder.
 pub const LOSS_LOG_FILE: &str = "loss.csv";
-
-/// What can go wrong while training.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    /// Bad model config, or a model/checkpoint error.
-    #[error(transparent)]
-    Decision(#[from] DecisionError),
-    /// A tensor operation failed.
-    #[error("tensor error: {0}")]
-    Candle(#[from] candle_core::Error),
-    /// Writing the loss log failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file involved.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// The training options or datasets do not fit together.
-    #[error("invalid training setup: {0}")]
-    Invalid(String),
-    /// The loss became NaN or infinite.
-    #[error("loss diverged (non-finite) at step {0}")]
-    Diverged(usize),
-}
 
 /// Training options.
 #[derive(Clone, Debug)]
@@ -180,12 +154,12 @@ pub fn make_batch(
     windows: &[Window],
     len: usize,
     device: &Device,
-) -> Result<Batch, TrainError> {
+) -> Result<Batch, PipelineError> {
     let (mut g, mut p_, mut r, mut t) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for w in windows {
         let p = &data.pairs[w.pair];
         if config.has_window() && p.windows.len() != p.a.len() {
-            return Err(TrainError::Invalid(format!(
+            return Err(PipelineError::TrainSetup(format!(
                 "{} ({} → {}): the model hears a reaction window, but the guide was not \
                  encoded with one",
                 p.piece, p.guide, p.response
@@ -218,7 +192,7 @@ pub fn noisy_history(
     vocab_size: usize,
     p: f64,
     rng: &mut impl Rng,
-) -> Result<Tensor, TrainError> {
+) -> Result<Tensor, PipelineError> {
     let mut ids: Vec<u32> = response.flatten_all()?.to_vec1()?;
     for id in ids.iter_mut().filter(|id| (**id as usize) < vocab_size) {
         if rng.random_bool(p.clamp(0.0, 1.0)) {
@@ -235,7 +209,7 @@ pub fn loss_and_hits(
     targets: &Tensor,
     pad: u32,
     smoothing: f64,
-) -> Result<(Tensor, usize, usize), TrainError> {
+) -> Result<(Tensor, usize, usize), PipelineError> {
     let k = logits.dim(D::Minus1)?;
     let logits = logits.reshape(((), k))?;
     let targets: Vec<u32> = targets.flatten_all()?.to_vec1()?;
@@ -245,7 +219,7 @@ pub fn loss_and_hits(
         .collect();
     let counted = mask.iter().filter(|&&m| m > 0.0).count();
     if counted == 0 {
-        return Err(TrainError::Invalid(
+        return Err(PipelineError::TrainSetup(
             "a batch with no target to learn".into(),
         ));
     }
@@ -277,7 +251,7 @@ pub fn evaluate(
     data: &PairedTokenDataset,
     len: usize,
     batch_size: usize,
-) -> Result<(f64, f64), TrainError> {
+) -> Result<(f64, f64), PipelineError> {
     let cfg = model.config();
     let windows = data.tiled_windows(len);
     let (mut loss_sum, mut hits, mut count) = (0.0, 0usize, 0usize);
@@ -312,7 +286,7 @@ fn clip_gradients(
     grads: &mut candle_core::backprop::GradStore,
     vars: &[(String, Var)],
     max_norm: f64,
-) -> Result<f64, TrainError> {
+) -> Result<f64, PipelineError> {
     let mut total = 0.0f64;
     for (_, var) in vars {
         if let Some(g) = grads.get(var.as_tensor()) {
@@ -340,80 +314,16 @@ pub fn train(
     cfg: &TrainConfig,
     out_dir: &Path,
     device: &Device,
-) -> Result<TrainReport, TrainError> {
-    model_config.validate()?;
-    if train.vocab_size != model_config.vocab_size || val.vocab_size != model_config.vocab_size {
-        return Err(TrainError::Invalid(format!(
-            "datasets have K = {} / {}, the model K = {}",
-            train.vocab_size, val.vocab_size, model_config.vocab_size
-        )));
-    }
-    if train.pairs.is_empty() || val.pairs.is_empty() {
-        return Err(TrainError::Invalid(
-            "empty training or validation set".into(),
-        ));
-    }
-    if cfg.batch_size == 0 || cfg.max_epochs == 0 || cfg.warmup_steps == 0 {
-        return Err(TrainError::Invalid(
-            "batch_size, max_epochs and warmup_steps must be ≥ 1".into(),
-        ));
-    }
-    if !(0.0..1.0).contains(&cfg.history_noise) {
-        return Err(TrainError::Invalid(
-            "history_noise must be in [0, 1)".into(),
-        ));
-    }
-    let len = cfg.window.unwrap_or(model_config.context);
-    if len == 0 {
-        return Err(TrainError::Invalid("window must be ≥ 1".into()));
-    }
+) -> Result<TrainReport, PipelineError> {
+    let len = check_setup(model_config, train, val, cfg)?;
     let steps_per_epoch = cfg
         .steps_per_epoch
         .unwrap_or_else(|| train.num_tokens().div_ceil(cfg.batch_size * len))
         .max(1);
     let total_steps = steps_per_epoch * cfg.max_epochs;
-
-    let (model, varmap) = seeded_model(model_config, cfg.seed, device)?;
-    if let Some(init) = &cfg.label_init {
-        init.apply(&varmap, model_config, cfg.seed)?;
-    }
-    let vars = sorted_vars(&varmap);
-    let mut opt = AdamW::new(
-        vars.iter().map(|(_, v)| v.clone()).collect(),
-        ParamsAdamW {
-            lr: learning_rate(cfg, 0, total_steps),
-            weight_decay: cfg.weight_decay,
-            ..Default::default()
-        },
-    )?;
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005e_ed0f_d3c1_5104);
-
-    std::fs::create_dir_all(out_dir).map_err(|source| TrainError::Io {
-        path: out_dir.to_path_buf(),
-        source,
-    })?;
-    let log_path = out_dir.join(LOSS_LOG_FILE);
-    let io_err = |source| TrainError::Io {
-        path: log_path.clone(),
-        source,
-    };
-    let mut log = std::fs::File::create(&log_path).map_err(io_err)?;
-    writeln!(
-        log,
-        "epoch,step,train_loss,val_loss,val_accuracy,learning_rate,elapsed_s"
-    )
-    .map_err(io_err)?;
-
-    let bar = if cfg.show_progress {
-        ProgressBar::new(total_steps as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
+    let mut run = Optimisation::new(model_config, cfg, len, total_steps, device)?;
+    let (mut log, log_path) = open_loss_log(out_dir)?;
+    let bar = progress_bar(cfg, total_steps);
 
     let start = Instant::now();
     let mut step = 0usize;
@@ -426,38 +336,7 @@ pub fn train(
         let mut loss_sum = 0.0;
         let mut budget_reached = false;
         for _ in 0..steps_per_epoch {
-            let windows: Vec<Window> = (0..cfg.batch_size)
-                .map(|_| train.random_window(len, &mut rng))
-                .collect();
-            let mut batch = make_batch(model_config, train, &windows, len, device)?;
-            if cfg.history_noise > 0.0 {
-                batch.response = noisy_history(
-                    &batch.response,
-                    model_config.vocab_size,
-                    cfg.history_noise,
-                    &mut rng,
-                )?;
-            }
-            let logits = model.forward(
-                &batch.guide,
-                batch.window.as_ref(),
-                &batch.response,
-                Some(&mut rng),
-            )?;
-            let (loss, _, counted) = loss_and_hits(
-                &logits,
-                &batch.targets,
-                model_config.pad(),
-                cfg.label_smoothing,
-            )?;
-            let loss_value = loss.to_scalar::<f32>()? as f64;
-            if !loss_value.is_finite() {
-                return Err(TrainError::Diverged(step));
-            }
-            let mut grads = loss.backward()?;
-            clip_gradients(&mut grads, &vars, cfg.grad_clip)?;
-            opt.set_learning_rate(learning_rate(cfg, step, total_steps));
-            opt.step(&grads)?;
+            let (loss_value, counted) = run.step(train, step)?;
             loss_sum += loss_value;
             trained_tokens += counted;
             step += 1;
@@ -470,7 +349,7 @@ pub fn train(
             }
         }
         let entry = finish_epoch(
-            &model,
+            &run.model,
             val,
             len,
             cfg,
@@ -478,7 +357,7 @@ pub fn train(
             step,
             loss_sum,
             steps_per_epoch,
-            &opt,
+            &run.opt,
             start,
         )?;
         record(&mut log, &log_path, &entry)?;
@@ -491,7 +370,7 @@ pub fn train(
             "epoch done"
         );
         if best.as_ref().is_none_or(|b| entry.val_loss < b.val_loss) {
-            save_checkpoint(&checkpoint, model_config, &varmap)?;
+            save_checkpoint(&checkpoint, model_config, &run.varmap)?;
             best = Some(entry.clone());
             since_best = 0;
         } else {
@@ -518,6 +397,179 @@ pub fn train(
     })
 }
 
+/// Checks that the model, the datasets and the options fit together; returns the training
+/// window length.
+fn check_setup(
+    model_config: &DecisionConfig,
+    train: &PairedTokenDataset,
+    val: &PairedTokenDataset,
+    cfg: &TrainConfig,
+) -> Result<usize, PipelineError> {
+    model_config.validate()?;
+    if train.vocab_size != model_config.vocab_size || val.vocab_size != model_config.vocab_size {
+        return Err(PipelineError::TrainSetup(format!(
+            "datasets have K = {} / {}, the model K = {}",
+            train.vocab_size, val.vocab_size, model_config.vocab_size
+        )));
+    }
+    if train.pairs.is_empty() || val.pairs.is_empty() {
+        return Err(PipelineError::TrainSetup(
+            "empty training or validation set".into(),
+        ));
+    }
+    if cfg.batch_size == 0 || cfg.max_epochs == 0 || cfg.warmup_steps == 0 {
+        return Err(PipelineError::TrainSetup(
+            "batch_size, max_epochs and warmup_steps must be ≥ 1".into(),
+        ));
+    }
+    if !(0.0..1.0).contains(&cfg.history_noise) {
+        return Err(PipelineError::TrainSetup(
+            "history_noise must be in [0, 1)".into(),
+        ));
+    }
+    let len = cfg.window.unwrap_or(model_config.context);
+    if len == 0 {
+        return Err(PipelineError::TrainSetup("window must be ≥ 1".into()));
+    }
+    Ok(len)
+}
+
+/// Creates `out_dir` and its loss log, with the header line; returns the log and its path.
+fn open_loss_log(out_dir: &Path) -> Result<(std::fs::File, PathBuf), PipelineError> {
+    std::fs::create_dir_all(out_dir).map_err(|source| PipelineError::Io {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    let log_path = out_dir.join(LOSS_LOG_FILE);
+    let io_err = |source| PipelineError::Io {
+        path: log_path.clone(),
+        source,
+    };
+    let mut log = std::fs::File::create(&log_path).map_err(io_err)?;
+    writeln!(
+        log,
+        "epoch,step,train_loss,val_loss,val_accuracy,learning_rate,elapsed_s"
+    )
+    .map_err(io_err)?;
+
+    Ok((log, log_path))
+}
+
+/// The progress bar of a run of `total_steps` (hidden unless [`TrainConfig::show_progress`]).
+fn progress_bar(cfg: &TrainConfig, total_steps: usize) -> ProgressBar {
+    let bar = if cfg.show_progress {
+        ProgressBar::new(total_steps as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+
+    bar
+}
+
+/// The model being trained, its optimiser and the run's random numbers.
+struct Optimisation<'a> {
+    model_config: &'a DecisionConfig,
+    cfg: &'a TrainConfig,
+    device: &'a Device,
+    /// Training window length.
+    len: usize,
+    /// Steps of the whole run (for the learning-rate schedule).
+    total_steps: usize,
+    model: DecisionModel,
+    varmap: VarMap,
+    vars: Vec<(String, Var)>,
+    opt: AdamW,
+    rng: ChaCha8Rng,
+}
+
+impl<'a> Optimisation<'a> {
+    /// The seeded model (label embeddings initialised as `cfg` says), its AdamW optimiser and
+    /// the run's random number generator.
+    fn new(
+        model_config: &'a DecisionConfig,
+        cfg: &'a TrainConfig,
+        len: usize,
+        total_steps: usize,
+        device: &'a Device,
+    ) -> Result<Self, PipelineError> {
+        let (model, varmap) = seeded_model(model_config, cfg.seed, device)?;
+        if let Some(init) = &cfg.label_init {
+            init.apply(&varmap, model_config, cfg.seed)?;
+        }
+        let vars = sorted_vars(&varmap);
+        let opt = AdamW::new(
+            vars.iter().map(|(_, v)| v.clone()).collect(),
+            ParamsAdamW {
+                lr: learning_rate(cfg, 0, total_steps),
+                weight_decay: cfg.weight_decay,
+                ..Default::default()
+            },
+        )?;
+        let rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005e_ed0f_d3c1_5104);
+        Ok(Self {
+            model_config,
+            cfg,
+            device,
+            len,
+            total_steps,
+            model,
+            varmap,
+            vars,
+            opt,
+            rng,
+        })
+    }
+
+    /// One optimiser step on a random batch of `train`; returns the batch's loss and how many
+    /// target tokens it counted.
+    fn step(
+        &mut self,
+        train: &PairedTokenDataset,
+        step: usize,
+    ) -> Result<(f64, usize), PipelineError> {
+        let (model_config, cfg, len, device) = (self.model_config, self.cfg, self.len, self.device);
+        let (model, rng, opt) = (&self.model, &mut self.rng, &mut self.opt);
+        let windows: Vec<Window> = (0..cfg.batch_size)
+            .map(|_| train.random_window(len, &mut *rng))
+            .collect();
+        let mut batch = make_batch(model_config, train, &windows, len, device)?;
+        if cfg.history_noise > 0.0 {
+            batch.response = noisy_history(
+                &batch.response,
+                model_config.vocab_size,
+                cfg.history_noise,
+                &mut *rng,
+            )?;
+        }
+        let logits = model.forward(
+            &batch.guide,
+            batch.window.as_ref(),
+            &batch.response,
+            Some(&mut *rng),
+        )?;
+        let (loss, _, counted) = loss_and_hits(
+            &logits,
+            &batch.targets,
+            model_config.pad(),
+            cfg.label_smoothing,
+        )?;
+        let loss_value = loss.to_scalar::<f32>()? as f64;
+        if !loss_value.is_finite() {
+            return Err(PipelineError::Diverged(step));
+        }
+        let mut grads = loss.backward()?;
+        clip_gradients(&mut grads, &self.vars, cfg.grad_clip)?;
+        opt.set_learning_rate(learning_rate(cfg, step, self.total_steps));
+        opt.step(&grads)?;
+        Ok((loss_value, counted))
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn finish_epoch(
     model: &DecisionModel,
@@ -530,7 +582,7 @@ fn finish_epoch(
     steps_per_epoch: usize,
     opt: &AdamW,
     start: Instant,
-) -> Result<EpochLog, TrainError> {
+) -> Result<EpochLog, PipelineError> {
     let steps_this_epoch = step - (epoch - 1) * steps_per_epoch;
     let (val_loss, val_accuracy) = evaluate(model, val, len, cfg.batch_size)?;
     Ok(EpochLog {
@@ -544,13 +596,13 @@ fn finish_epoch(
     })
 }
 
-fn record(log: &mut std::fs::File, path: &Path, e: &EpochLog) -> Result<(), TrainError> {
+fn record(log: &mut std::fs::File, path: &Path, e: &EpochLog) -> Result<(), PipelineError> {
     writeln!(
         log,
         "{},{},{:.6},{:.6},{:.6},{:.3e},{:.1}",
         e.epoch, e.step, e.train_loss, e.val_loss, e.val_accuracy, e.learning_rate, e.elapsed_s
     )
-    .map_err(|source| TrainError::Io {
+    .map_err(|source| PipelineError::Io {
         path: path.to_path_buf(),
         source,
     })

@@ -3,28 +3,9 @@
 //! (guide → response) pairs, and the note annotations. One reader for every consumer (perception
 //! evaluation, codebook fitting, pairing of token datasets, preset building).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Why a stems set could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum StemsError {
-    /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The system error.
-        source: std::io::Error,
-    },
-    /// A JSON file is malformed.
-    #[error("bad JSON in {path}: {source}")]
-    Json {
-        /// The file.
-        path: PathBuf,
-        /// The parse error.
-        source: serde_json::Error,
-    },
-}
+use crate::data::DataError;
 
 /// The manifest of a stems set.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -120,12 +101,12 @@ pub struct Note {
     pub midi_pitch: u8,
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, StemsError> {
-    let bytes = std::fs::read(path).map_err(|source| StemsError::Io {
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    serde_json::from_slice(&bytes).map_err(|source| StemsError::Json {
+    serde_json::from_slice(&bytes).map_err(|source| DataError::BadJson {
         path: path.to_path_buf(),
         source,
     })
@@ -133,12 +114,12 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, StemsErro
 
 impl Manifest {
     /// Reads `<root>/manifest.json`.
-    pub fn read(root: &Path) -> Result<Self, StemsError> {
+    pub fn read(root: &Path) -> Result<Self, DataError> {
         Self::load(&root.join(MANIFEST_FILE))
     }
 
     /// Reads a manifest file.
-    pub fn load(path: &Path) -> Result<Self, StemsError> {
+    pub fn load(path: &Path) -> Result<Self, DataError> {
         read_json(path)
     }
 }
@@ -147,7 +128,7 @@ impl Manifest {
 pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// Reads the notes of `stem` in `piece` under `root` (none when the stem has no notes file).
-pub fn read_notes(root: &Path, piece: &Piece, stem: &Stem) -> Result<Vec<Note>, StemsError> {
+pub fn read_notes(root: &Path, piece: &Piece, stem: &Stem) -> Result<Vec<Note>, DataError> {
     match &stem.notes_file {
         Some(file) => read_json(&root.join(&piece.id).join(file)),
         None => Ok(Vec::new()),

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::layout::PieceSource;
-use crate::stems::Note;
+use crate::data::layout::PieceSource;
+use crate::data::stems::Note;
 
-use super::HeardError;
+use crate::eval::EvalError;
 
 /// The annotation file of an audio file: `bass.flac` → `bass.notes.json`.
 pub fn notes_path(audio: &Path) -> PathBuf {
@@ -32,12 +32,12 @@ pub fn corpus_notes_paths(dir: &Path, name: &str) -> Vec<PathBuf> {
 }
 
 /// Reads one notes file (a JSON list of notes), sorted by onset.
-pub fn read_notes_file(path: &Path) -> Result<Vec<Note>, HeardError> {
-    let bytes = std::fs::read(path).map_err(|e| HeardError::Notes {
+pub fn read_notes_file(path: &Path) -> Result<Vec<Note>, EvalError> {
+    let bytes = std::fs::read(path).map_err(|e| EvalError::Notes {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    let mut notes: Vec<Note> = serde_json::from_slice(&bytes).map_err(|e| HeardError::Notes {
+    let mut notes: Vec<Note> = serde_json::from_slice(&bytes).map_err(|e| EvalError::Notes {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
@@ -46,11 +46,11 @@ pub fn read_notes_file(path: &Path) -> Result<Vec<Note>, HeardError> {
 }
 
 /// Reads and merges several notes files, sorted by onset; every missing file is listed in one
-/// [`HeardError::MissingNotes`].
-pub fn read_merged(paths: &[PathBuf]) -> Result<Vec<Note>, HeardError> {
+/// [`EvalError::MissingNotes`].
+pub fn read_merged(paths: &[PathBuf]) -> Result<Vec<Note>, EvalError> {
     let missing: Vec<PathBuf> = paths.iter().filter(|p| !p.is_file()).cloned().collect();
     if !missing.is_empty() {
-        return Err(HeardError::MissingNotes { missing });
+        return Err(EvalError::MissingNotes { missing });
     }
     let mut notes = Vec::new();
     for path in paths {
@@ -61,11 +61,11 @@ pub fn read_merged(paths: &[PathBuf]) -> Result<Vec<Note>, HeardError> {
 }
 
 /// The notes of a track of `piece` made of the named stems (all their files, merged).
-pub fn track_notes(piece: &PieceSource, stems: &[String]) -> Result<Vec<Note>, HeardError> {
+pub fn track_notes(piece: &PieceSource, stems: &[String]) -> Result<Vec<Note>, EvalError> {
     let mut paths = Vec::new();
     for name in stems {
         let stem = piece.stem(name).ok_or_else(|| {
-            HeardError::Invalid(format!("piece {}: no stem called {name}", piece.id))
+            EvalError::Invalid(format!("piece {}: no stem called {name}", piece.id))
         })?;
         paths.extend(stem.files.iter().map(|f| notes_path(f)));
     }
@@ -83,9 +83,9 @@ pub struct CorpusNotes {
 
 impl CorpusNotes {
     /// Reads the notes of the corpus files `names` under `dir` (see [`corpus_notes_paths`]).
-    /// Fails with [`HeardError::MissingNotes`] listing every file that has none: no corpus file
+    /// Fails with [`EvalError::MissingNotes`] listing every file that has none: no corpus file
     /// is ever skipped.
-    pub fn load(dir: &Path, names: &[String]) -> Result<Self, HeardError> {
+    pub fn load(dir: &Path, names: &[String]) -> Result<Self, EvalError> {
         let paths: Vec<Vec<PathBuf>> = names
             .iter()
             .map(|name| corpus_notes_paths(dir, name))
@@ -97,7 +97,7 @@ impl CorpusNotes {
             .cloned()
             .collect();
         if !missing.is_empty() {
-            return Err(HeardError::MissingNotes { missing });
+            return Err(EvalError::MissingNotes { missing });
         }
         let notes = paths
             .iter()

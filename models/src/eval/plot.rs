@@ -6,7 +6,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::pipeline_error::PipelineError;
+use crate::eval::EvalError;
 
 /// Colours of the series, in order (the first is the model): name, RGB.
 pub const SERIES_COLOURS: [(&str, RGBColor); 7] = [
@@ -21,8 +21,8 @@ pub const SERIES_COLOURS: [(&str, RGBColor); 7] = [
 
 /// Plots each `(name, values)` series against its index (at most [`SERIES_COLOURS`]`.len()`
 /// series) into an 800×480 PNG at `path`.
-pub fn lcp_plot(path: &Path, series: &[(&str, &[f64])]) -> Result<(), PipelineError> {
-    let err = |e: String| PipelineError::Invalid(format!("plot {}: {e}", path.display()));
+pub fn lcp_plot(path: &Path, series: &[(&str, &[f64])]) -> Result<(), EvalError> {
+    let err = |e: String| EvalError::Invalid(format!("plot {}: {e}", path.display()));
     let len = series
         .iter()
         .map(|(_, v)| v.len())

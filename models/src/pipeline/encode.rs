@@ -1,6 +1,6 @@
-//! Tokenising stems the streaming way: each track is encoded by the run-time perception core
+//! Encoding stems the streaming way: each track is encoded by the run-time perception core
 //! ([`encode_clip`], i.e. [`counterpart_core::perception::SegmentEncoderCore`]) into one pooled
-//! vector per segment, then quantised with a codebook into one token per segment.
+//! vector per segment (quantised into tokens by [`crate::pipeline::tokenise`]).
 //!
 //! Encoding is the slow part, so the segment vectors of each track are cached on disk, keyed by
 //! the SHA-256 of the track's audio files, of the encoder file, of the encoder layer and of the
@@ -17,16 +17,15 @@ use std::sync::Mutex;
 
 use counterpart_core::perception::resample::RESAMPLER_ID;
 use counterpart_core::perception::{
-    encode_clip, Codebook, EncoderOptions, EncoderSpec, OnnxEncoder, Segment, SegmentEncoderConfig,
+    encode_clip, EncoderOptions, EncoderSpec, OnnxEncoder, Segment, SegmentEncoderConfig,
 };
 use counterpart_core::preset::sha256_hex;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
-use crate::dataset::{TokenCorpus, TokenisedPiece};
-use crate::layout::{needed_tracks, PairSelection, StemsSet};
-use crate::pipeline_error::PipelineError;
-use crate::stems::track_key;
+use crate::data::layout::{needed_tracks, PairSelection, StemsSet};
+use crate::data::stems::track_key;
+use crate::pipeline::PipelineError;
 
 /// Magic bytes of a cached track file.
 const CACHE_MAGIC: &[u8; 8] = b"CPSEGV01";
@@ -90,22 +89,6 @@ pub struct EncodedTrack {
 }
 
 impl EncodedTrack {
-    /// The tokens of the segments under `codebook` (the run-time quantiser).
-    pub fn tokens(&self, codebook: &Codebook) -> Result<Vec<u32>, PipelineError> {
-        self.vectors
-            .chunks_exact(self.dim)
-            .map(|v| codebook.quantise(v).map_err(PipelineError::from))
-            .collect()
-    }
-
-    /// The tokens of the segments' reaction windows under `codebook` (empty without windows).
-    pub fn window_tokens(&self, codebook: &Codebook) -> Result<Vec<u32>, PipelineError> {
-        self.windows
-            .chunks_exact(self.dim)
-            .map(|v| codebook.quantise(v).map_err(PipelineError::from))
-            .collect()
-    }
-
     fn to_bytes(&self) -> Vec<u8> {
         let floats = self.vectors.len() + self.windows.len();
         let mut out = Vec::with_capacity(32 + self.segments.len() * 24 + floats * 4);
@@ -486,34 +469,5 @@ impl EncodedSet {
             }
         }
         (out, dim)
-    }
-
-    /// Quantises every track with `codebook`. The tracks of a piece are cut to the piece's
-    /// shortest track, so that all are on one segment grid.
-    pub fn tokenise(&self, codebook: &Codebook) -> Result<TokenCorpus, PipelineError> {
-        let mut pieces = Vec::new();
-        for (id, tracks) in &self.pieces {
-            let shortest = tracks.values().map(|t| t.segments.len()).min().unwrap_or(0);
-            let (mut out, mut windows) = (BTreeMap::new(), BTreeMap::new());
-            for (key, t) in tracks {
-                let mut tokens = t.tokens(codebook)?;
-                tokens.truncate(shortest);
-                out.insert(key.clone(), tokens);
-                if !t.windows.is_empty() {
-                    let mut tokens = t.window_tokens(codebook)?;
-                    tokens.truncate(shortest);
-                    windows.insert(key.clone(), tokens);
-                }
-            }
-            pieces.push(TokenisedPiece {
-                id: id.clone(),
-                tracks: out,
-                windows,
-            });
-        }
-        Ok(TokenCorpus {
-            vocab_size: codebook.k(),
-            pieces,
-        })
     }
 }

@@ -1,7 +1,7 @@
 //! The musician's measures on a guide's time line: harmony, onset sync and rests. Pure
 //! functions of notes and audio, so that they can be checked by hand.
 
-use crate::stems::Note;
+use crate::data::stems::Note;
 
 use super::slots::HeardNotes;
 

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::stems::Note;
+use crate::data::stems::Note;
 
 use super::scores::{grid, is_consonant, sounding, GRID_S};
-use super::HeardError;
+use crate::eval::EvalError;
 
 /// What the piano roll's colours mean, for the CLI to print beside the file name.
 pub const PIANO_ROLL_KEY: &str = "lanes from top to bottom: guide (black), true companion, \
@@ -40,8 +40,8 @@ pub struct PianoRoll<'a> {
 }
 
 /// Draws `roll` into a 1600×600 PNG at `path`.
-pub fn piano_roll(path: &Path, roll: &PianoRoll<'_>) -> Result<(), HeardError> {
-    let err = |e: String| HeardError::Invalid(format!("plot {}: {e}", path.display()));
+pub fn piano_roll(path: &Path, roll: &PianoRoll<'_>) -> Result<(), EvalError> {
+    let err = |e: String| EvalError::Invalid(format!("plot {}: {e}", path.display()));
     let duration = roll.duration_s.max(GRID_S);
     let root = BitMapBackend::new(path, (1600, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;

@@ -1,4 +1,5 @@
-//! The error of the offline pipeline (check, tokenise, build-preset, eval, sweep).
+//! The error of the offline pipeline (encode, fit the codebook, tokenise, train, evaluate,
+//! build-preset).
 
 use std::path::PathBuf;
 
@@ -7,35 +8,26 @@ use counterpart_core::perception::PerceptionError;
 use counterpart_core::preset::PresetError;
 
 use crate::audio_file::AudioFileError;
-use crate::dataset::DatasetError;
-use crate::kmeans::KMeansError;
-use crate::stems::StemsError;
-use crate::train::TrainError;
+use crate::data::DataError;
 
 /// Why a step of the offline pipeline failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    /// The stems set's manifest could not be read.
+    /// The stems set or a dataset could not be read or built.
     #[error(transparent)]
-    Stems(#[from] StemsError),
+    Data(#[from] DataError),
     /// An audio file could not be read.
     #[error(transparent)]
     Audio(#[from] AudioFileError),
-    /// Encoding or quantising failed.
+    /// Encoding or quantising failed, or k-means centres did not make a codebook.
     #[error(transparent)]
     Perception(#[from] PerceptionError),
-    /// k-means failed.
-    #[error(transparent)]
-    KMeans(#[from] KMeansError),
-    /// The paired dataset could not be built.
-    #[error(transparent)]
-    Dataset(#[from] DatasetError),
-    /// Training failed.
-    #[error(transparent)]
-    Train(#[from] TrainError),
-    /// The decision model failed.
+    /// The decision model failed (bad config, checkpoint).
     #[error(transparent)]
     Decision(#[from] DecisionError),
+    /// A tensor operation of the training failed.
+    #[error("tensor error: {0}")]
+    Candle(#[from] candle_core::Error),
     /// The preset could not be built, read or written.
     #[error(transparent)]
     Preset(#[from] PresetError),
@@ -47,9 +39,15 @@ pub enum PipelineError {
         /// The system error.
         source: std::io::Error,
     },
-    /// The stems set's layout is not one Counterpart reads.
-    #[error("{0}")]
-    Layout(String),
+    /// The k-means settings or data do not allow a fit.
+    #[error("k-means: {0}")]
+    KMeans(String),
+    /// The training options or datasets do not fit together.
+    #[error("invalid training setup: {0}")]
+    TrainSetup(String),
+    /// The training loss became NaN or infinite.
+    #[error("loss diverged (non-finite) at step {0}")]
+    Diverged(usize),
     /// The input does not allow the requested step.
     #[error("{0}")]
     Invalid(String),
@@ -59,7 +57,7 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
-    /// An [`PipelineError::Io`] for `path`.
+    /// A [`PipelineError::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),

@@ -8,9 +8,9 @@ use std::path::Path;
 use counterpart_core::perception::{encode_clip, FrameEncoder, OnnxEncoder, SegmentEncoderConfig};
 
 use crate::audio_file::AudioFile;
-use crate::kmeans::{fit, KMeansConfig, KMeansFit};
-use crate::pipeline_error::PipelineError;
-use crate::stems::Manifest;
+use crate::data::stems::Manifest;
+use crate::pipeline::kmeans::{fit, KMeansConfig, KMeansFit};
+use crate::pipeline::PipelineError;
 
 /// Encodes every stem of the selected pieces (all when `pieces` is `None`) and returns the pooled
 /// segment vectors, vector-major, with their size.

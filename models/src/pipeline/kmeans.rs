@@ -4,9 +4,11 @@
 //! Fit it on the vectors that will be quantised at run time: pooled segment vectors made by
 //! `counterpart_core::perception::encode_clip` with the run-time settings.
 
-use counterpart_core::perception::{perplexity, Codebook, PerceptionError, ALLOWED_K};
+use counterpart_core::perception::{perplexity, Codebook, ALLOWED_K};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use crate::pipeline::PipelineError;
 
 /// k-means settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,17 +38,6 @@ impl KMeansConfig {
     }
 }
 
-/// Why a fit failed.
-#[derive(Debug, thiserror::Error)]
-pub enum KMeansError {
-    /// The settings or data do not allow a fit.
-    #[error("k-means: {0}")]
-    Invalid(String),
-    /// The centres did not make a valid codebook.
-    #[error(transparent)]
-    Codebook(#[from] PerceptionError),
-}
-
 /// A fitted codebook and how well it fits.
 #[derive(Debug, Clone)]
 pub struct KMeansFit {
@@ -70,37 +61,37 @@ impl KMeansFit {
 }
 
 /// Fits `config.k` centres to `data` (`n · dim` values, vector-major).
-pub fn fit(data: &[f32], dim: usize, config: &KMeansConfig) -> Result<KMeansFit, KMeansError> {
+pub fn fit(data: &[f32], dim: usize, config: &KMeansConfig) -> Result<KMeansFit, PipelineError> {
     let k = config.k;
     if !ALLOWED_K.contains(&k) {
-        return Err(KMeansError::Invalid(format!(
+        return Err(PipelineError::KMeans(format!(
             "K = {k} is not one of {ALLOWED_K:?}"
         )));
     }
     if dim == 0 || !data.len().is_multiple_of(dim) {
-        return Err(KMeansError::Invalid(format!(
+        return Err(PipelineError::KMeans(format!(
             "{} values are not vectors of size {dim}",
             data.len()
         )));
     }
     let n = data.len() / dim;
     if n < k {
-        return Err(KMeansError::Invalid(format!(
+        return Err(PipelineError::KMeans(format!(
             "{n} vectors are too few for {k} centres"
         )));
     }
     if let Some(i) = data.iter().position(|x| !x.is_finite()) {
-        return Err(KMeansError::Invalid(format!(
+        return Err(PipelineError::KMeans(format!(
             "vector {} holds a non-finite value",
             i / dim
         )));
     }
     if config.restarts == 0 || config.max_iter == 0 {
-        return Err(KMeansError::Invalid(
+        return Err(PipelineError::KMeans(
             "restarts and max_iter must be at least 1".into(),
         ));
     }
-    let mut best: Option<Run> = None;
+    let mut best: Option<RestartOutcome> = None;
     for restart in 0..config.restarts {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(restart as u64));
         let mut centres = init_plus_plus(data, dim, k, &mut rng);
@@ -119,7 +110,7 @@ pub fn fit(data: &[f32], dim: usize, config: &KMeansConfig) -> Result<KMeansFit,
             }
         }
         if best.as_ref().is_none_or(|b| inertia < b.inertia) {
-            best = Some(Run {
+            best = Some(RestartOutcome {
                 centres,
                 assignments: assign,
                 inertia,
@@ -128,7 +119,7 @@ pub fn fit(data: &[f32], dim: usize, config: &KMeansConfig) -> Result<KMeansFit,
             });
         }
     }
-    let Run {
+    let RestartOutcome {
         centres,
         assignments,
         inertia,
@@ -145,7 +136,7 @@ pub fn fit(data: &[f32], dim: usize, config: &KMeansConfig) -> Result<KMeansFit,
 }
 
 /// The outcome of one restart.
-struct Run {
+struct RestartOutcome {
     centres: Vec<f32>,
     assignments: Vec<u32>,
     inertia: f64,

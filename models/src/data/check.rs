@@ -7,9 +7,10 @@
 //! explanation of what to do.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use crate::audio_file::AudioFile;
-use crate::layout::{PairSelection, PieceSource, StemsSet};
+use crate::data::layout::{PairSelection, PieceSource, StemsSet};
 
 /// Lowest sample rate the encoder's 16 kHz input can be made from without losing band.
 pub const MIN_SAMPLE_RATE: u32 = 16_000;
@@ -160,6 +161,24 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
         out,
         piece: &piece.id,
     };
+    check_entries(piece, options, &mut sink);
+    let stems = decode_stems(piece, &mut sink);
+    let Some(rate) = common_rate(&stems, &mut sink) else {
+        return 0.0;
+    };
+    let monos: Vec<(String, Vec<f32>)> = stems
+        .iter()
+        .map(|(n, a)| (n.clone(), a.to_mono()))
+        .collect();
+    let seconds = check_lengths(&monos, rate, options, &mut sink);
+    check_levels(&monos, rate, &mut sink);
+    check_alignment(&monos, rate, &mut sink);
+    seconds
+}
+
+/// The piece's entries in the manifest: enough stems, pairs that name them, a pair in the
+/// selection.
+fn check_entries(piece: &PieceSource, options: &CheckOptions, sink: &mut Sink<'_>) {
     if piece.stems.len() < 2 {
         sink.push(
             Severity::Error,
@@ -191,7 +210,11 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
             "the piece will be left out; name existing stems or use --pairs all",
         );
     }
-    // Decode every stem (its files summed).
+}
+
+/// Decodes every stem (its files summed); a stem that cannot be read, or holds samples that
+/// cannot be used, is reported and left out.
+fn decode_stems(piece: &PieceSource, sink: &mut Sink<'_>) -> Vec<(String, AudioFile)> {
     let mut stems: Vec<(String, AudioFile)> = Vec::new();
     for stem in &piece.stems {
         let mut files = Vec::new();
@@ -210,53 +233,11 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
                 }
             }
         }
-        for (path, f) in &files {
-            if f.sample_rate < MIN_SAMPLE_RATE {
-                sink.push(
-                    Severity::Warning,
-                    Some(&stem.name),
-                    format!(
-                        "{} is at {} Hz, below the encoder's 16 kHz",
-                        path.display(),
-                        f.sample_rate
-                    ),
-                    "the upper band is missing; use a source at 16 kHz or more if you have one",
-                );
-            }
-            if f.sample_rate > MAX_SAMPLE_RATE {
-                ok = false;
-                sink.push(
-                    Severity::Error,
-                    Some(&stem.name),
-                    format!(
-                        "{} Hz is above the {MAX_SAMPLE_RATE} Hz limit",
-                        f.sample_rate
-                    ),
-                    "resample the file to 48 kHz or less",
-                );
-            }
-            if f.channels > 2 {
-                sink.push(
-                    Severity::Warning,
-                    Some(&stem.name),
-                    format!("{} has {} channels", path.display(), f.channels),
-                    "it is mixed down to mono for analysis and corpus; export mono or stereo",
-                );
-            }
-            if f.samples.iter().any(|x| !x.is_finite()) {
-                ok = false;
-                sink.push(
-                    Severity::Error,
-                    Some(&stem.name),
-                    format!("{} holds NaN or infinite samples", path.display()),
-                    "re-render or re-export the file",
-                );
-            }
-        }
+        ok &= check_files(&stem.name, &files, sink);
         if !ok || files.is_empty() {
             continue;
         }
-        match crate::layout::sum_audio(&piece.id, files) {
+        match crate::data::layout::sum_audio(&piece.id, files) {
             Ok(a) => stems.push((stem.name.clone(), a)),
             Err(e) => sink.push(
                 Severity::Error,
@@ -266,8 +247,64 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
             ),
         }
     }
+    stems
+}
+
+/// The decoded files of one stem: their rates, channels and samples. Returns whether they can
+/// be used.
+fn check_files(stem: &str, files: &[(PathBuf, AudioFile)], sink: &mut Sink<'_>) -> bool {
+    let mut ok = true;
+    for (path, f) in files {
+        if f.sample_rate < MIN_SAMPLE_RATE {
+            sink.push(
+                Severity::Warning,
+                Some(stem),
+                format!(
+                    "{} is at {} Hz, below the encoder's 16 kHz",
+                    path.display(),
+                    f.sample_rate
+                ),
+                "the upper band is missing; use a source at 16 kHz or more if you have one",
+            );
+        }
+        if f.sample_rate > MAX_SAMPLE_RATE {
+            ok = false;
+            sink.push(
+                Severity::Error,
+                Some(stem),
+                format!(
+                    "{} Hz is above the {MAX_SAMPLE_RATE} Hz limit",
+                    f.sample_rate
+                ),
+                "resample the file to 48 kHz or less",
+            );
+        }
+        if f.channels > 2 {
+            sink.push(
+                Severity::Warning,
+                Some(stem),
+                format!("{} has {} channels", path.display(), f.channels),
+                "it is mixed down to mono for analysis and corpus; export mono or stereo",
+            );
+        }
+        if f.samples.iter().any(|x| !x.is_finite()) {
+            ok = false;
+            sink.push(
+                Severity::Error,
+                Some(stem),
+                format!("{} holds NaN or infinite samples", path.display()),
+                "re-render or re-export the file",
+            );
+        }
+    }
+    ok
+}
+
+/// The sample rate all stems share; `None` (after reporting it) when there are no stems or
+/// their rates differ.
+fn common_rate(stems: &[(String, AudioFile)], sink: &mut Sink<'_>) -> Option<u32> {
     if stems.is_empty() {
-        return 0.0;
+        return None;
     }
     let rate = stems[0].1.sample_rate;
     if let Some((name, a)) = stems.iter().find(|(_, a)| a.sample_rate != rate) {
@@ -277,12 +314,18 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
             format!("{} Hz, but {} is at {rate} Hz", a.sample_rate, stems[0].0),
             "all stems of a piece must share one sample rate: resample them to one",
         );
-        return 0.0;
+        return None;
     }
-    let monos: Vec<(String, Vec<f32>)> = stems
-        .iter()
-        .map(|(n, a)| (n.clone(), a.to_mono()))
-        .collect();
+    Some(rate)
+}
+
+/// The stems' lengths: equal, and long enough. Returns the piece's duration in seconds.
+fn check_lengths(
+    monos: &[(String, Vec<f32>)],
+    rate: u32,
+    options: &CheckOptions,
+    sink: &mut Sink<'_>,
+) -> f64 {
     let lengths: Vec<usize> = monos.iter().map(|(_, m)| m.len()).collect();
     let (shortest, longest) = (
         *lengths.iter().min().expect("not empty"),
@@ -318,7 +361,12 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
             "use longer pieces: a piece gives one token per segment",
         );
     }
-    for (name, m) in &monos {
+    seconds
+}
+
+/// Each stem's level: not silent, not mostly silent, not clipping.
+fn check_levels(monos: &[(String, Vec<f32>)], rate: u32, sink: &mut Sink<'_>) {
+    for (name, m) in monos {
         let peak = m.iter().fold(0f32, |p, x| p.max(x.abs()));
         if peak < SILENT_PEAK {
             sink.push(
@@ -357,6 +405,10 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
             );
         }
     }
+}
+
+/// Whether each stem's onsets line up with the other stems' (an offset export shows as a lag).
+fn check_alignment(monos: &[(String, Vec<f32>)], rate: u32, sink: &mut Sink<'_>) {
     if monos.len() >= 2 {
         let envelopes: Vec<Vec<f32>> = monos.iter().map(|(_, m)| onset_envelope(m, rate)).collect();
         for (i, (name, _)) in monos.iter().enumerate() {
@@ -390,7 +442,6 @@ fn check_piece(piece: &PieceSource, options: &CheckOptions, out: &mut Vec<Diagno
             }
         }
     }
-    seconds
 }
 
 /// Share of 50 ms frames whose RMS is above −50 dBFS.

@@ -17,11 +17,11 @@ use counterpart_core::perception::{
 };
 
 use crate::audio_file::AudioFile;
-use crate::features::MfccChroma;
-use crate::kmeans::{fit, KMeansConfig};
-use crate::nmi::normalized_mutual_information;
-use crate::pipeline_error::PipelineError;
-use crate::stems::{dominant_pitch_class, read_notes, Manifest};
+use crate::data::stems::{dominant_pitch_class, read_notes, Manifest};
+use crate::eval::features::MfccChroma;
+use crate::eval::nmi::normalized_mutual_information;
+use crate::eval::EvalError;
+use crate::pipeline::kmeans::{fit, KMeansConfig};
 
 /// Share of a segment that notes must fill for it to be scored.
 const MIN_SOUNDING: f64 = 0.5;
@@ -47,7 +47,7 @@ pub struct EvalOptions {
 
 /// NMI scores of one method at one K.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Scores {
+pub struct NmiScores {
     /// NMI between tokens and the dominant pitch class.
     pub pitch_class_nmi: f64,
     /// NMI between tokens and the instrument.
@@ -57,7 +57,7 @@ pub struct Scores {
 }
 
 /// Scores per K (as a string key, for JSON) and method (`default`, `random`, `mfcc_chroma`).
-pub type EvalReport = BTreeMap<String, BTreeMap<String, Scores>>;
+pub type PerceptionReport = BTreeMap<String, BTreeMap<String, NmiScores>>;
 
 /// Segment vectors of one method and the labels of the scored segments.
 struct Collected {
@@ -67,7 +67,10 @@ struct Collected {
 
 /// Runs the evaluation on the stems set at `root`. Returns the report and the number of scored
 /// segments.
-pub fn evaluate(root: &Path, options: &EvalOptions) -> Result<(EvalReport, usize), PipelineError> {
+pub fn evaluate(
+    root: &Path,
+    options: &EvalOptions,
+) -> Result<(PerceptionReport, usize), EvalError> {
     let manifest = Manifest::read(root)?;
     let pieces: Vec<_> = manifest
         .pieces
@@ -80,7 +83,7 @@ pub fn evaluate(root: &Path, options: &EvalOptions) -> Result<(EvalReport, usize
         })
         .collect();
     if pieces.is_empty() {
-        return Err(PipelineError::Invalid(
+        return Err(EvalError::Invalid(
             "nothing to evaluate: no piece selected".into(),
         ));
     }
@@ -99,7 +102,7 @@ pub fn evaluate(root: &Path, options: &EvalOptions) -> Result<(EvalReport, usize
         },
         Collected {
             vectors: Vec::new(),
-            dim: crate::features::DIM,
+            dim: crate::eval::features::DIM,
         },
     ];
     // Index into the vectors of every scored segment, and its labels.
@@ -138,13 +141,13 @@ pub fn evaluate(root: &Path, options: &EvalOptions) -> Result<(EvalReport, usize
         }
     }
     if scored.is_empty() {
-        return Err(PipelineError::Invalid(
+        return Err(EvalError::Invalid(
             "nothing to evaluate: no segment with sounding notes".into(),
         ));
     }
     standardise(&mut methods[2].vectors, methods[2].dim);
     let names = ["default", "random", "mfcc_chroma"];
-    let mut report = EvalReport::new();
+    let mut report = PerceptionReport::new();
     for &k in &options.ks {
         let mut per_method = BTreeMap::new();
         for (name, m) in names.iter().zip(&methods) {
@@ -157,7 +160,7 @@ pub fn evaluate(root: &Path, options: &EvalOptions) -> Result<(EvalReport, usize
             let tokens: Vec<u32> = scored.iter().map(|&i| fitted.assignments[i]).collect();
             per_method.insert(
                 name.to_string(),
-                Scores {
+                NmiScores {
                     pitch_class_nmi: normalized_mutual_information(&tokens, &pitch_labels),
                     instrument_nmi: normalized_mutual_information(&tokens, &instrument_labels),
                     usage: counterpart_core::perception::perplexity(&tokens, k) / k as f64,

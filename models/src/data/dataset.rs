@@ -2,72 +2,17 @@
 //! built from tokenised pieces, split by piece, cut into training windows, or made synthetically.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-pub use crate::stems::{track_key, Manifest, ManifestPair, StemSet};
-
-/// What can go wrong while building or loading a dataset.
-#[derive(Debug, thiserror::Error)]
-pub enum DatasetError {
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file involved.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// A JSON file is malformed.
-    #[error("{path}: {source}")]
-    Json {
-        /// The file involved.
-        path: PathBuf,
-        /// The underlying error.
-        source: serde_json::Error,
-    },
-    /// A pair names a track that the piece does not have.
-    #[error("piece {piece}: no tokens for track {track}")]
-    MissingTrack {
-        /// Piece id.
-        piece: String,
-        /// Track key (stem name, or stem names joined by `+`).
-        track: String,
-    },
-    /// The two tracks of a pair have different lengths (they must be segmented alike).
-    #[error("piece {piece}: {guide} has {a} segments but {response} has {b}")]
-    LengthMismatch {
-        /// Piece id.
-        piece: String,
-        /// Guide track key.
-        guide: String,
-        /// Response track key.
-        response: String,
-        /// Guide length.
-        a: usize,
-        /// Response length.
-        b: usize,
-    },
-    /// A token is not a content label `0..vocab_size`.
-    #[error("piece {piece}, track {track}: token {token} ≥ vocab_size {vocab_size}")]
-    TokenOutOfRange {
-        /// Piece id.
-        piece: String,
-        /// Track key.
-        track: String,
-        /// The token.
-        token: u32,
-        /// Number of content labels.
-        vocab_size: usize,
-    },
-    /// The dataset would hold no pair.
-    #[error("no pair of non-empty tracks: {0}")]
-    Empty(String),
-}
+use crate::data::layout::{PairSelection, StemsSet};
+use crate::data::stems::Piece;
+pub use crate::data::stems::{track_key, Manifest, ManifestPair, StemSet};
+use crate::data::DataError;
 
 /// The token sequences of one piece: one per track (a stem, or a sum of stems keyed by
 /// [`track_key`]). All tracks of a piece are segmented on the same grid.
@@ -95,24 +40,24 @@ pub struct TokenCorpus {
 
 impl TokenCorpus {
     /// Reads a token corpus from JSON.
-    pub fn load(path: &Path) -> Result<Self, DatasetError> {
-        let bytes = std::fs::read(path).map_err(|source| DatasetError::Io {
+    pub fn load(path: &Path) -> Result<Self, DataError> {
+        let bytes = std::fs::read(path).map_err(|source| DataError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        serde_json::from_slice(&bytes).map_err(|source| DatasetError::Json {
+        serde_json::from_slice(&bytes).map_err(|source| DataError::Json {
             path: path.to_path_buf(),
             source,
         })
     }
 
     /// Writes the token corpus as JSON.
-    pub fn save(&self, path: &Path) -> Result<(), DatasetError> {
-        let bytes = serde_json::to_vec(self).map_err(|source| DatasetError::Json {
+    pub fn save(&self, path: &Path) -> Result<(), DataError> {
+        let bytes = serde_json::to_vec(self).map_err(|source| DataError::Json {
             path: path.to_path_buf(),
             source,
         })?;
-        std::fs::write(path, bytes).map_err(|source| DatasetError::Io {
+        std::fs::write(path, bytes).map_err(|source| DataError::Io {
             path: path.to_path_buf(),
             source,
         })
@@ -177,12 +122,12 @@ impl PairedTokenDataset {
         vocab_size: usize,
         pieces: &[TokenisedPiece],
         pairing: &Pairing,
-    ) -> Result<Self, DatasetError> {
+    ) -> Result<Self, DataError> {
         let mut pairs = Vec::new();
         for piece in pieces {
             for (key, tokens) in piece.tracks.iter().chain(&piece.windows) {
                 if let Some(&token) = tokens.iter().find(|&&t| t as usize >= vocab_size) {
-                    return Err(DatasetError::TokenOutOfRange {
+                    return Err(DataError::TokenOutOfRange {
                         piece: piece.id.clone(),
                         track: key.clone(),
                         token,
@@ -220,14 +165,14 @@ impl PairedTokenDataset {
                     piece
                         .tracks
                         .get(track)
-                        .ok_or_else(|| DatasetError::MissingTrack {
+                        .ok_or_else(|| DataError::MissingTrack {
                             piece: piece.id.clone(),
                             track: track.clone(),
                         })
                 };
                 let (a, b) = (get(&guide)?, get(&response)?);
                 if a.len() != b.len() {
-                    return Err(DatasetError::LengthMismatch {
+                    return Err(DataError::LengthMismatch {
                         piece: piece.id.clone(),
                         guide,
                         response,
@@ -237,7 +182,7 @@ impl PairedTokenDataset {
                 }
                 let windows = piece.windows.get(&guide).cloned().unwrap_or_default();
                 if !windows.is_empty() && windows.len() != a.len() {
-                    return Err(DatasetError::LengthMismatch {
+                    return Err(DataError::LengthMismatch {
                         piece: piece.id.clone(),
                         guide: format!("{guide} (reaction windows)"),
                         response: guide,
@@ -259,7 +204,7 @@ impl PairedTokenDataset {
             }
         }
         if pairs.is_empty() {
-            return Err(DatasetError::Empty(format!(
+            return Err(DataError::Empty(format!(
                 "{} pieces, pairing {pairing:?}",
                 pieces.len()
             )));
@@ -387,4 +332,31 @@ pub fn label_counts<'a>(labels: impl IntoIterator<Item = &'a u32>, k: usize) -> 
         counts[t as usize] += 1;
     }
     counts
+}
+
+/// The pairing of a token corpus that matches `selection` on `set`.
+pub fn pairing_for(set: &StemsSet, selection: &PairSelection) -> Pairing {
+    let side = |names: &[String]| match names {
+        [one] => StemSet::One(one.clone()),
+        many => StemSet::Many(many.to_vec()),
+    };
+    Pairing::Manifest(Manifest {
+        pieces: set
+            .pieces
+            .iter()
+            .map(|p| Piece {
+                id: p.id.clone(),
+                stems: Vec::new(),
+                pairs: p
+                    .pairs(selection)
+                    .iter()
+                    .map(|tp| ManifestPair {
+                        a: side(&tp.guide),
+                        b: side(&tp.target),
+                        primary: true,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
 }

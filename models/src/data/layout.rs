@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::audio_file::{has_audio_extension, AudioFile, AUDIO_EXTENSIONS};
-use crate::pipeline_error::PipelineError;
-use crate::stems::{track_key, Manifest, ManifestPair, MANIFEST_FILE};
+use crate::data::stems::{track_key, Manifest, ManifestPair, MANIFEST_FILE};
+use crate::data::DataError;
 
 /// Which layout a stems folder has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,9 +91,9 @@ fn is_audio(path: &Path) -> bool {
     path.is_file() && has_audio_extension(path)
 }
 
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, PipelineError> {
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| PipelineError::io(dir, e))?
+        .map_err(|e| DataError::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             !p.file_name()
@@ -113,9 +113,9 @@ fn file_stem(path: &Path) -> String {
 
 impl StemsSet {
     /// Reads the folder `root`: its manifest if it has one, else its piece folders.
-    pub fn open(root: &Path) -> Result<Self, PipelineError> {
+    pub fn open(root: &Path) -> Result<Self, DataError> {
         if !root.is_dir() {
-            return Err(PipelineError::Layout(format!(
+            return Err(DataError::Layout(format!(
                 "{} is not a folder: give a folder of pieces (<piece>/<stem>.wav), of MoisesDB-style \
                  pieces (<piece>/<instrument>/*.wav), or one with a manifest.json",
                 root.display()
@@ -128,7 +128,7 @@ impl StemsSet {
             Self::from_folders(root)?
         };
         if set.pieces.is_empty() {
-            return Err(PipelineError::Layout(format!(
+            return Err(DataError::Layout(format!(
                 "{} holds no piece: expected <piece>/<stem>.<{}> files, <piece>/<instrument>/ \
                  folders of audio files, or a manifest.json",
                 root.display(),
@@ -163,7 +163,7 @@ impl StemsSet {
         }
     }
 
-    fn from_folders(root: &Path) -> Result<Self, PipelineError> {
+    fn from_folders(root: &Path) -> Result<Self, DataError> {
         let mut pieces = Vec::new();
         for dir in sorted_entries(root)?.into_iter().filter(|p| p.is_dir()) {
             let mut stems = Vec::new();
@@ -260,11 +260,11 @@ impl PieceSource {
     /// Reads and sums the audio of the named stems (all their files): one [`AudioFile`] at the
     /// common sample rate, zero-padded to the longest file. Channel counts that differ are
     /// mixed down to mono.
-    pub fn load_track(&self, names: &[String]) -> Result<AudioFile, PipelineError> {
+    pub fn load_track(&self, names: &[String]) -> Result<AudioFile, DataError> {
         let mut files = Vec::new();
         for name in names {
             let stem = self.stem(name).ok_or_else(|| {
-                PipelineError::Invalid(format!("piece {}: no stem called {name}", self.id))
+                DataError::Invalid(format!("piece {}: no stem called {name}", self.id))
             })?;
             for path in &stem.files {
                 files.push((path.clone(), AudioFile::read(path)?));
@@ -275,14 +275,11 @@ impl PieceSource {
 }
 
 /// Sums decoded files sample by sample (see [`PieceSource::load_track`]).
-pub fn sum_audio(
-    piece: &str,
-    files: Vec<(PathBuf, AudioFile)>,
-) -> Result<AudioFile, PipelineError> {
+pub fn sum_audio(piece: &str, files: Vec<(PathBuf, AudioFile)>) -> Result<AudioFile, DataError> {
     let mut iter = files.into_iter();
     let (first_path, first) = iter
         .next()
-        .ok_or_else(|| PipelineError::Invalid(format!("piece {piece}: an empty track")))?;
+        .ok_or_else(|| DataError::Invalid(format!("piece {piece}: an empty track")))?;
     let rest: Vec<(PathBuf, AudioFile)> = iter.collect();
     if rest.is_empty() {
         return Ok(first);
@@ -291,7 +288,7 @@ pub fn sum_audio(
         .iter()
         .find(|(_, f)| f.sample_rate != first.sample_rate)
     {
-        return Err(PipelineError::Invalid(format!(
+        return Err(DataError::Invalid(format!(
             "piece {piece}: {} is at {} Hz but {} at {} Hz; resample the stems of a piece to one \
              rate",
             path.display(),

@@ -8,14 +8,16 @@ use std::path::{Path, PathBuf};
 
 use counterpart_core::preset::Preset;
 
-use crate::build_preset::{
-    build_preset, evaluate_all, pairing_for, preset_encoding, preset_runtime, BuildOptions,
-};
-use crate::dataset::PairedTokenDataset;
-use crate::evaluate::{EvalReport, PAPER_BASELINES};
-use crate::layout::StemsSet;
-use crate::pipeline_error::PipelineError;
-use crate::tokenise::EncodedSet;
+use crate::data::dataset::pairing_for;
+use crate::data::dataset::PairedTokenDataset;
+use crate::data::layout::StemsSet;
+use crate::eval::EvalError;
+use crate::pipeline::build_preset::{build_preset, BuildOptions};
+use crate::pipeline::encode::EncodedSet;
+use crate::pipeline::evaluate::evaluate_all;
+use crate::pipeline::evaluate::{EvalReport, PAPER_BASELINES};
+use crate::pipeline::preset_runtime::{preset_encoding, preset_runtime};
+use crate::pipeline::PipelineError;
 
 /// What to sweep.
 #[derive(Debug, Clone)]
@@ -127,7 +129,7 @@ fn table(stems: &Path, rows: &[Row], base: &BuildOptions) -> String {
 }
 
 /// Runs the sweep; returns the table (also written to `options.out`).
-pub fn sweep(stems: &Path, options: &SweepOptions) -> Result<String, PipelineError> {
+pub fn sweep(stems: &Path, options: &SweepOptions) -> Result<String, EvalError> {
     std::fs::create_dir_all(&options.presets)
         .map_err(|e| PipelineError::io(&options.presets, e))?;
     if let Some(dir) = options.out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -160,7 +162,7 @@ fn build_run(
     k: usize,
     lookahead: usize,
     base: &BuildOptions,
-) -> Result<Row, PipelineError> {
+) -> Result<Row, EvalError> {
     let mut o = base.clone();
     o.k = k;
     o.model.vocab_size = k;
@@ -173,7 +175,7 @@ fn build_run(
         .models
         .into_iter()
         .next()
-        .ok_or_else(|| PipelineError::Invalid("the build trained no model".into()))?;
+        .ok_or_else(|| EvalError::Invalid("the build trained no model".into()))?;
     Ok(Row {
         k,
         lookahead,
@@ -191,10 +193,10 @@ fn reevaluate(
     k: usize,
     lookahead: usize,
     base: &BuildOptions,
-) -> Result<Row, PipelineError> {
+) -> Result<Row, EvalError> {
     let preset = Preset::load(path)?;
     let stale = |what: String| {
-        PipelineError::Invalid(format!(
+        EvalError::Invalid(format!(
             "{} is not this sweep's run ({what}): move it away or run without --reuse",
             path.display()
         ))

@@ -4,10 +4,10 @@
 use counterpart_core::engine::PlayedSlot;
 use counterpart_core::preset::Preset;
 
-use crate::stems::Note;
+use crate::data::stems::Note;
 
 use super::notes::CorpusNotes;
-use super::HeardError;
+use crate::eval::EvalError;
 
 /// Where a slot's audio comes from: a corpus file and a time in it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,7 +44,7 @@ pub fn slots_from_played(
     played: &[PlayedSlot],
     rate: u32,
     corpus: &CorpusNotes,
-) -> Result<Vec<Slot>, HeardError> {
+) -> Result<Vec<Slot>, EvalError> {
     let rate = f64::from(rate);
     let mut slots = Vec::with_capacity(played.len());
     for (i, p) in played.iter().enumerate() {
@@ -52,7 +52,7 @@ pub fn slots_from_played(
         let source = match &p.origin {
             Some(origin) => Some(SlotSource {
                 file: corpus.index(&origin.file).ok_or_else(|| {
-                    HeardError::Invalid(format!(
+                    EvalError::Invalid(format!(
                         "the engine played corpus file `{}`, which the preset's corpus does not \
                          list",
                         origin.file

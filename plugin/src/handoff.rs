@@ -14,8 +14,6 @@ use counterpart_core::engine::{
 pub const HANDOFF_CAPACITY: usize = 2;
 /// Engines the return ring holds.
 pub const RETURN_CAPACITY: usize = 4;
-/// Worker halves each of the two travel rings holds.
-pub const TRAVEL_CAPACITY: usize = 2;
 
 /// An engine ready to play, with what the audio thread needs around it.
 #[derive(Debug)]
@@ -105,17 +103,6 @@ pub enum Handoff {
     /// Stop playing (loading failed): pass dry audio. Carries the reset count, as
     /// [`Installed::epoch`].
     Clear(u64),
-}
-
-/// An engine's worker half on its way between the worker thread and the audio thread, with the
-/// [`Installed::id`] of its audio half. It moves to the audio thread while the host renders
-/// faster than real time, and back when the host returns to real time.
-#[derive(Debug)]
-pub struct TravellingWorker {
-    /// The engine it belongs to.
-    pub id: u64,
-    /// The worker half.
-    pub worker: EngineWorker,
 }
 
 /// Counters that let an offline render wait for the engine it needs, so that its output does

@@ -30,19 +30,25 @@ mod editor;
 mod handoff;
 mod latency;
 mod library;
+mod offline_render;
 mod params;
+mod preroll;
 mod preset_source;
+mod ramp;
 mod recordings;
 mod saved_state;
 mod shared;
+mod transport_gate;
+mod worker_migration;
 mod worker_thread;
 
-use audio_thread::{AudioLinks, AudioSetup, AudioSide, TransportInfo};
-use handoff::{BuildProgress, HANDOFF_CAPACITY, RETURN_CAPACITY, TRAVEL_CAPACITY};
+use audio_thread::{AudioLinks, AudioSetup, AudioSide};
+use handoff::{BuildProgress, HANDOFF_CAPACITY, RETURN_CAPACITY};
 use latency::{Announced, LatencyKey};
 pub use params::{CounterpartParams, GuideSource, LookaheadMode};
 use preset_source::PresetSource;
 use shared::{EngineStatus, SharedState};
+use transport_gate::TransportInfo;
 use worker_thread::{HostSetup, WorkerLinks, WorkerThread};
 
 /// The plugin instance, owned by the host.
@@ -146,8 +152,7 @@ impl Plugin for Counterpart {
         }
         let (handoff_tx, handoff_rx) = HeapRb::new(HANDOFF_CAPACITY).split();
         let (returned_tx, returned_rx) = HeapRb::new(RETURN_CAPACITY).split();
-        let (to_audio_tx, to_audio_rx) = HeapRb::new(TRAVEL_CAPACITY).split();
-        let (to_worker_tx, to_worker_rx) = HeapRb::new(TRAVEL_CAPACITY).split();
+        let (audio_end, worker_end) = worker_migration::road();
         let progress = Arc::new(BuildProgress::default());
         let max_block = buffer_config.max_buffer_size as usize;
         // The latency for this activation, from the preset's header: no engine is waited for.
@@ -173,8 +178,7 @@ impl Plugin for Counterpart {
         let links = WorkerLinks {
             handoff: handoff_tx,
             returned: returned_rx,
-            travel_in: to_worker_rx,
-            travel_out: to_audio_tx,
+            migration: worker_end,
             progress: progress.clone(),
         };
         let host = HostSetup {
@@ -201,8 +205,7 @@ impl Plugin for Counterpart {
             AudioLinks {
                 handoff: handoff_rx,
                 returned: returned_tx,
-                travel_in: to_audio_rx,
-                travel_out: to_worker_tx,
+                migration: audio_end,
                 progress,
                 shared: self.shared.clone(),
             },

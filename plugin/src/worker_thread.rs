@@ -23,12 +23,13 @@ use ringbuf::traits::{Consumer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
 use crate::audio_thread::AudioSide;
-use crate::handoff::{BuildProgress, Handoff, Installed, SegmentGrid, TravellingWorker};
+use crate::handoff::{BuildProgress, Handoff, Installed, SegmentGrid};
 use crate::latency::{Announced, LatencyKey};
 use crate::library::{Library, LoadKey};
 use crate::params::CounterpartParams;
 use crate::preset_source::PresetSource;
 use crate::shared::{EngineStatus, SharedState};
+use crate::worker_migration::WorkerEnd;
 
 /// How long the worker waits for the host's first block (and tempo) before cutting the corpus
 /// into note values at the default tempo.
@@ -64,10 +65,8 @@ pub struct WorkerLinks {
     pub handoff: HeapProd<Handoff>,
     /// Engines back from the audio thread, to be freed here.
     pub returned: HeapCons<Box<Installed>>,
-    /// Worker halves back from the audio thread (the host is in real time again).
-    pub travel_in: HeapCons<TravellingWorker>,
-    /// Worker halves to the audio thread (the host renders offline).
-    pub travel_out: HeapProd<TravellingWorker>,
+    /// The worker half's road to the audio thread (the host renders offline) and back.
+    pub migration: WorkerEnd,
     /// Build counters (for offline renders).
     pub progress: Arc<BuildProgress>,
 }
@@ -416,13 +415,6 @@ impl Session {
     /// offline, and takes it back when the audio thread returns it. Halves of engines no
     /// longer playing are freed. Returns whether one moved.
     fn move_worker(&mut self, shared: &SharedState) -> bool {
-        let mut moved = false;
-        while let Some(travelling) = self.links.travel_in.try_pop() {
-            if travelling.id == self.engine_id && self.worker.is_none() {
-                self.worker = Some(travelling.worker);
-            }
-            moved = true;
-        }
         let offline = shared.offline();
         if offline != self.offline {
             self.offline = offline;
@@ -435,20 +427,9 @@ impl Session {
                 }
             );
         }
-        if offline {
-            if let Some(worker) = self.worker.take() {
-                let travelling = TravellingWorker {
-                    id: self.engine_id,
-                    worker,
-                };
-                if let Err(travelling) = self.links.travel_out.try_push(travelling) {
-                    self.worker = Some(travelling.worker);
-                } else {
-                    moved = true;
-                }
-            }
-        }
-        moved
+        self.links
+            .migration
+            .exchange(&mut self.worker, self.engine_id, offline)
     }
 
     /// The build asked for is done (or failed): an offline render waits no longer.

@@ -18,128 +18,140 @@ const ROW_HEIGHT: f32 = 22.0;
 /// Draws the four groups side by side, filling `strip`.
 pub fn show(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter, strip: Rect) {
     let groups = layout::columns(strip, 4);
-    layout::card_at(ui, groups[0], |ui| {
-        group(ui, "Decision", |ui| {
-            slider_row(
-                ui,
-                &params.temperature,
-                setter,
-                "Sampling temperature τ (0: always the most likely label)",
-            );
-            slider_row(ui, &params.top_p, setter, "Nucleus sampling mass (1: off)");
-            slider_row(
-                ui,
-                &params.freedom,
-                setter,
-                "0 follows the model; 1 samples from the corpus's own label statistics",
-            );
-            switch_pair_row(
-                ui,
-                setter,
-                (
-                    "Constr.",
-                    &params.constrained,
-                    "Constrained: only sample labels the corpus has",
-                ),
-                (
-                    "Harmony",
-                    &params.follow_harmony,
-                    "Follow Harmony: among the corpus segments with the model's label, prefer one whose note is consonant with the guide's notes",
-                ),
-            );
-        })
+    layout::card_at(ui, groups[0], |ui| decision(ui, params, setter));
+    layout::card_at(ui, groups[1], |ui| navigation(ui, params, setter));
+    layout::card_at(ui, groups[2], |ui| mix(ui, params, setter));
+    layout::card_at(ui, groups[3], |ui| engine(ui, params, setter));
+}
+
+/// The Decision group: sampling and the labels' constraints.
+fn decision(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter) {
+    group(ui, "Decision", |ui| {
+        slider_row(
+            ui,
+            &params.temperature,
+            setter,
+            "Sampling temperature τ (0: always the most likely label)",
+        );
+        slider_row(ui, &params.top_p, setter, "Nucleus sampling mass (1: off)");
+        slider_row(
+            ui,
+            &params.freedom,
+            setter,
+            "0 follows the model; 1 samples from the corpus's own label statistics",
+        );
+        switch_pair_row(
+            ui,
+            setter,
+            (
+                "Constr.",
+                &params.constrained,
+                "Constrained: only sample labels the corpus has",
+            ),
+            (
+                "Harmony",
+                &params.follow_harmony,
+                "Follow Harmony: among the corpus segments with the model's label, prefer one whose note is consonant with the guide's notes",
+            ),
+        );
     });
-    layout::card_at(ui, groups[1], |ui| {
-        group(ui, "Navigation", |ui| {
-            slider_row(
-                ui,
-                &params.continuity,
-                setter,
-                "Probability of continuing with the next corpus segment when its label fits",
-            );
-            slider_row(
-                ui,
-                &params.crossfade_ms,
-                setter,
-                "Crossfade length at a jump between corpus segments",
-            );
-            switch_pair_row(
-                ui,
-                setter,
-                (
-                    "Freeze",
-                    &params.freeze,
-                    "Stop following the guide and keep playing the current corpus run",
-                ),
-                (
-                    "Onsets",
-                    &params.follow_onsets,
-                    "Follow Onsets: start the companion's notes with the guide's (in Live mode, on its predicted beat, and answer a note heard inside a segment), and hold them in between",
-                ),
-            );
-            rest_row(
-                ui,
-                params,
-                setter,
-                "Rest when the guide rests (after it has been silent for the hold), and come back with its next note",
-            );
-        })
+}
+
+/// The Navigation group: how the corpus is walked, and following the guide's onsets and rests.
+fn navigation(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter) {
+    group(ui, "Navigation", |ui| {
+        slider_row(
+            ui,
+            &params.continuity,
+            setter,
+            "Probability of continuing with the next corpus segment when its label fits",
+        );
+        slider_row(
+            ui,
+            &params.crossfade_ms,
+            setter,
+            "Crossfade length at a jump between corpus segments",
+        );
+        switch_pair_row(
+            ui,
+            setter,
+            (
+                "Freeze",
+                &params.freeze,
+                "Stop following the guide and keep playing the current corpus run",
+            ),
+            (
+                "Onsets",
+                &params.follow_onsets,
+                "Follow Onsets: start the companion's notes with the guide's (in Live mode, on its predicted beat, and answer a note heard inside a segment), and hold them in between",
+            ),
+        );
+        rest_row(
+            ui,
+            params,
+            setter,
+            "Rest when the guide rests (after it has been silent for the hold), and come back with its next note",
+        );
     });
-    layout::card_at(ui, groups[2], |ui| {
-        group(ui, "Mix", |ui| {
-            slider_row(
-                ui,
-                &params.dry_wet,
-                setter,
-                "Share of the companion track in the output",
-            );
-            slider_row(
-                ui,
-                &params.output_gain,
-                setter,
-                "Gain applied to the whole output",
-            );
-            choice_row(
-                ui,
-                &params.guide_source,
-                setter,
-                &[
-                    (GuideSource::Main, "Main"),
-                    (GuideSource::Sidechain, "Side"),
-                ],
-                "Where the guide track A comes from: the main input, or the sidechain input",
-            );
-        })
+}
+
+/// The Mix group: levels and the guide's input.
+fn mix(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter) {
+    group(ui, "Mix", |ui| {
+        slider_row(
+            ui,
+            &params.dry_wet,
+            setter,
+            "Share of the companion track in the output",
+        );
+        slider_row(
+            ui,
+            &params.output_gain,
+            setter,
+            "Gain applied to the whole output",
+        );
+        choice_row(
+            ui,
+            &params.guide_source,
+            setter,
+            &[
+                (GuideSource::Main, "Main"),
+                (GuideSource::Sidechain, "Side"),
+            ],
+            "Where the guide track A comes from: the main input, or the sidechain input",
+        );
     });
-    layout::card_at(ui, groups[3], |ui| {
-        group(ui, "Engine", |ui| {
-            choice_row(
-                ui,
-                &params.lookahead,
-                setter,
-                &[(LookaheadMode::Live, "Live"), (LookaheadMode::Aligned, "Aligned")],
-                "Live (L=0): no latency, B trails A. Aligned (L=1): B lines up with A; the plugin reports one segment of latency. Changing it rebuilds the engine.",
-            );
-            slider_row(
-                ui,
-                &params.segment,
-                setter,
-                "Segment length: the preset's own, or a note value at the host's tempo (re-cuts and re-labels the corpus with the preset's encoder, which takes a few seconds; the model stays the one trained at the preset's length)",
-            );
-            slider_row(
-                ui,
-                &params.seed,
-                setter,
-                "Seed of the sampler and the navigator (changing it restarts the engine)",
-            );
-            toggle_row_as(
-                ui,
-                "Stopped",
-                &params.play_stopped,
-                setter,
-                "Play When Stopped: keep playing while the host's transport is stopped (for live use without a timeline)",
-            );
-        })
+}
+
+/// The Engine group: look-ahead, segment length, seed and the stopped transport.
+fn engine(ui: &mut Ui, params: &CounterpartParams, setter: &ParamSetter) {
+    group(ui, "Engine", |ui| {
+        choice_row(
+            ui,
+            &params.lookahead,
+            setter,
+            &[(LookaheadMode::Live, "Live"), (LookaheadMode::Aligned, "Aligned")],
+            "Live (L=0): no latency, B trails A. Aligned (L=1): B lines up with A; the plugin reports one segment of latency. Changing it rebuilds the engine.",
+        );
+        slider_row(
+            ui,
+            &params.segment,
+            setter,
+            "Segment length: the preset's own, or a note value at the host's tempo (re-cuts and re-labels the corpus with the preset's encoder, which takes a few seconds; the model stays the one trained at the preset's length)",
+        );
+        slider_row(
+            ui,
+            &params.seed,
+            setter,
+            "Seed of the sampler and the navigator (changing it restarts the engine)",
+        );
+        toggle_row_as(
+            ui,
+            "Stopped",
+            &params.play_stopped,
+            setter,
+            "Play When Stopped: keep playing while the host's transport is stopped (for live use without a timeline)",
+        );
     });
 }
 

@@ -11,7 +11,7 @@
 # chorales sharing a tune with them out of it):
 #   python render_stems.py --out "$TRAIN" --minutes 200 --seed 20250611 --exclude-dev
 # Training takes at most 2 x 13 minutes (one model per look-ahead) on 2 cores. The live model
-# (L = 0) hears a 60 ms reaction window of each guide segment (docs/results.md).
+# (L = 0) hears a 60 ms reaction window of each guide segment (docs/results/live.md, "Choosing the reaction window W").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEV=${DEV:-../shared/data/stems-dev}

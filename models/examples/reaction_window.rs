@@ -1,5 +1,5 @@
 //! How much of the guide's current segment the first W ms already tell: the measurement behind
-//! live mode's reaction window (issue 15). With the default preset's encoder and codebook, each
+//! live mode's reaction window (docs/results/live.md). With the default preset's encoder and codebook, each
 //! primary pair's guide is encoded with reaction windows of several lengths W
 //! ([`SegmentEncoderConfig::reaction_s`]: the first W of each segment, with the same past
 //! context, as live mode would hear it W after the segment starts), and count-based

@@ -21,7 +21,7 @@ pub type Label = u32;
 /// Frames per entry of the peak table used to bound crossfade levels.
 pub(crate) const PEAK_BLOCK_FRAMES: usize = 64;
 /// Where in a segment the note its label describes is taken, as a share of its length (chosen
-/// by `eval-heard`; see docs/results.md).
+/// by `eval-heard`; see docs/results/heard.md, onsets).
 const NOTE_AT: f64 = 0.65;
 /// How far before a segment's [`NOTE_AT`] point its note's onset is looked for, and how far
 /// after a note the next one is, in seconds.

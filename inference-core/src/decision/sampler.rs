@@ -40,7 +40,7 @@ pub struct SamplerSettings {
 
 /// The default sampling temperature: 0.5 keeps 96 % of arg-max's harmony with the guide in
 /// aligned mode, keeps the companion sounding in live mode, and still varies from take to take
-/// (the "As heard" trade-off in `docs/results.md`).
+/// (the "As heard" trade-off in `docs/results/heard.md`).
 pub const DEFAULT_TEMPERATURE: f32 = 0.5;
 
 impl Default for SamplerSettings {

@@ -27,7 +27,7 @@ pub struct CommonBuildArgs {
     #[arg(long, default_value_t = 1.5)]
     context: f64,
     /// The live model's reaction window W in milliseconds (0: none): the decision for each
-    /// segment also hears the guide's first W ms of it. See docs/results.md for the choice.
+    /// segment also hears the guide's first W ms of it. See docs/results/live.md for the choice.
     #[arg(long, default_value_t = 60.0)]
     reaction_ms: f64,
     /// Training time limit, in minutes.
@@ -53,11 +53,11 @@ pub struct CommonBuildArgs {
     seed: u64,
     /// Probability of replacing each label of B's past by a random one while training (against
     /// the model copying B's past and ignoring A when it generates: when it plays, B's past is
-    /// its own output, which says nothing about the true B). See docs/results.md.
+    /// its own output, which says nothing about the true B). See docs/results/decision.md.
     #[arg(long, default_value_t = 0.95)]
     history_noise: f64,
     /// Share in [0, 1] of the initial label embeddings drawn from the codebook centres (0:
-    /// random), so that labels with close centres start close. See docs/results.md.
+    /// random), so that labels with close centres start close. See docs/results/decision.md.
     #[arg(long, default_value_t = 0.8)]
     label_init: f64,
     /// The encoder.

@@ -18,8 +18,8 @@ pub struct SweepArgs {
     /// Look-aheads.
     #[arg(long, value_delimiter = ',', default_values_t = vec![0usize, 1])]
     lookahead: Vec<usize>,
-    /// Markdown table output.
-    #[arg(long, default_value = "docs/results.md")]
+    /// Markdown table output (copy the tables into docs/results/decision.md by hand).
+    #[arg(long, default_value = "target/sweep/table.md")]
     out: PathBuf,
     /// Folder for the presets of the sweep.
     #[arg(long, default_value = "target/sweep")]

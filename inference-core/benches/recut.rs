@@ -11,12 +11,12 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use counterpart_core::engine::{recut, recut_cached, EncoderSearch, RecutCache};
-use counterpart_core::preset::{NoteValue, Preset, SegmentLength};
+use counterpart_core::preset::{NoteValueRecord, Preset, SegmentLengthRecord};
 use criterion::{criterion_group, criterion_main, Criterion};
 
-fn eighth_at_120() -> SegmentLength {
-    SegmentLength::TempoSynced {
-        note: NoteValue {
+fn eighth_at_120() -> SegmentLengthRecord {
+    SegmentLengthRecord::TempoSynced {
+        note: NoteValueRecord {
             numerator: 1,
             denominator: 8,
         },

@@ -13,7 +13,7 @@ use common::{
 };
 use counterpart_core::action::CorpusMemory;
 use counterpart_core::engine::{
-    build, EncoderSearch, EngineConfig, EngineSettings, LoadError, LoadedPreset, OfflineRenderer,
+    build, EncoderSearch, EngineConfig, EngineError, EngineSettings, LoadedPreset, OfflineRenderer,
     PlayedSlot,
 };
 use counterpart_core::perception::{OnsetDetector, PitchAnalyser, CONSONANT_INTERVALS};
@@ -306,7 +306,7 @@ fn a_preset_with_one_model_per_lookahead_loads_the_one_asked_for() {
     assert_eq!(plain.decision.config().lookahead, 1);
     let error = LoadedPreset::load_for(&preset, RATE, &search(), Some(2)).unwrap_err();
     assert!(
-        matches!(&error, LoadError::NoModelForLookahead { wanted: 2, available }
+        matches!(&error, EngineError::NoModelForLookahead { wanted: 2, available }
             if available == &[1, 0]),
         "{error}"
     );
@@ -335,7 +335,7 @@ fn encoders_are_found_by_name_and_verified_by_hash() {
     std::fs::create_dir_all(&empty).unwrap();
     let err =
         LoadedPreset::load(&preset, RATE, &EncoderSearch::in_dirs([empty.clone()])).unwrap_err();
-    assert!(matches!(err, LoadError::EncoderNotFound { .. }), "{err}");
+    assert!(matches!(err, EngineError::EncoderNotFound { .. }), "{err}");
 
     // Another model under the expected name.
     let other = std::env::temp_dir().join(format!("cp-engine-other-{}", std::process::id()));
@@ -348,7 +348,10 @@ fn encoders_are_found_by_name_and_verified_by_hash() {
     let err =
         LoadedPreset::load(&preset, RATE, &EncoderSearch::in_dirs([other.clone()])).unwrap_err();
     assert!(
-        matches!(err, LoadError::Preset(PresetError::EncoderMismatch { .. })),
+        matches!(
+            err,
+            EngineError::Preset(PresetError::EncoderMismatch { .. })
+        ),
         "{err}"
     );
     // The right one later in the search path wins.
@@ -388,12 +391,12 @@ fn recutting_recuts_and_relabels_the_corpus_the_streaming_way() {
     use counterpart_core::perception::{
         encode_clip, Codebook, EncoderOptions, OnnxEncoder, SegmentEncoderConfig,
     };
-    use counterpart_core::preset::{NoteValue, SegmentLength};
+    use counterpart_core::preset::{NoteValueRecord, SegmentLengthRecord};
 
     let preset = synthetic_preset(1, false);
     // An eighth note at 60 BPM: 0.5 s, twice the preset's 0.25 s.
-    let length = SegmentLength::TempoSynced {
-        note: NoteValue {
+    let length = SegmentLengthRecord::TempoSynced {
+        note: NoteValueRecord {
             numerator: 1,
             denominator: 8,
         },
@@ -454,36 +457,36 @@ fn recutting_recuts_and_relabels_the_corpus_the_streaming_way() {
     assert!(out.slots.len() >= 9, "{} slots", out.slots.len());
 
     // A length the segmenter refuses gives an error, not a panic.
-    let too_short = SegmentLength::Uniform { seconds: 0.01 };
+    let too_short = SegmentLengthRecord::Uniform { seconds: 0.01 };
     assert!(counterpart_core::engine::recut(&preset, too_short, &search(), &go, None).is_err());
 
     // A cancelled re-cut stops and says so.
     let cancelled = std::sync::atomic::AtomicBool::new(true);
     assert!(matches!(
         counterpart_core::engine::recut(&preset, length, &search(), &cancelled, None),
-        Err(counterpart_core::engine::LoadError::Cancelled)
+        Err(counterpart_core::engine::EngineError::Cancelled)
     ));
 }
 
 #[test]
 fn a_recut_is_remembered_on_disk_and_the_cache_keeps_to_its_cap() {
     use counterpart_core::engine::{recut_cached, RecutCache};
-    use counterpart_core::preset::{NoteValue, SegmentLength};
+    use counterpart_core::preset::{NoteValueRecord, SegmentLengthRecord};
 
     let dir = std::env::temp_dir().join(format!("cp-recut-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let cache = RecutCache::in_dir(dir.clone(), 1 << 20);
     let preset = synthetic_preset(1, false);
     let identity = Preset::identity(&preset.to_bytes().unwrap()).unwrap();
-    let eighth = |bpm: f64| SegmentLength::TempoSynced {
-        note: NoteValue {
+    let eighth = |bpm: f64| SegmentLengthRecord::TempoSynced {
+        note: NoteValueRecord {
             numerator: 1,
             denominator: 8,
         },
         bpm,
     };
     let go = std::sync::atomic::AtomicBool::new(false);
-    let recut = |length: SegmentLength, cancel: &std::sync::atomic::AtomicBool| {
+    let recut = |length: SegmentLengthRecord, cancel: &std::sync::atomic::AtomicBool| {
         recut_cached(
             &preset,
             &identity,

@@ -4,44 +4,12 @@
 //!
 //! Needs the ONNX Runtime library (`bash scripts/install-onnxruntime.sh`).
 
+mod alloc_counter;
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use alloc_counter::{take_count, watch, CountingAllocator};
 use common::{encoder_dir, melody, synthetic_preset};
 use counterpart_core::engine::{build, EncoderSearch, EngineConfig, EngineSettings, LoadedPreset};
-
-struct CountingAllocator;
-
-thread_local! {
-    static WATCHING: Cell<bool> = const { Cell::new(false) };
-}
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-fn count() {
-    if WATCHING.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count();
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -81,13 +49,11 @@ fn the_audio_thread_never_allocates() {
             &right[position..position + n],
         ];
         let mut out = [&mut left_out[..n], &mut right_out[..n]];
-        WATCHING.with(|w| w.set(true));
-        audio.process(&g, &mut out).unwrap();
-        WATCHING.with(|w| w.set(false));
+        watch(|| audio.process(&g, &mut out)).unwrap();
         while worker.step().unwrap() {}
         position += n;
     }
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0);
+    assert_eq!(take_count(), 0);
     let telemetry = control.telemetry();
     assert!(telemetry.decisions() > 10);
     assert_eq!(telemetry.nonfinite_samples(), 1);

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::f32::consts::TAU;
 
 use counterpart_core::preset::{
-    sha256_hex, AudioData, CodebookData, CorpusFile, DecisionData, EncoderIdentity, NoteValue,
-    Preset, PresetError, PresetInfo, SegmentLength, SegmentRecord, SegmentationSettings,
-    FORMAT_VERSION, MARKER_KEY,
+    sha256_hex, AudioData, CodebookData, CorpusFile, DecisionData, EncoderIdentity,
+    NoteValueRecord, Preset, PresetError, PresetInfo, SegmentLengthRecord, SegmentRecord,
+    SegmentationSettings, FORMAT_VERSION, MARKER_KEY,
 };
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -92,7 +92,7 @@ fn sample_preset() -> Preset {
             created: "2026-01-02T03:04:05Z".into(),
         },
         segmentation: SegmentationSettings {
-            length: SegmentLength::Uniform { seconds: 0.35 },
+            length: SegmentLengthRecord::Uniform { seconds: 0.35 },
             onset_snap_seconds: Some(0.03),
             analysis_sample_rate: 16_000,
         },
@@ -280,8 +280,8 @@ fn version_1_files_with_one_model_still_load() {
 fn tempo_synced_settings_and_no_embedded_encoder_round_trip() {
     let mut preset = sample_preset();
     preset.segmentation = SegmentationSettings {
-        length: SegmentLength::TempoSynced {
-            note: NoteValue {
+        length: SegmentLengthRecord::TempoSynced {
+            note: NoteValueRecord {
                 numerator: 1,
                 denominator: 8,
             },
@@ -548,7 +548,9 @@ fn inconsistent_contents_are_refused_with_a_reason() {
         ("licence", Box::new(|p| p.info.licence.clear())),
         (
             "segment length",
-            Box::new(|p| p.segmentation.length = SegmentLength::Uniform { seconds: f64::NAN }),
+            Box::new(|p| {
+                p.segmentation.length = SegmentLengthRecord::Uniform { seconds: f64::NAN }
+            }),
         ),
         ("hexadecimal", Box::new(|p| p.encoder.sha256 = "abc".into())),
         (

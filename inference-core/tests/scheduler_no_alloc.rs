@@ -1,41 +1,15 @@
 //! The audio-thread path allocates nothing: a counting global allocator watches `process`
 //! through jumps, contiguous runs, late fallbacks, silences, crossfade changes and a corpus swap.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+mod alloc_counter;
+
 use std::sync::Arc;
+
+use alloc_counter::{take_count, watch, CountingAllocator};
 
 use counterpart_core::action::{
     CorpusMemory, GrainScheduler, SchedulerConfig, SegmentId, SourceRecording,
 };
-
-struct CountingAllocator;
-
-static WATCHING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if WATCHING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if WATCHING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if WATCHING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -71,9 +45,7 @@ fn process_watched(
         let size = block.min(frames - done);
         let (left, right) = out.split_at_mut(1);
         let mut views = [&mut left[0][..size], &mut right[0][..size]];
-        WATCHING.store(true, Ordering::SeqCst);
-        scheduler.process(&mut views).unwrap();
-        WATCHING.store(false, Ordering::SeqCst);
+        watch(|| scheduler.process(&mut views)).unwrap();
         done += size;
     }
 }
@@ -81,11 +53,9 @@ fn process_watched(
 #[test]
 fn process_never_allocates_or_frees() {
     // The counter sees allocations made while watching.
-    WATCHING.store(true, Ordering::SeqCst);
-    let probe = vec![1u8; 16];
-    WATCHING.store(false, Ordering::SeqCst);
+    let probe = watch(|| vec![1u8; 16]);
     drop(probe);
-    assert_eq!(ALLOCATIONS.swap(0, Ordering::SeqCst), 1);
+    assert_eq!(take_count(), 1);
 
     let first = corpus(2_000.0, 2);
     let second = corpus(3_000.0, 1);
@@ -109,7 +79,7 @@ fn process_never_allocates_or_frees() {
     handle.play(at + 4_800, SegmentId(11)).unwrap();
     process_watched(&mut scheduler, &mut out, 3 * 4_800, 1);
     process_watched(&mut scheduler, &mut out, 4_800, 333);
-    assert_eq!(ALLOCATIONS.load(Ordering::SeqCst), 0);
+    assert_eq!(take_count(), 0);
     let counters = scheduler.counters();
     assert!(counters.late_fallbacks >= 2);
     // The old corpus went back to the worker and is freed here.

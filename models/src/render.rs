@@ -8,8 +8,7 @@ use std::time::Instant;
 
 use counterpart_core::action::resample_channels;
 use counterpart_core::engine::{
-    build, EncoderSearch, EngineConfig, EngineError, LoadError, LoadedPreset, OfflineRenderer,
-    PlayedSlot,
+    build, EncoderSearch, EngineConfig, EngineError, LoadedPreset, OfflineRenderer, PlayedSlot,
 };
 use counterpart_core::preset::{Preset, PresetError};
 
@@ -81,13 +80,10 @@ pub enum RenderError {
     /// The preset could not be read.
     #[error(transparent)]
     Preset(#[from] PresetError),
-    /// The preset could not be turned into runtime objects.
-    #[error(transparent)]
-    Load(#[from] LoadError),
     /// The guide could not be read.
     #[error(transparent)]
     Guide(#[from] AudioFileError),
-    /// The engine failed.
+    /// The preset could not be turned into runtime objects, or the engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
     /// The options are wrong (the message says which).

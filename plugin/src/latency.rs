@@ -11,8 +11,9 @@
 //! restart it (`request_restart`), and until the host does, keeps playing at the latency it
 //! announced (see [`Announced::fit`]).
 
+use crate::error::PluginError;
 use counterpart_core::engine::{announced_latency, EngineConfig, Margin, WorkerMargin};
-use counterpart_core::preset::{PresetTiming, SegmentLength, SegmentationSettings};
+use counterpart_core::preset::{PresetTiming, SegmentLengthRecord, SegmentationSettings};
 
 use crate::library::LoadKey;
 use crate::params::{CounterpartParams, SegmentChoice};
@@ -72,7 +73,7 @@ impl Announced {
     /// The latency to announce for `key` at `rate` Hz, with blocks of up to `max_block` frames
     /// and a crossfade of `crossfade_s` seconds, from the preset's header `timing`.
     pub fn compute(
-        timing: Result<&PresetTiming, &String>,
+        timing: Result<&PresetTiming, &PluginError>,
         key: LatencyKey,
         rate: u32,
         max_block: usize,
@@ -87,7 +88,7 @@ impl Announced {
             margin_s,
         };
         if let Ok(timing) = timing {
-            if let Ok(latency) = announced.latency_of(timing, &key) {
+            if let Some(latency) = announced.latency_of(timing, &key) {
                 announced.latency = latency;
                 announced.key = Some(key);
             }
@@ -100,15 +101,16 @@ impl Announced {
         Margin::Seconds(self.margin_s)
     }
 
-    /// The latency an engine for `key` would report, from the preset's header `timing`.
-    pub fn latency_of(&self, timing: &PresetTiming, key: &LatencyKey) -> Result<u32, String> {
+    /// The latency an engine for `key` would report, from the preset's header `timing`; `None`
+    /// when no engine can be built for it (the build says why).
+    pub fn latency_of(&self, timing: &PresetTiming, key: &LatencyKey) -> Option<u32> {
         let recut;
         let segmentation = match key.segment.note() {
             // The corpus is re-cut into the note value at the host's tempo (the library's
             // default when it reports none).
             Some(note) => {
                 recut = SegmentationSettings {
-                    length: SegmentLength::TempoSynced {
+                    length: SegmentLengthRecord::TempoSynced {
                         note,
                         bpm: LoadKey::bpm_of(key.tempo_centi_bpm),
                     },
@@ -124,8 +126,7 @@ impl Announced {
             tempo_bpm: key.tempo_centi_bpm.map(|c| c as f64 / 100.0),
             ..EngineConfig::default()
         };
-        announced_latency(segmentation, &timing.models, &config, self.rate)
-            .map_err(|e| e.to_string())
+        announced_latency(segmentation, &timing.models, &config, self.rate).ok()
     }
 
     /// The engine to build when `wanted` is asked for, given the preset's header `timing`:
@@ -135,19 +136,20 @@ impl Announced {
     /// value says whether `wanted` needs a restart of the plugin.
     pub fn fit(
         &self,
-        timing: Result<&PresetTiming, &String>,
+        timing: Result<&PresetTiming, &PluginError>,
         wanted: &LatencyKey,
     ) -> (Option<LatencyKey>, bool) {
         let Ok(timing) = timing else {
             return (Some(wanted.clone()), false);
         };
         match self.latency_of(timing, wanted) {
-            Ok(latency) if latency != self.latency => {
+            Some(latency) if latency != self.latency => {
                 let fallback = self.key.as_ref().map(|announced| LatencyKey {
                     source: wanted.source.clone(),
                     ..announced.clone()
                 });
-                let kept = fallback.filter(|key| self.latency_of(timing, key) == Ok(self.latency));
+                let kept =
+                    fallback.filter(|key| self.latency_of(timing, key) == Some(self.latency));
                 (kept, true)
             }
             _ => (Some(wanted.clone()), false),
@@ -159,7 +161,7 @@ impl Announced {
 pub fn tempo_synced(timing: &PresetTiming) -> bool {
     matches!(
         timing.segmentation.length,
-        SegmentLength::TempoSynced { .. }
+        SegmentLengthRecord::TempoSynced { .. }
     )
 }
 

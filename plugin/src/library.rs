@@ -17,13 +17,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use counterpart_core::engine::{recut_cached, EncoderSearch, LoadedPreset, Progress, RecutCache};
-use counterpart_core::preset::{Preset, SegmentLength};
+use counterpart_core::preset::{Preset, SegmentLengthRecord};
 use crossbeam_channel::{Receiver, TryRecvError};
 
+use crate::error::PluginError;
+use crate::my_recordings::{self, Job};
 use crate::params::SegmentChoice;
 use crate::preset_source::PresetSource;
-use crate::recordings::{self, Job};
-use crate::shared::{Notice, PresetInfo};
+use crate::shared::{Notice, PresetDisplay};
 
 /// The tempo note-value segments are measured at when the host reports none.
 pub const DEFAULT_BPM: f64 = 120.0;
@@ -111,7 +112,7 @@ impl LoadKey {
 #[derive(Clone)]
 struct Prepared {
     preset: Arc<Preset>,
-    info: Arc<PresetInfo>,
+    info: Arc<PresetDisplay>,
     /// The [identity](Preset::identity) of the preset as read (a re-cut keeps its source's).
     identity: Arc<str>,
 }
@@ -119,7 +120,7 @@ struct Prepared {
 impl Prepared {
     /// `preset`, read from `source` (a description), whose identity is `identity`.
     fn new(preset: Preset, identity: &str, source: String) -> Self {
-        let info = Arc::new(PresetInfo::new(&preset, source));
+        let info = Arc::new(PresetDisplay::new(&preset, source));
         Self {
             preset: Arc::new(preset),
             info,
@@ -130,9 +131,9 @@ impl Prepared {
     /// The same, with `notice` for the editor.
     fn with_notice(&self, notice: Option<Notice>) -> Self {
         Self {
-            info: Arc::new(PresetInfo {
+            info: Arc::new(PresetDisplay {
                 notice,
-                ..PresetInfo::clone(&self.info)
+                ..PresetDisplay::clone(&self.info)
             }),
             ..self.clone()
         }
@@ -154,19 +155,22 @@ pub struct Loaded {
 impl Loaded {
     /// Runtime objects for an engine with look-ahead `lookahead`: a clone sharing the corpus,
     /// the encoder session and the model weights. Worker thread.
-    pub fn runtime(&mut self, lookahead: usize) -> Result<LoadedPreset, String> {
+    pub fn runtime(&mut self, lookahead: usize) -> Result<LoadedPreset, PluginError> {
         if lookahead != self.lookahead {
             self.runtime = self
                 .runtime
                 .with_lookahead(&self.playing.preset, lookahead)
-                .map_err(|e| format!("cannot load {}: {e}", self.playing.info.source))?;
+                .map_err(|e| PluginError::Load {
+                    what: self.playing.info.source.clone(),
+                    reason: e.to_string(),
+                })?;
             self.lookahead = lookahead;
         }
         Ok(self.runtime.clone())
     }
 
     /// The editor's view of the preset that plays.
-    pub fn info(&self) -> Arc<PresetInfo> {
+    pub fn info(&self) -> Arc<PresetDisplay> {
         Arc::clone(&self.playing.info)
     }
 
@@ -198,7 +202,7 @@ struct LoadRequest {
 /// after reading it), and the runtime objects or why there are none.
 struct LoadResult {
     read: Option<Prepared>,
-    loaded: Result<Loaded, String>,
+    loaded: Result<Loaded, PluginError>,
 }
 
 /// A load under way on a loader thread.
@@ -219,7 +223,7 @@ pub struct Library {
     /// The preset as read.
     read: Option<(LoadKey, Prepared)>,
     /// The runtime objects (or the reason there are none) for the last key loaded.
-    ready: Option<(LoadKey, Result<Loaded, String>)>,
+    ready: Option<(LoadKey, Result<Loaded, PluginError>)>,
     loading: Option<Loading>,
     /// The latest request, waiting for a cancelled load to stop, with its look-ahead.
     queued: Option<(LoadKey, usize)>,
@@ -241,7 +245,7 @@ impl Library {
 
     /// What is ready for `key`: the runtime objects, or why they could not be loaded; `None`
     /// when `key` has not been loaded (yet).
-    pub fn ready(&mut self, key: &LoadKey) -> Option<Result<&mut Loaded, String>> {
+    pub fn ready(&mut self, key: &LoadKey) -> Option<Result<&mut Loaded, PluginError>> {
         match &mut self.ready {
             Some((ready, result)) if ready == key => Some(result.as_mut().map_err(|e| e.clone())),
             _ => None,
@@ -272,7 +276,7 @@ impl Library {
 
     /// Asks for `key` to be loaded, with the decision model for `lookahead`: at once, or when
     /// the load under way, which this cancels, has stopped.
-    pub fn request(&mut self, key: &LoadKey, lookahead: usize) -> Result<(), String> {
+    pub fn request(&mut self, key: &LoadKey, lookahead: usize) -> Result<(), PluginError> {
         match &self.loading {
             Some(loading) if loading.key == *key && !loading.cancel.load(Ordering::Relaxed) => {
                 self.queued = None;
@@ -289,7 +293,7 @@ impl Library {
 
     /// Starts loading `key` on a loader thread, reusing the preset as read and the re-cut
     /// corpus when only the segmentation or the rate changed.
-    fn start(&mut self, key: &LoadKey, lookahead: usize) -> Result<(), String> {
+    fn start(&mut self, key: &LoadKey, lookahead: usize) -> Result<(), PluginError> {
         let read = self
             .read
             .as_ref()
@@ -323,7 +327,7 @@ impl Library {
             .spawn(move || {
                 let _ = tx.send(load(request));
             })
-            .map_err(|e| format!("cannot start the loader thread: {e}"))?;
+            .map_err(|e| PluginError::LoaderThread(e.to_string()))?;
         self.loading = Some(Loading {
             key: key.clone(),
             thread,
@@ -344,7 +348,7 @@ impl Library {
             Err(TryRecvError::Empty) => return false,
             Err(TryRecvError::Disconnected) => LoadResult {
                 read: None,
-                loaded: Err("the preset loader stopped unexpectedly".into()),
+                loaded: Err(PluginError::LoaderStopped),
             },
         };
         let Some(loading) = self.loading.take() else {
@@ -403,11 +407,11 @@ fn load(request: LoadRequest) -> LoadResult {
 }
 
 /// The runtime objects for `request`, from the preset as `read`.
-fn prepare(request: &LoadRequest, read: &Prepared) -> Result<Loaded, String> {
+fn prepare(request: &LoadRequest, read: &Prepared) -> Result<Loaded, PluginError> {
     let key = &request.key;
     let cancelled = || request.cancel.load(Ordering::Relaxed);
     if cancelled() {
-        return Err("cancelled".into());
+        return Err(PluginError::Cancelled);
     }
     let search = EncoderSearch::default();
     let recorded = match (key.recordings.is_empty(), &request.recorded) {
@@ -419,7 +423,7 @@ fn prepare(request: &LoadRequest, read: &Prepared) -> Result<Loaded, String> {
                 progress: &request.progress,
                 recuts: request.recuts.as_ref(),
             };
-            recordings::label(
+            my_recordings::label(
                 &key.recordings,
                 (&read.preset, &read.identity, &read.info),
                 &search,
@@ -454,7 +458,7 @@ fn prepare(request: &LoadRequest, read: &Prepared) -> Result<Loaded, String> {
         (None, _) => base,
         (Some(_), Some(recut)) => recut.clone(),
         (Some(note), None) => {
-            let length = SegmentLength::TempoSynced {
+            let length = SegmentLengthRecord::TempoSynced {
                 note,
                 bpm: key.bpm(),
             };
@@ -467,17 +471,23 @@ fn prepare(request: &LoadRequest, read: &Prepared) -> Result<Loaded, String> {
                 Some(&request.progress),
                 request.recuts.as_ref(),
             )
-            .map_err(|e| format!("cannot cut {}: {e}", key.describe()))?;
+            .map_err(|e| PluginError::Cut {
+                what: key.describe(),
+                reason: e.to_string(),
+            })?;
             Prepared::new(recut, &base.identity, base.info.source.clone())
                 .with_notice(base.info.notice.clone())
         }
     };
     if cancelled() {
-        return Err("cancelled".into());
+        return Err(PluginError::Cancelled);
     }
     let runtime =
         LoadedPreset::load_for(&playing.preset, key.rate, &search, Some(request.lookahead))
-            .map_err(|e| format!("cannot load {}: {e}", key.describe()))?;
+            .map_err(|e| PluginError::Load {
+                what: key.describe(),
+                reason: e.to_string(),
+            })?;
     Ok(Loaded {
         playing,
         recorded,

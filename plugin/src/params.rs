@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use counterpart_core::engine::{EngineSettings, MissingLabel};
-use counterpart_core::preset::NoteValue;
+use counterpart_core::preset::NoteValueRecord;
 use nice_plug::prelude::*;
 
 /// Where the guide track A comes from.
@@ -79,7 +79,7 @@ pub enum SegmentChoice {
 
 impl SegmentChoice {
     /// The note value, or `None` for the preset's own length.
-    pub fn note(self) -> Option<NoteValue> {
+    pub fn note(self) -> Option<NoteValueRecord> {
         let denominator = match self {
             SegmentChoice::Preset => return None,
             SegmentChoice::Sixteenth => 16,
@@ -88,7 +88,7 @@ impl SegmentChoice {
             SegmentChoice::Half => 2,
             SegmentChoice::Whole => 1,
         };
-        Some(NoteValue {
+        Some(NoteValueRecord {
             numerator: 1,
             denominator,
         })

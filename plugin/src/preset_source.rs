@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use counterpart_core::preset::{sha256_hex, Preset, PresetError, PresetTiming};
 
+use crate::error::PluginError;
+
 /// The default preset's file, compiled in.
 static DEFAULT_PRESET: &[u8] = include_bytes!("../../models/presets/default.cpreset");
 
@@ -44,12 +46,13 @@ impl PresetSource {
 
     /// What the preset's header says about its engines' timing, read without the rest of the
     /// file (main or worker thread: it reads a few kilobytes of a preset file).
-    pub fn timing(&self) -> Result<PresetTiming, String> {
+    pub fn timing(&self) -> Result<PresetTiming, PluginError> {
         match self {
             PresetSource::Default => PresetTiming::from_header_bytes(DEFAULT_PRESET)
-                .map_err(|e| format!("the embedded default preset is damaged: {e}")),
-            PresetSource::File(path) => PresetTiming::read(path)
-                .map_err(|e| format!("cannot load preset {}: {e}", path.display())),
+                .map_err(|e| PluginError::DefaultPresetDamaged(e.to_string())),
+            PresetSource::File(path) => {
+                PresetTiming::read(path).map_err(|e| preset_file_error(path, &e))
+            }
         }
     }
 
@@ -57,11 +60,11 @@ impl PresetSource {
     /// names the default encoder without embedding it, the compiled-in encoder is attached
     /// (only if its hash is the one the preset records). Worker thread: reads the file and
     /// decodes the corpus.
-    pub fn read(&self) -> Result<(Preset, String), String> {
+    pub fn read(&self) -> Result<(Preset, String), PluginError> {
         let (mut preset, identity) = match self {
             PresetSource::Default => Preset::from_bytes(DEFAULT_PRESET)
                 .and_then(|preset| Ok((preset, Preset::identity(DEFAULT_PRESET)?)))
-                .map_err(|e| format!("the embedded default preset is damaged: {e}"))?,
+                .map_err(|e| PluginError::DefaultPresetDamaged(e.to_string()))?,
             PresetSource::File(path) => read_file(path)?,
         };
         if preset.encoder.embedded.is_none()
@@ -74,8 +77,16 @@ impl PresetSource {
     }
 }
 
-fn read_file(path: &Path) -> Result<(Preset, String), String> {
-    let error = |e: PresetError| format!("cannot load preset {}: {e}", path.display());
+/// Why preset file `path` could not be read.
+fn preset_file_error(path: &Path, error: &PresetError) -> PluginError {
+    PluginError::PresetFile {
+        path: path.display().to_string(),
+        reason: error.to_string(),
+    }
+}
+
+fn read_file(path: &Path) -> Result<(Preset, String), PluginError> {
+    let error = |e: PresetError| preset_file_error(path, &e);
     let bytes = std::fs::read(path).map_err(|source| {
         error(PresetError::Io {
             path: path.to_owned(),
@@ -105,11 +116,14 @@ mod tests {
         let path = dir.join("not-a-preset.cpreset");
         std::fs::write(&path, b"RIFF....WAVEfmt ").unwrap();
         let error = PresetSource::File(path.clone()).read().unwrap_err();
-        assert!(error.contains("not-a-preset.cpreset"), "{error}");
+        assert!(
+            error.to_string().contains("not-a-preset.cpreset"),
+            "{error}"
+        );
         let missing = PresetSource::File(dir.join("missing.cpreset"))
             .read()
             .unwrap_err();
-        assert!(missing.contains("missing.cpreset"), "{missing}");
+        assert!(missing.to_string().contains("missing.cpreset"), "{missing}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

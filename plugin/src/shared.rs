@@ -29,7 +29,7 @@ pub enum EngineStatus {
 
 /// What the editor shows about the loaded preset.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PresetInfo {
+pub struct PresetDisplay {
     /// Where it came from.
     pub source: String,
     /// Its name.
@@ -64,7 +64,7 @@ pub struct Notice {
     pub warning: bool,
 }
 
-impl PresetInfo {
+impl PresetDisplay {
     /// Collects the editor's view of `preset`, read from `source`.
     pub fn new(preset: &Preset, source: String) -> Self {
         let summary = preset.summary();
@@ -97,7 +97,7 @@ pub struct SharedState {
     resets: AtomicU64,
     reloads: AtomicU64,
     status: Mutex<EngineStatus>,
-    preset: Mutex<Option<Arc<PresetInfo>>>,
+    preset: Mutex<Option<Arc<PresetDisplay>>>,
     recorded: Mutex<Option<Arc<Preset>>>,
     telemetry: Mutex<Option<Arc<EngineTelemetry>>>,
     load_progress: Arc<Progress>,
@@ -255,12 +255,12 @@ impl SharedState {
     }
 
     /// The loaded preset, if any.
-    pub fn preset(&self) -> Option<Arc<PresetInfo>> {
+    pub fn preset(&self) -> Option<Arc<PresetDisplay>> {
         lock(&self.preset).clone()
     }
 
     /// Sets the loaded preset (worker).
-    pub fn set_preset(&self, info: Option<Arc<PresetInfo>>) {
+    pub fn set_preset(&self, info: Option<Arc<PresetDisplay>>) {
         *lock(&self.preset) = info;
     }
 

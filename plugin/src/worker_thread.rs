@@ -23,6 +23,7 @@ use ringbuf::traits::{Consumer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
 use crate::audio_thread::AudioSide;
+use crate::error::PluginError;
 use crate::handoff::{BuildProgress, Handoff, Installed, SegmentGrid};
 use crate::latency::{Announced, LatencyKey};
 use crate::library::{Library, LoadKey};
@@ -72,7 +73,7 @@ pub struct WorkerLinks {
 }
 
 /// What the main thread tells the worker thread.
-enum Command {
+enum WorkerCommand {
     /// The plugin was activated: play with these links.
     Activate(Box<Session>),
     /// The plugin was deactivated: drop the session's engines and the audio side, keep what
@@ -82,7 +83,7 @@ enum Command {
 
 /// The running worker thread, owned by the plugin on the main thread.
 pub struct WorkerThread {
-    commands: Option<Sender<Command>>,
+    commands: Option<Sender<WorkerCommand>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -102,7 +103,7 @@ impl WorkerThread {
         let thread = std::thread::Builder::new()
             .name("counterpart-worker".into())
             .spawn(move || {
-                Worker {
+                WorkerState {
                     library: Library::new(Arc::clone(shared.load_progress())),
                     params,
                     shared,
@@ -123,17 +124,17 @@ impl WorkerThread {
     /// Main thread; returns at once.
     pub fn activate(&self, links: WorkerLinks, setup: HostSetup) {
         let session = Session::new(links, setup);
-        self.send(Command::Activate(Box::new(session)));
+        self.send(WorkerCommand::Activate(Box::new(session)));
     }
 
     /// Ends the session: its engines, and the audio side the plugin is done with, are dropped
     /// on the worker thread; what was loaded (or is loading) is kept for the next activation.
     /// Main thread; returns at once.
     pub fn deactivate(&self, audio: Option<AudioSide>) {
-        self.send(Command::Deactivate(audio.map(Box::new)));
+        self.send(WorkerCommand::Deactivate(audio.map(Box::new)));
     }
 
-    fn send(&self, command: Command) {
+    fn send(&self, command: WorkerCommand) {
         if let Some(commands) = &self.commands {
             // The thread only stops when this is dropped.
             let _ = commands.send(command);
@@ -188,7 +189,7 @@ struct Session {
 }
 
 /// The worker thread's state.
-struct Worker {
+struct WorkerState {
     params: Arc<CounterpartParams>,
     shared: Arc<SharedState>,
     session: Option<Session>,
@@ -199,10 +200,10 @@ struct Worker {
 }
 
 /// A preset's header as read for a source and reload count (its error when unreadable).
-pub type TimingEntry = ((PresetSource, u64), Result<PresetTiming, String>);
+pub type TimingEntry = ((PresetSource, u64), Result<PresetTiming, PluginError>);
 
-impl Worker {
-    fn run(mut self, commands: &Receiver<Command>) {
+impl WorkerState {
+    fn run(mut self, commands: &Receiver<WorkerCommand>) {
         let mut busy = true;
         loop {
             let wait = match &self.session {
@@ -214,8 +215,8 @@ impl Worker {
                 Some(_) => WORKER_POLL,
             };
             match commands.recv_timeout(wait) {
-                Ok(Command::Activate(session)) => self.start_session(*session),
-                Ok(Command::Deactivate(audio)) => {
+                Ok(WorkerCommand::Activate(session)) => self.start_session(*session),
+                Ok(WorkerCommand::Deactivate(audio)) => {
                     self.end_session();
                     drop(audio);
                 }
@@ -226,8 +227,8 @@ impl Worker {
             if self.session.is_none() && self.library.is_idle() {
                 // Nothing to do until the next command.
                 match commands.recv() {
-                    Ok(Command::Activate(session)) => self.start_session(*session),
-                    Ok(Command::Deactivate(audio)) => drop(audio),
+                    Ok(WorkerCommand::Activate(session)) => self.start_session(*session),
+                    Ok(WorkerCommand::Deactivate(audio)) => drop(audio),
                     Err(_) => break,
                 }
             }
@@ -447,7 +448,7 @@ impl Session {
         runtime: LoadedPreset,
         params: &CounterpartParams,
         shared: &SharedState,
-    ) -> Result<Arc<EngineTelemetry>, String> {
+    ) -> Result<Arc<EngineTelemetry>, PluginError> {
         let rate = self.setup.sample_rate;
         let tempo_bpm = key.tempo_centi_bpm.map(|c| c as f64 / 100.0);
         let period_beats = match runtime.segmentation.length {
@@ -464,16 +465,15 @@ impl Session {
             ..EngineConfig::default()
         };
         let engine =
-            build(runtime, &config, rate).map_err(|e| format!("cannot start the engine: {e}"))?;
+            build(runtime, &config, rate).map_err(|e| PluginError::Engine(e.to_string()))?;
         let latency = engine.audio.latency_samples();
         if latency != self.setup.announced.latency {
             // Never reached when the preset's header is what the file holds: the engine would
             // play out of place by the difference, so it does not play.
-            return Err(format!(
-                "the engine's latency ({latency} samples) is not the one announced to the host \
-                 ({}); restart the plugin or the transport",
-                self.setup.announced.latency
-            ));
+            return Err(PluginError::LatencyMismatch {
+                engine: latency,
+                announced: self.setup.announced.latency,
+            });
         }
         let grid = SegmentGrid {
             period_samples: engine.worker.segment_samples(),
@@ -503,7 +503,7 @@ impl Session {
             .try_push(Handoff::Install(installed))
             .is_err()
         {
-            return Err("the audio thread is not taking new engines (is it processing?)".into());
+            return Err(PluginError::AudioThreadBusy);
         }
         self.engine_id = id;
         self.current = Some(key.clone());
@@ -515,7 +515,8 @@ impl Session {
     }
 
     /// Reports a failed load or build: the audio thread passes dry audio.
-    fn fail(&mut self, key: BuildKey, message: String, shared: &SharedState) {
+    fn fail(&mut self, key: BuildKey, error: PluginError, shared: &SharedState) {
+        let message = error.to_string();
         nice_plug::nice_error!("Counterpart: {message}");
         self.worker = None;
         let _ = self.links.handoff.try_push(Handoff::Clear(key.resets));

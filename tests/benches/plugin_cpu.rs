@@ -71,7 +71,7 @@ fn feed(audio: &mut AudioThread, guide: &[f32], start: usize, frames: usize, spe
 }
 
 /// What the benchmark thread asks the audio thread to do.
-enum Command {
+enum AudioRequest {
     /// Process this many 128-frame blocks and report the time they took.
     Blocks(u64),
     /// Stop.
@@ -83,7 +83,7 @@ fn main() {
     let mut plugin = HostedPlugin::load(&bundled_clap(), "org.counterpart.counterpart");
     let source = plugin.param_id("Guide Source");
     plugin.set_param(source, 1.0);
-    let (commands, command_rx) = std::sync::mpsc::channel::<Command>();
+    let (commands, command_rx) = std::sync::mpsc::channel::<AudioRequest>();
     let (times_tx, times) = std::sync::mpsc::channel::<Duration>();
     let (ready_tx, ready) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
@@ -99,11 +99,11 @@ fn main() {
             println!("plugin/process_128 measures the real-time path (the host claims real time)");
             criterion.bench_function("plugin/process_128", |b| {
                 b.iter_custom(|iterations| {
-                    commands.send(Command::Blocks(iterations)).unwrap();
+                    commands.send(AudioRequest::Blocks(iterations)).unwrap();
                     times.recv().unwrap()
                 })
             });
-            commands.send(Command::Done).unwrap();
+            commands.send(AudioRequest::Done).unwrap();
             criterion.final_summary();
         });
         plugin.run_audio(RATE, BLOCK as u32, move |audio| {
@@ -139,7 +139,7 @@ fn main() {
             }
             ready_tx.send(()).unwrap();
             let mut position = 0;
-            while let Ok(Command::Blocks(n)) = command_rx.recv() {
+            while let Ok(AudioRequest::Blocks(n)) = command_rx.recv() {
                 let started = Instant::now();
                 for _ in 0..n {
                     feed(audio, &guide, position, BLOCK, None);

@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use crate::perception::{OnsetDetector, PitchAnalyser, Pitches};
 
-use super::resample::{convert_position, resample_channels, ResampleFailure};
+use super::recording_rate::{convert_position, resample_channels, ResampleFailure};
 
 /// A segment label: a codebook token id from perception.
 pub type Label = u32;
@@ -74,7 +74,7 @@ pub struct SourceInfo {
 
 /// A labelled corpus segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Segment {
+pub struct CorpusSegment {
     /// First host-rate frame of the segment in the memory.
     pub start: u64,
     /// One past the last host-rate frame of the segment in the memory.
@@ -89,7 +89,7 @@ pub struct Segment {
     pub source_end: u64,
 }
 
-impl Segment {
+impl CorpusSegment {
     /// Length in host-rate frames.
     pub fn len(&self) -> u64 {
         self.end - self.start
@@ -225,7 +225,7 @@ pub struct CorpusMemory {
     sample_rate: u32,
     channels: Vec<Vec<f32>>,
     sources: Vec<SourceInfo>,
-    segments: Vec<Segment>,
+    segments: Vec<CorpusSegment>,
     by_label: BTreeMap<Label, Vec<SegmentId>>,
     peaks: Vec<f32>,
     onsets: Vec<u64>,
@@ -294,7 +294,7 @@ impl CorpusMemory {
                         segment,
                     });
                 }
-                segments.push(Segment {
+                segments.push(CorpusSegment {
                     start: offset + pair[0],
                     end: offset + pair[1],
                     label,
@@ -340,7 +340,7 @@ impl CorpusMemory {
 
     /// The onset of the note sounding at [`NOTE_AT`] of `segment` (the last onset before that
     /// point, within [`NEXT_NOTE_S`] and its recording), else its first onset after it.
-    fn find_note(&self, segment: &Segment) -> Option<u64> {
+    fn find_note(&self, segment: &CorpusSegment) -> Option<u64> {
         let middle = segment.start + (segment.len() as f64 * NOTE_AT).round() as u64;
         let earliest = middle
             .saturating_sub(self.seconds(NEXT_NOTE_S))
@@ -424,7 +424,7 @@ impl CorpusMemory {
     }
 
     /// All segments, in memory order.
-    pub fn segments(&self) -> &[Segment] {
+    pub fn segments(&self) -> &[CorpusSegment] {
         &self.segments
     }
 
@@ -434,7 +434,7 @@ impl CorpusMemory {
     }
 
     /// One segment, if `id` is in range.
-    pub fn segment(&self, id: SegmentId) -> Option<&Segment> {
+    pub fn segment(&self, id: SegmentId) -> Option<&CorpusSegment> {
         self.segments.get(id.index())
     }
 
@@ -502,7 +502,7 @@ impl CorpusMemory {
 
     /// The host-rate frames of the recording that holds `segment`: reads outside them are
     /// silence, so crossfade tails never run into a neighbouring recording.
-    pub(crate) fn source_frames(&self, segment: &Segment) -> Range<u64> {
+    pub(crate) fn source_frames(&self, segment: &CorpusSegment) -> Range<u64> {
         self.sources[segment.source as usize].frames.clone()
     }
 

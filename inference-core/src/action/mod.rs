@@ -11,12 +11,13 @@ mod corpus;
 mod crossfade;
 mod label_distance;
 mod navigator;
+mod recording_rate;
 mod recordings;
-mod resample;
 mod scheduler;
 
 pub use corpus::{
-    CorpusError, CorpusMemory, Label, Provenance, Segment, SegmentId, SourceInfo, SourceRecording,
+    CorpusError, CorpusMemory, CorpusSegment, Label, Provenance, SegmentId, SourceInfo,
+    SourceRecording,
 };
 pub(crate) use corpus::{ATTACK_S, NEXT_NOTE_S};
 pub use crossfade::EqualPowerCurve;
@@ -24,10 +25,10 @@ pub use label_distance::{LabelDistanceError, LabelDistances};
 pub use navigator::{
     Decision, MissingLabelPolicy, Navigator, NavigatorConfig, NavigatorError, NavigatorStats, Route,
 };
+pub use recording_rate::{convert_position, resample_channels, ResampleFailure};
 pub use recordings::{
     default_name, find_recordings, with_recordings, Recording, RecordingPath, SILENT_DBFS,
 };
-pub use resample::{convert_position, resample_channels, ResampleFailure};
 pub use scheduler::{
     GrainScheduler, PlayingSegment, ProcessError, ScheduleError, SchedulerConfig,
     SchedulerCounters, SchedulerHandle, SchedulerTelemetry, MAX_VOICES,

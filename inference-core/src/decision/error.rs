@@ -51,3 +51,6 @@ pub enum DecisionError {
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),
 }
+
+/// The decision stage's result.
+pub(crate) type Result<T> = std::result::Result<T, DecisionError>;

@@ -12,14 +12,13 @@ use candle_nn::{Embedding, Linear, VarBuilder, VarMap};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use super::error::Result;
 use super::{DecisionConfig, DecisionError};
 
 /// File name of the weights inside a checkpoint folder.
 pub const WEIGHTS_FILE: &str = "decision.safetensors";
 /// File name of the JSON config inside a checkpoint folder.
 pub const CONFIG_FILE: &str = "decision.json";
-
-type Result<T> = std::result::Result<T, DecisionError>;
 
 /// Teacher-forcing inputs for one window of a pair: what [`DecisionModel::forward`] reads and
 /// what it must predict.

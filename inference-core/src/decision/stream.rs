@@ -8,10 +8,9 @@
 
 use candle_core::{Module, Tensor};
 
+use super::error::Result;
 use super::model::{Attention, DecisionModel};
 use super::DecisionError;
-
-type Result<T> = std::result::Result<T, DecisionError>;
 
 /// Ring buffer of the last `capacity` keys and values of one attention.
 #[derive(Debug)]

@@ -2,89 +2,20 @@
 //!
 //! Runs on a worker thread (or offline): it resamples the corpus to the host rate, builds the
 //! decision model and opens an ONNX Runtime session for the encoder, all of which allocate and
-//! take time. Every failure is a [`LoadError`] that says what was wrong; nothing panics.
+//! take time. Every failure is an [`EngineError`] that says what was wrong; nothing panics.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use candle_core::Device;
 
-use crate::action::{
-    CorpusError, CorpusMemory, LabelDistanceError, LabelDistances, SegmentId, SourceRecording,
-};
+use super::EngineError;
+use crate::action::{CorpusError, CorpusMemory, LabelDistances, SegmentId, SourceRecording};
 use crate::decision::{DecisionConfig, DecisionError, DecisionModel};
 use crate::perception::{
-    Codebook, EncoderOptions, NoteValue, OnnxEncoder, OnsetSnap, PerceptionError, SegmentLength,
-    SegmentationConfig,
+    Codebook, EncoderOptions, NoteValue, OnnxEncoder, OnsetSnap, SegmentLength, SegmentationConfig,
 };
 use crate::preset::{self, CorpusFile, Preset, PresetError};
-
-/// Why a preset could not be turned into runtime objects.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The preset itself is inconsistent, or its encoder does not match.
-    #[error(transparent)]
-    Preset(#[from] PresetError),
-    /// The encoder the preset names was not found in any search folder.
-    #[error(
-        "the preset needs encoder `{name}` (SHA-256 {sha256}), which it does not embed and which \
-         is not in any of these folders: {}",
-        searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-    )]
-    EncoderNotFound {
-        /// The encoder's name, as the preset records it.
-        name: String,
-        /// The hash the preset records.
-        sha256: String,
-        /// The folders searched.
-        searched: Vec<PathBuf>,
-    },
-    /// An encoder file could not be read.
-    #[error("cannot read encoder {}: {source}", path.display())]
-    EncoderIo {
-        /// The file.
-        path: PathBuf,
-        /// What the operating system reported.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The codebook, segmentation or encoder was refused by perception.
-    #[error("perception: {0}")]
-    Perception(#[from] PerceptionError),
-    /// The decision model could not be built from its config and weights.
-    #[error("decision model: {0}")]
-    Decision(#[from] DecisionError),
-    /// The preset has no decision model for the wanted look-ahead.
-    #[error(
-        "the preset has no decision model for look-ahead {wanted} (it has look-ahead {}): \
-         rebuild it with that look-ahead, or choose one it has",
-        available.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-    )]
-    NoModelForLookahead {
-        /// The look-ahead asked for.
-        wanted: usize,
-        /// The look-aheads the preset has models for.
-        available: Vec<usize>,
-    },
-    /// The corpus audio could not be turned into a corpus memory.
-    #[error("corpus file `{file}`: {source}")]
-    Corpus {
-        /// The corpus file.
-        file: String,
-        /// What the corpus builder reported.
-        #[source]
-        source: CorpusError,
-    },
-    /// The caller cancelled the work (see [`super::recut`]).
-    #[error("cancelled")]
-    Cancelled,
-    /// The codebook centres could not give label distances.
-    #[error("label distances: {0}")]
-    LabelDistances(#[from] LabelDistanceError),
-    /// The parts do not fit together (the message says which).
-    #[error("the preset's parts do not fit together: {0}")]
-    Mismatch(String),
-}
 
 /// Where to look for an encoder a preset names but does not embed: `<name>.onnx` in each folder,
 /// in order. The file is accepted only if its SHA-256 is the one the preset records.
@@ -137,7 +68,7 @@ impl EncoderSearch {
     /// The verified encoder file for `preset`: the first `<name>.onnx` whose hash matches.
     /// A file with the right name but another hash gives [`PresetError::EncoderMismatch`]
     /// when no other folder holds the right one.
-    pub fn find(&self, preset: &Preset) -> Result<PathBuf, LoadError> {
+    pub fn find(&self, preset: &Preset) -> Result<PathBuf, EngineError> {
         let file_name = format!("{}.onnx", preset.encoder.name);
         let mut mismatch = None;
         for dir in &self.dirs {
@@ -151,14 +82,14 @@ impl EncoderSearch {
                     mismatch.get_or_insert(error);
                 }
                 Err(PresetError::Io { path, source }) => {
-                    return Err(LoadError::EncoderIo { path, source })
+                    return Err(EngineError::EncoderIo { path, source })
                 }
                 Err(other) => return Err(other.into()),
             }
         }
         Err(match mismatch {
             Some(error) => error.into(),
-            None => LoadError::EncoderNotFound {
+            None => EngineError::EncoderNotFound {
                 name: preset.encoder.name.clone(),
                 sha256: preset.encoder.sha256.clone(),
                 searched: self.dirs.clone(),
@@ -266,21 +197,21 @@ impl LoadedPreset {
         preset: &Preset,
         host_rate: u32,
         search: &EncoderSearch,
-    ) -> Result<Self, LoadError> {
+    ) -> Result<Self, EngineError> {
         Self::load_for(preset, host_rate, search, None)
     }
 
     /// Converts `preset` for a host running at `host_rate` Hz, with the decision model for
     /// look-ahead `lookahead` (the preferred, first one for `None`), finding the encoder
     /// (embedded, or by name through `search`, verified by hash). A look-ahead the preset has
-    /// no model for is a [`LoadError::NoModelForLookahead`]. Worker thread: allocates and may
+    /// no model for is a [`EngineError::NoModelForLookahead`]. Worker thread: allocates and may
     /// take a while (corpus resampling, model and session loading).
     pub fn load_for(
         preset: &Preset,
         host_rate: u32,
         search: &EncoderSearch,
         lookahead: Option<usize>,
-    ) -> Result<Self, LoadError> {
+    ) -> Result<Self, EngineError> {
         preset.validate()?;
         let decision_data = decision_data(preset, lookahead)?;
         let k = preset.k();
@@ -296,7 +227,7 @@ impl LoadedPreset {
 
         let (recordings, origins) = corpus_recordings(&preset.corpus)?;
         let corpus =
-            CorpusMemory::build(host_rate, recordings).map_err(|source| LoadError::Corpus {
+            CorpusMemory::build(host_rate, recordings).map_err(|source| EngineError::Corpus {
                 file: match &source {
                     CorpusError::NoSources => "(none)".into(),
                     _ => source_index(&source)
@@ -313,7 +244,7 @@ impl LoadedPreset {
 
         let encoder = open_encoder(preset, search)?;
         if encoder.spec().hidden_size != codebook.dim() {
-            return Err(LoadError::Mismatch(format!(
+            return Err(EngineError::Mismatch(format!(
                 "encoder `{}` gives vectors of size {}, the codebook's have {}",
                 preset.encoder.name,
                 encoder.spec().hidden_size,
@@ -344,7 +275,7 @@ impl LoadedPreset {
     /// A copy with the decision model for look-ahead `lookahead` of `preset`, the preset this
     /// was loaded from; everything else is shared. Worker thread: builds the model (a few
     /// milliseconds), which is all a change of look-ahead needs.
-    pub fn with_lookahead(&self, preset: &Preset, lookahead: usize) -> Result<Self, LoadError> {
+    pub fn with_lookahead(&self, preset: &Preset, lookahead: usize) -> Result<Self, EngineError> {
         let decision = decision_model(decision_data(preset, Some(lookahead))?, self.k())?;
         Ok(Self {
             decision,
@@ -367,21 +298,21 @@ impl LoadedPreset {
 fn decision_data(
     preset: &Preset,
     lookahead: Option<usize>,
-) -> Result<&preset::DecisionData, LoadError> {
+) -> Result<&preset::DecisionData, EngineError> {
     preset
         .decision_for(lookahead)
-        .ok_or_else(|| LoadError::NoModelForLookahead {
+        .ok_or_else(|| EngineError::NoModelForLookahead {
             wanted: lookahead.unwrap_or(0),
             available: preset.lookaheads(),
         })
 }
 
 /// Builds the decision model `data` describes, for a codebook of `k` labels.
-fn decision_model(data: &preset::DecisionData, k: usize) -> Result<DecisionModel, LoadError> {
+fn decision_model(data: &preset::DecisionData, k: usize) -> Result<DecisionModel, EngineError> {
     let config: DecisionConfig =
         serde_json::from_value(data.config.clone()).map_err(DecisionError::Json)?;
     if config.vocab_size != k {
-        return Err(LoadError::Mismatch(format!(
+        return Err(EngineError::Mismatch(format!(
             "the decision model has {} labels but the codebook {k}",
             config.vocab_size
         )));
@@ -398,7 +329,7 @@ fn decision_model(data: &preset::DecisionData, k: usize) -> Result<DecisionModel
 pub(super) fn open_encoder(
     preset: &Preset,
     search: &EncoderSearch,
-) -> Result<OnnxEncoder, LoadError> {
+) -> Result<OnnxEncoder, EngineError> {
     let options = EncoderOptions {
         layer: Some(preset.encoder.layer as usize),
         intra_threads: 1,
@@ -415,8 +346,8 @@ pub(super) fn open_encoder(
 /// The perception segmentation a preset's settings describe.
 pub fn segmentation_config(settings: &preset::SegmentationSettings) -> SegmentationConfig {
     let length = match settings.length {
-        preset::SegmentLength::Uniform { seconds } => SegmentLength::Seconds(seconds),
-        preset::SegmentLength::TempoSynced { note, bpm } => SegmentLength::Tempo {
+        preset::SegmentLengthRecord::Uniform { seconds } => SegmentLength::Seconds(seconds),
+        preset::SegmentLengthRecord::TempoSynced { note, bpm } => SegmentLength::Tempo {
             bpm,
             note: NoteValue::new(note.numerator, note.denominator),
         },
@@ -439,7 +370,9 @@ pub fn segmentation_config(settings: &preset::SegmentationSettings) -> Segmentat
 /// A recording's corpus file index and its offset in that file, in native samples.
 type Run = (usize, u64);
 
-fn corpus_recordings(files: &[CorpusFile]) -> Result<(Vec<SourceRecording>, Vec<Run>), LoadError> {
+fn corpus_recordings(
+    files: &[CorpusFile],
+) -> Result<(Vec<SourceRecording>, Vec<Run>), EngineError> {
     let mut recordings = Vec::new();
     let mut origins = Vec::new();
     for (index, file) in files.iter().enumerate() {
@@ -459,7 +392,7 @@ fn corpus_recordings(files: &[CorpusFile]) -> Result<(Vec<SourceRecording>, Vec<
             let last = run[run.len() - 1].end;
             let (lo, hi) = (first as usize, last as usize);
             if hi > file.frames() {
-                return Err(LoadError::Mismatch(format!(
+                return Err(EngineError::Mismatch(format!(
                     "corpus file `{}` has segments past its {} frames",
                     file.name,
                     file.frames()
@@ -479,7 +412,7 @@ fn corpus_recordings(files: &[CorpusFile]) -> Result<(Vec<SourceRecording>, Vec<
         }
     }
     if recordings.is_empty() {
-        return Err(LoadError::Mismatch("the corpus has no segment".into()));
+        return Err(EngineError::Mismatch("the corpus has no segment".into()));
     }
     Ok((recordings, origins))
 }

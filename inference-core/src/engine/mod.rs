@@ -7,10 +7,13 @@
 //! * [`AudioEngine`] (audio thread): mixes the guide to mono, replaces NaN/infinite samples by
 //!   silence, writes it to an SPSC ring buffer, and renders the companion with the
 //!   [`GrainScheduler`](crate::action::GrainScheduler). No allocation, lock, I/O or logging.
-//! * [`EngineWorker`] (worker thread): reads the ring, and at every segment boundary segments,
-//!   encodes (Wav2Vec 2.0 with past context, resampled to 16 kHz), quantises, steps the decision
-//!   Transformer, samples B's label, asks the navigator for a corpus segment and schedules it
-//!   through the scheduler's handle. It also frees the corpora the audio thread retires.
+//! * [`EngineWorker`] (worker thread, `worker.rs`): reads the ring and orchestrates three parts.
+//!   The guide listener (`guide/`) hears the guide's rests, onsets and notes. At every segment
+//!   boundary the pipeline (`pipeline.rs`) segments, encodes (Wav2Vec 2.0 with past context,
+//!   resampled to 16 kHz), quantises, steps the decision Transformer, samples B's label and asks
+//!   the navigator for a corpus segment. The companion planner (`planner.rs`, with
+//!   `onset_follower.rs`) turns each decision into grains for the scheduler's handle. It also
+//!   frees the corpora the audio thread retires.
 //! * [`EngineControl`] (GUI or parameter thread): sends new [`EngineSettings`] (lock-free,
 //!   allocation-free) and new presets (a channel; not for the audio thread).
 //! * [`EngineTelemetry`] (any thread, read-only): late decisions, worker load, current tokens,
@@ -33,7 +36,7 @@
 //!   segment `t`, where `H = S/2` (at least the onset detector's delay) is the onset shift;
 //!   reporting a latency of `S + M + H` ([`AudioEngine::latency_samples`]) makes the host delay
 //!   everything else by that much, so B lines up with A. The shift exists for onset following
-//!   ([`EngineSettings::follow_onsets`], see `timing.rs`): a guide onset at `g` is answered with
+//!   ([`EngineSettings::follow_onsets`], see `onset_follower.rs`): a guide onset at `g` is answered with
 //!   the decision of the slot whose segment holds `g + H`, i.e. most of the note it starts, and
 //!   that decision is ready `H` after the segment ends.
 //!
@@ -88,7 +91,7 @@ pub use error::EngineError;
 pub use guide::{ENTRY_DB, PEAK_SECONDS, SILENCE_DBFS, SOUND_DBFS, TAIL_DB};
 pub use latency::announced_latency;
 pub use loaded_preset::{
-    segmentation_config, CorpusOrigins, EncoderSearch, LoadError, LoadedPreset, SegmentOrigin,
+    segmentation_config, CorpusOrigins, EncoderSearch, LoadedPreset, SegmentOrigin,
 };
 pub use offline::OfflineRenderer;
 pub use planner::PlayedSlot;

@@ -178,10 +178,9 @@ impl CompanionPlanner {
         follow: Following,
         choice: &Choice,
     ) -> Result<Played, EngineError> {
-        let slot_at = p.output_frame(choice.slot, p.boundary(choice.slot));
         match p.mode() {
-            Mode::Live => self.play_live(p, guide, follow, choice, slot_at),
-            Mode::Aligned => self.play_aligned(p, guide, follow, choice, slot_at),
+            Mode::Live => self.play_live(p, guide, follow, choice),
+            Mode::Aligned => self.play_aligned(p, guide, choice, follow),
         }
     }
 
@@ -194,10 +193,10 @@ impl CompanionPlanner {
         guide: &mut GuideListener,
         follow: Following,
         choice: &Choice,
-        slot_at: u64,
     ) -> Result<Played, EngineError> {
         let t = choice.slot;
         let guide_start = p.boundary(t);
+        let slot_at = p.output_frame(t, guide_start);
         if follow.rests {
             let rested_from = guide
                 .rests()
@@ -243,12 +242,12 @@ impl CompanionPlanner {
         &mut self,
         p: &mut Pipeline,
         guide: &mut GuideListener,
-        follow: Following,
         choice: &Choice,
-        slot_at: u64,
+        follow: Following,
     ) -> Result<Played, EngineError> {
         let t = choice.slot;
         let (guide_start, guide_end) = (p.boundary(t), p.boundary(t + 1));
+        let slot_at = p.output_frame(t, guide_start);
         let rests = guide.rests();
         let at = if follow.rests && self.resting && !rests.sounding_at(guide_start) {
             rests

@@ -12,22 +12,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::loaded_preset::{open_encoder, segmentation_config};
-use super::{EncoderSearch, LoadError, Progress, RecutCache};
+use super::{EncoderSearch, EngineError, Progress, RecutCache};
 use crate::perception::{encode_clip, Codebook, SegmentEncoderConfig};
-use crate::preset::{CorpusFile, Preset, SegmentLength, SegmentRecord};
+use crate::preset::{CorpusFile, Preset, SegmentLengthRecord, SegmentRecord};
 
 /// A copy of `preset` whose corpus is cut into segments of `length` and labelled with the
 /// preset's encoder and codebook. Audio outside the preset's own segments (gaps it left out)
-/// stays out. Setting `cancel` makes it return [`LoadError::Cancelled`] after the corpus file it
+/// stays out. Setting `cancel` makes it return [`EngineError::Cancelled`] after the corpus file it
 /// is encoding (a second or so), so that a plugin being deactivated need not wait for the rest.
 /// `progress` plans one step per corpus file and counts them as they are done.
 pub fn recut(
     preset: &Preset,
-    length: SegmentLength,
+    length: SegmentLengthRecord,
     search: &EncoderSearch,
     cancel: &AtomicBool,
     progress: Option<&Progress>,
-) -> Result<Preset, LoadError> {
+) -> Result<Preset, EngineError> {
     preset.validate()?;
     let mut out = preset.clone();
     out.segmentation.length = length.clone();
@@ -49,7 +49,7 @@ pub fn recut(
     }
     for file in &mut out.corpus {
         if cancel.load(Ordering::Relaxed) {
-            return Err(LoadError::Cancelled);
+            return Err(EngineError::Cancelled);
         }
         file.segments = recut_file(file, &config, &mut encoder, &codebook)?;
         if let Some(progress) = progress {
@@ -58,7 +58,7 @@ pub fn recut(
     }
     out.corpus.retain(|file| !file.segments.is_empty());
     if out.corpus.is_empty() {
-        return Err(LoadError::Mismatch(format!(
+        return Err(EngineError::Mismatch(format!(
             "no corpus recording is long enough for segments of {length}"
         )));
     }
@@ -73,12 +73,12 @@ pub fn recut(
 pub fn recut_cached(
     preset: &Preset,
     identity: &str,
-    length: SegmentLength,
+    length: SegmentLengthRecord,
     search: &EncoderSearch,
     cancel: &AtomicBool,
     progress: Option<&Progress>,
     cache: Option<&RecutCache>,
-) -> Result<(Preset, bool), LoadError> {
+) -> Result<(Preset, bool), EngineError> {
     if let Some(recut) = cache.and_then(|c| c.get(identity, preset, &length)) {
         return Ok((recut, true));
     }
@@ -100,7 +100,7 @@ fn recut_file(
     config: &SegmentEncoderConfig,
     encoder: &mut crate::perception::OnnxEncoder,
     codebook: &Arc<Codebook>,
-) -> Result<Vec<SegmentRecord>, LoadError> {
+) -> Result<Vec<SegmentRecord>, EngineError> {
     if file.segments.is_empty() {
         return Ok(Vec::new());
     }

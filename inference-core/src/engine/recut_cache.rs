@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::preset::{sha256_hex, Preset, SegmentLength, SegmentRecord};
+use crate::preset::{sha256_hex, Preset, SegmentLengthRecord, SegmentRecord};
 
 /// The cap of the platform cache's re-cut folder.
 pub const DEFAULT_CAP_BYTES: u64 = 64 << 20;
@@ -36,7 +36,7 @@ struct Stored {
     version: u32,
     /// The identity of the preset it re-cuts.
     identity: String,
-    length: SegmentLength,
+    length: SegmentLengthRecord,
     files: Vec<StoredFile>,
 }
 
@@ -70,7 +70,7 @@ impl RecutCache {
     }
 
     /// The file of the re-cut of the preset `identity` at `length`.
-    fn path(&self, identity: &str, length: &SegmentLength) -> PathBuf {
+    fn path(&self, identity: &str, length: &SegmentLengthRecord) -> PathBuf {
         let key = format!("{identity} {}", serde_json::json!(length));
         self.dir
             .join(format!("{}.json", &sha256_hex(key.as_bytes())[..32]))
@@ -78,7 +78,12 @@ impl RecutCache {
 
     /// The re-cut of `preset` (whose identity is `identity`) at `length`, if one is stored and
     /// fits the preset's corpus; marks it as just used.
-    pub fn get(&self, identity: &str, preset: &Preset, length: &SegmentLength) -> Option<Preset> {
+    pub fn get(
+        &self,
+        identity: &str,
+        preset: &Preset,
+        length: &SegmentLengthRecord,
+    ) -> Option<Preset> {
         let path = self.path(identity, length);
         let stored: Stored = serde_json::from_slice(&fs::read(&path).ok()?).ok()?;
         if stored.format != FORMAT

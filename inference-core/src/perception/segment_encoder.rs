@@ -491,7 +491,7 @@ impl SegmentEncoder {
         let dropped = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = crossbeam_channel::unbounded();
-        let worker = Worker {
+        let worker = EncodeWorker {
             consumer,
             dropped: dropped.clone(),
             stop: stop.clone(),
@@ -527,14 +527,14 @@ impl Drop for SegmentEncoder {
 }
 
 /// The worker thread's state.
-struct Worker {
+struct EncodeWorker {
     consumer: HeapCons<f32>,
     dropped: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     tx: Sender<Result<EncodedSegment>>,
 }
 
-impl Worker {
+impl EncodeWorker {
     fn run<E, F>(
         mut self,
         config: SegmentEncoderConfig,

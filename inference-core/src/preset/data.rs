@@ -75,7 +75,7 @@ pub struct PresetInfo {
 #[serde(deny_unknown_fields)]
 pub struct SegmentationSettings {
     /// The segment length rule.
-    pub length: SegmentLength,
+    pub length: SegmentLengthRecord,
     /// When set, boundaries may move to the nearest onset within this many seconds.
     pub onset_snap_seconds: Option<f64>,
     /// Sample rate, in Hz, at which segmentation and encoding work (16 000 for Wav2Vec 2.0).
@@ -85,7 +85,7 @@ pub struct SegmentationSettings {
 /// The segment length rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
-pub enum SegmentLength {
+pub enum SegmentLengthRecord {
     /// Fixed-length segments.
     Uniform {
         /// Segment length in seconds.
@@ -94,13 +94,13 @@ pub enum SegmentLength {
     /// Segments one note value long at a fixed tempo.
     TempoSynced {
         /// The note value of one segment.
-        note: NoteValue,
+        note: NoteValueRecord,
         /// Tempo in quarter-note beats per minute.
         bpm: f64,
     },
 }
 
-impl SegmentLength {
+impl SegmentLengthRecord {
     /// The segment length in seconds.
     pub fn seconds(&self) -> f64 {
         match self {
@@ -110,7 +110,7 @@ impl SegmentLength {
     }
 }
 
-impl fmt::Display for SegmentLength {
+impl fmt::Display for SegmentLengthRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Uniform { seconds } => write!(f, "uniform, {seconds} s"),
@@ -127,21 +127,21 @@ impl fmt::Display for SegmentLength {
 /// triplet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NoteValue {
+pub struct NoteValueRecord {
     /// Numerator of the fraction.
     pub numerator: u32,
     /// Denominator of the fraction.
     pub denominator: u32,
 }
 
-impl NoteValue {
+impl NoteValueRecord {
     /// The note's length in whole notes.
     pub fn whole_notes(self) -> f64 {
         f64::from(self.numerator) / f64::from(self.denominator)
     }
 }
 
-impl fmt::Display for NoteValue {
+impl fmt::Display for NoteValueRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.numerator, self.denominator)
     }

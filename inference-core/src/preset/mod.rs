@@ -20,8 +20,8 @@ mod summary;
 mod validate;
 
 pub use data::{
-    sha256_hex, AudioData, CodebookData, CorpusFile, DecisionData, EncoderIdentity, NoteValue,
-    Preset, PresetInfo, SegmentLength, SegmentRecord, SegmentationSettings,
+    sha256_hex, AudioData, CodebookData, CorpusFile, DecisionData, EncoderIdentity,
+    NoteValueRecord, Preset, PresetInfo, SegmentLengthRecord, SegmentRecord, SegmentationSettings,
 };
 pub use error::PresetError;
 pub use file::{ModelTiming, PresetTiming, FORMAT_NAME, FORMAT_VERSION, MARKER_KEY};

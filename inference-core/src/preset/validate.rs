@@ -1,6 +1,6 @@
 //! Consistency checks on a [`Preset`], run before saving and after loading.
 
-use super::data::{sha256_hex, AudioData, CorpusFile, Preset, SegmentLength};
+use super::data::{sha256_hex, AudioData, CorpusFile, Preset, SegmentLengthRecord};
 use super::error::PresetError;
 use super::safetensors_guard::parse_safetensors;
 
@@ -61,12 +61,12 @@ impl Preset {
     fn validate_segmentation(&self) -> Result<(), PresetError> {
         let settings = &self.segmentation;
         match settings.length {
-            SegmentLength::Uniform { seconds } => {
+            SegmentLengthRecord::Uniform { seconds } => {
                 if !(seconds.is_finite() && seconds > 0.0) {
                     return invalid(format!("the segment length {seconds} s is not positive"));
                 }
             }
-            SegmentLength::TempoSynced { note, bpm } => {
+            SegmentLengthRecord::TempoSynced { note, bpm } => {
                 if note.numerator == 0 || note.denominator == 0 {
                     return invalid(format!("the note value {note} is not a positive fraction"));
                 }

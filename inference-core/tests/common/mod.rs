@@ -154,7 +154,7 @@ pub fn preset_for_encoder(encoder_path: &std::path::Path, lookahead: usize, embe
             created: "2025-01-01".into(),
         },
         segmentation: SegmentationSettings {
-            length: counterpart_core::preset::SegmentLength::Uniform { seconds: SEGMENT_S },
+            length: counterpart_core::preset::SegmentLengthRecord::Uniform { seconds: SEGMENT_S },
             onset_snap_seconds: None,
             analysis_sample_rate: 16_000,
         },

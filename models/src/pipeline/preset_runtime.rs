@@ -9,16 +9,16 @@ use counterpart_core::decision::{DecisionConfig, DecisionModel};
 use counterpart_core::perception::{
     Codebook, SegmentEncoderConfig, SegmentLength as PerceptionLength,
 };
-use counterpart_core::preset::{Preset, SegmentLength};
+use counterpart_core::preset::{Preset, SegmentLengthRecord};
 
 use crate::pipeline::encode::EncodingSettings;
 use crate::pipeline::PipelineError;
 
 /// The perception segment length of preset settings.
-pub fn perception_length(length: &SegmentLength) -> PerceptionLength {
+pub fn perception_length(length: &SegmentLengthRecord) -> PerceptionLength {
     match *length {
-        SegmentLength::Uniform { seconds } => PerceptionLength::Seconds(seconds),
-        SegmentLength::TempoSynced { note, bpm } => PerceptionLength::Tempo {
+        SegmentLengthRecord::Uniform { seconds } => PerceptionLength::Seconds(seconds),
+        SegmentLengthRecord::TempoSynced { note, bpm } => PerceptionLength::Tempo {
             bpm,
             note: counterpart_core::perception::NoteValue::new(note.numerator, note.denominator),
         },

@@ -5,7 +5,7 @@ use counterpart_core::engine::{EngineTelemetry, NowPlaying};
 use egui::{vec2, Color32, RichText, Sense, Ui};
 
 use super::{format, theme};
-use crate::shared::PresetInfo;
+use crate::shared::PresetDisplay;
 
 /// Load above which the worker is close to falling behind.
 const HIGH_LOAD: f32 = 0.7;
@@ -139,7 +139,7 @@ fn load_value(ui: &mut Ui, load: f32, peak: f32) {
 }
 
 /// The segment playing now, as the corpus file's name, the time in it and the label.
-pub fn describe_now_playing(now: &NowPlaying, preset: Option<&PresetInfo>) -> (String, String) {
+pub fn describe_now_playing(now: &NowPlaying, preset: Option<&PresetDisplay>) -> (String, String) {
     let file = preset
         .and_then(|p| p.corpus_files.get(now.file as usize))
         .cloned()
@@ -151,7 +151,7 @@ pub fn describe_now_playing(now: &NowPlaying, preset: Option<&PresetInfo>) -> (S
 pub fn show_now_playing(
     ui: &mut Ui,
     telemetry: Option<&EngineTelemetry>,
-    preset: Option<&PresetInfo>,
+    preset: Option<&PresetDisplay>,
 ) {
     ui.horizontal(|ui| {
         theme::heading(ui, "Now playing");
@@ -176,8 +176,8 @@ pub fn show_now_playing(
 mod tests {
     use super::*;
 
-    fn preset_with_files(files: &[&str]) -> PresetInfo {
-        PresetInfo {
+    fn preset_with_files(files: &[&str]) -> PresetDisplay {
+        PresetDisplay {
             source: "test".into(),
             name: "Test".into(),
             author: "Tester".into(),

@@ -12,7 +12,7 @@ use egui::{Align2, RichText, ScrollArea, Ui};
 use egui_file::FileDialog;
 
 use super::{format, theme};
-use crate::shared::{EngineStatus, Notice, PresetInfo, SharedState};
+use crate::shared::{EngineStatus, Notice, PresetDisplay, SharedState};
 use crate::CounterpartParams;
 
 /// The preset files' extension.
@@ -346,7 +346,7 @@ fn save(preset: Arc<Preset>, path: PathBuf) -> Option<Saving> {
     }
 }
 
-fn show_info(ui: &mut Ui, info: &PresetInfo) {
+fn show_info(ui: &mut Ui, info: &PresetDisplay) {
     ui.label(RichText::new(&info.name).size(17.0).strong());
     ui.label(theme::weak(format!("by {}", info.author)));
     ui.add_space(2.0);

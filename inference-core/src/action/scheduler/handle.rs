@@ -10,7 +10,7 @@ use crate::action::corpus::{CorpusMemory, Provenance, SegmentId};
 
 /// A command from the worker to the audio thread. Timed commands are in host frames.
 #[derive(Debug)]
-pub(crate) enum Command {
+pub(crate) enum SchedulerCommand {
     /// At host frame `at`, start `segment` `offset` frames into it (crossfaded when it does
     /// not continue the audio).
     Play {
@@ -81,7 +81,7 @@ pub enum ScheduleError {
 /// Sends commands to a [`GrainScheduler`](super::GrainScheduler) and disposes of the corpora it
 /// retires. Lives on the worker thread.
 pub struct SchedulerHandle {
-    commands: HeapProd<Command>,
+    commands: HeapProd<SchedulerCommand>,
     retired: HeapCons<Arc<CorpusMemory>>,
     corpus: Option<Arc<CorpusMemory>>,
     generation: u32,
@@ -92,7 +92,7 @@ pub struct SchedulerHandle {
 
 impl SchedulerHandle {
     pub(crate) fn new(
-        commands: HeapProd<Command>,
+        commands: HeapProd<SchedulerCommand>,
         retired: HeapCons<Arc<CorpusMemory>>,
         sample_rate: u32,
         telemetry: Arc<SchedulerTelemetry>,
@@ -118,7 +118,7 @@ impl SchedulerHandle {
         }
         self.collect_retired();
         let generation = self.generation.wrapping_add(1).max(1);
-        self.push(Command::Corpus {
+        self.push(SchedulerCommand::Corpus {
             corpus: Arc::clone(&corpus),
             generation,
         })?;
@@ -157,7 +157,7 @@ impl SchedulerHandle {
         }
         self.timed(
             at,
-            Command::Play {
+            SchedulerCommand::Play {
                 at,
                 segment,
                 offset,
@@ -167,14 +167,14 @@ impl SchedulerHandle {
 
     /// At host frame `at`, fades to silence.
     pub fn silence(&mut self, at: u64) -> Result<(), ScheduleError> {
-        self.timed(at, Command::Silence { at })
+        self.timed(at, SchedulerCommand::Silence { at })
     }
 
     /// Sets the crossfade length for the following jumps (each jump still fades over at most
     /// half of the segments involved).
     pub fn set_crossfade(&mut self, seconds: f32) -> Result<(), ScheduleError> {
         let frames = crossfade_frames(seconds, self.sample_rate)?;
-        self.push(Command::Crossfade { frames })
+        self.push(SchedulerCommand::Crossfade { frames })
     }
 
     /// Drops, here on the worker, the corpora the audio thread has finished with. Returns how
@@ -218,7 +218,7 @@ impl SchedulerHandle {
         self.commands.vacant_len()
     }
 
-    fn timed(&mut self, at: u64, command: Command) -> Result<(), ScheduleError> {
+    fn timed(&mut self, at: u64, command: SchedulerCommand) -> Result<(), ScheduleError> {
         if at < self.last_at {
             return Err(ScheduleError::OutOfOrder {
                 at,
@@ -230,7 +230,7 @@ impl SchedulerHandle {
         Ok(())
     }
 
-    fn push(&mut self, command: Command) -> Result<(), ScheduleError> {
+    fn push(&mut self, command: SchedulerCommand) -> Result<(), ScheduleError> {
         self.commands
             .try_push(command)
             .map_err(|_| ScheduleError::QueueFull)

@@ -32,7 +32,7 @@ use ringbuf::{HeapCons, HeapProd, HeapRb};
 pub use handle::{ScheduleError, SchedulerHandle};
 pub use telemetry::{PlayingSegment, SchedulerCounters, SchedulerTelemetry};
 
-use self::handle::{crossfade_frames, Command};
+use self::handle::{crossfade_frames, SchedulerCommand};
 use self::voice::{CorpusSlot, Fade, Voice};
 use super::corpus::{CorpusMemory, SegmentId};
 use super::crossfade::EqualPowerCurve;
@@ -98,7 +98,7 @@ struct Primary {
 
 /// Renders the companion track from corpus segments. Lives on the audio thread.
 pub struct GrainScheduler {
-    commands: HeapCons<Command>,
+    commands: HeapCons<SchedulerCommand>,
     retired: HeapProd<Arc<CorpusMemory>>,
     corpus: Option<Arc<CorpusMemory>>,
     retiring: Option<Arc<CorpusMemory>>,
@@ -255,9 +255,9 @@ impl GrainScheduler {
 
     /// The frame at which the queued command `command` must be applied, or `None` while it
     /// has to wait (a corpus swap waits for the previous swap's fade-out to finish).
-    fn due_frame(&self, command: &Command, now: u64) -> Option<u64> {
+    fn due_frame(&self, command: &SchedulerCommand, now: u64) -> Option<u64> {
         match command {
-            Command::Play {
+            SchedulerCommand::Play {
                 at,
                 segment,
                 offset,
@@ -265,11 +265,11 @@ impl GrainScheduler {
                 Some(corpus) => self.jump_window(corpus, now, *at, *segment, *offset).0,
                 None => 0,
             }),
-            Command::Silence { at } => {
+            SchedulerCommand::Silence { at } => {
                 Some(at.saturating_sub(u64::from(self.silence_length() / 2)))
             }
-            Command::Crossfade { .. } => Some(0),
-            Command::Corpus { .. } => self.retiring.is_none().then_some(0),
+            SchedulerCommand::Crossfade { .. } => Some(0),
+            SchedulerCommand::Corpus { .. } => self.retiring.is_none().then_some(0),
         }
     }
 
@@ -287,18 +287,25 @@ impl GrainScheduler {
             let Some(command) = self.commands.try_pop() else {
                 break;
             };
-            if due < now && matches!(command, Command::Play { .. } | Command::Silence { .. }) {
+            if due < now
+                && matches!(
+                    command,
+                    SchedulerCommand::Play { .. } | SchedulerCommand::Silence { .. }
+                )
+            {
                 self.counters.late_commands += 1;
             }
             match command {
-                Command::Play {
+                SchedulerCommand::Play {
                     at,
                     segment,
                     offset,
                 } => self.play(now, at, segment, offset),
-                Command::Silence { .. } => self.fade_to_silence(self.silence_length()),
-                Command::Crossfade { frames } => self.crossfade = frames,
-                Command::Corpus { corpus, generation } => self.swap_corpus(corpus, generation),
+                SchedulerCommand::Silence { .. } => self.fade_to_silence(self.silence_length()),
+                SchedulerCommand::Crossfade { frames } => self.crossfade = frames,
+                SchedulerCommand::Corpus { corpus, generation } => {
+                    self.swap_corpus(corpus, generation)
+                }
             }
         }
     }

@@ -9,8 +9,8 @@ use counterpart_core::perception::{
     perplexity, Codebook, EncoderSpec, SegmentLength as PerceptionLength,
 };
 use counterpart_core::preset::{
-    sha256_hex, CodebookData, CorpusFile, DecisionData, EncoderIdentity, NoteValue, Preset,
-    SegmentLength, SegmentationSettings,
+    sha256_hex, CodebookData, CorpusFile, DecisionData, EncoderIdentity, NoteValueRecord, Preset,
+    SegmentLengthRecord, SegmentationSettings,
 };
 use serde_json::json;
 
@@ -161,11 +161,11 @@ pub(super) fn pack_preset(
     Ok(preset)
 }
 
-fn preset_length(length: &PerceptionLength) -> SegmentLength {
+fn preset_length(length: &PerceptionLength) -> SegmentLengthRecord {
     match *length {
-        PerceptionLength::Seconds(seconds) => SegmentLength::Uniform { seconds },
-        PerceptionLength::Tempo { bpm, note } => SegmentLength::TempoSynced {
-            note: NoteValue {
+        PerceptionLength::Seconds(seconds) => SegmentLengthRecord::Uniform { seconds },
+        PerceptionLength::Tempo { bpm, note } => SegmentLengthRecord::TempoSynced {
+            note: NoteValueRecord {
                 numerator: note.numerator,
                 denominator: note.denominator,
             },

@@ -12,7 +12,8 @@ use counterpart_core::action::{
 use counterpart_core::engine::{recut_cached, EncoderSearch, Progress, RecutCache};
 use counterpart_core::preset::{sha256_hex, Preset};
 
-use crate::shared::{Notice, PresetInfo};
+use crate::error::PluginError;
+use crate::shared::{Notice, PresetDisplay};
 
 /// Recordings lacking labels that were more than this share of the preset's own corpus, or
 /// shorter than [`SHORT_RECORDINGS_S`], get a hint that more would follow the model better.
@@ -49,10 +50,10 @@ pub struct Labelled {
 /// means the job was cancelled.
 pub fn label(
     paths: &[PathBuf],
-    (model, identity, info): (&Preset, &str, &PresetInfo),
+    (model, identity, info): (&Preset, &str, &PresetDisplay),
     search: &EncoderSearch,
     job: &Job<'_>,
-) -> Result<Result<Labelled, String>, String> {
+) -> Result<Result<Labelled, String>, PluginError> {
     let cancelled = || job.cancel.load(Ordering::Relaxed);
     let (files, mut problems) = find_recordings(paths);
     let length = model.segmentation.length.clone();
@@ -63,7 +64,7 @@ pub fn label(
     let mut used = Vec::new();
     for file in files {
         if cancelled() {
-            return Err("cancelled".into());
+            return Err(PluginError::Cancelled);
         }
         match Recording::read(&file, segment_s) {
             Ok(recording) => {
@@ -98,7 +99,7 @@ pub fn label(
         });
     let labelled = match labelled {
         Ok(labelled) => labelled,
-        Err(_) if cancelled() => return Err("cancelled".into()),
+        Err(_) if cancelled() => return Err(PluginError::Cancelled),
         Err(e) => {
             return Ok(Err(format!(
                 "Your recordings could not be labelled ({e}), so the preset's own corpus plays."
@@ -137,7 +138,7 @@ fn recordings_identity(identity: &str, recordings: &[RecordingPath]) -> String {
 /// The editor's notice on the recordings that play: how many of the model's labels they cover,
 /// what share of the preset's own corpus the missing ones were (each plays its nearest label
 /// instead), and the recordings that were left out.
-fn coverage(model: &PresetInfo, recorded: &Preset, problems: &[String]) -> Notice {
+fn coverage(model: &PresetDisplay, recorded: &Preset, problems: &[String]) -> Notice {
     let k = model.label_counts.len();
     let mut counts = vec![0usize; k];
     for segment in recorded.corpus.iter().flat_map(|f| &f.segments) {
@@ -186,7 +187,7 @@ mod tests {
     #[test]
     fn coverage_names_missing_labels_short_corpora_and_left_out_files() {
         let (preset, _) = PresetSource::Default.read().unwrap();
-        let model = PresetInfo::new(&preset, "default".into());
+        let model = PresetDisplay::new(&preset, "default".into());
         let notice = coverage(&model, &preset, &[]);
         assert!(!notice.warning);
         assert!(

@@ -1,22 +1,25 @@
 //! Counterpart as a CLAP/VST3 plugin: nice-plug glue around the engine of `counterpart-core`.
 //!
-//! Thread ownership:
-//! - **Audio thread**: [`Counterpart::process`] and [`audio_thread::AudioSide`]. It mixes the
-//!   guide (main input or sidechain) to the engine, renders the companion, and mixes it with the
-//!   dry signal, delayed by the latency reported ([`dry_delay`]). No allocation, lock, I/O or
-//!   logging (an offline render excepted, where the audio thread also runs the engine's worker
-//!   half: only when the host says so, through CLAP's render extension or VST3's per-call
-//!   process mode).
+//! Thread ownership (the modules are private; their files are named here):
+//! - **Audio thread**: [`Counterpart::process`] and `AudioSide` (`audio_thread.rs`). It mixes
+//!   the guide (main input or sidechain) to the engine, renders the companion, and mixes it with
+//!   the dry signal, delayed by the latency reported (`dry_delay.rs`). Its parts: the offline
+//!   mode (`offline_render.rs`), the pre-roll (`preroll.rs`) and the transport gate
+//!   (`transport_gate.rs`). No allocation, lock, I/O or logging (an offline render excepted,
+//!   where the audio thread also runs the engine's worker half: only when the host says so,
+//!   through CLAP's render extension or VST3's per-call process mode; the half travels through
+//!   `worker_migration.rs`).
 //! - **Main thread**: `activate` computes the latency from the preset's header and reports
-//!   it, and it holds for the whole activation ([`latency`]).
-//! - **Worker thread**: [`worker_thread::WorkerThread`], started at the first `activate` and
-//!   joined when the plugin is dropped: loads presets (on a loader thread) and keeps them across
-//!   activations ([`library`]), builds engines, segments, encodes, decides and schedules, and
-//!   frees what the audio thread is done with. No host call waits for it.
-//! - **GUI thread**: [`editor`].
+//!   it, and it holds for the whole activation (`latency.rs`).
+//! - **Worker thread**: `WorkerThread` (`worker_thread.rs`), started at the first `activate`
+//!   and joined when the plugin is dropped: loads presets (on a loader thread) and keeps them
+//!   across activations (`library.rs`), builds engines, segments, encodes, decides and
+//!   schedules, and frees what the audio thread is done with. No host call waits for it. What
+//!   fails is a `PluginError` (`error.rs`), shown in the editor.
+//! - **GUI thread**: the editor (`editor.rs`).
 //!
-//! The three share [`params::CounterpartParams`] (atomics), [`shared::SharedState`] (atomics,
-//! plus mutexes the audio thread never touches) and two SPSC rings ([`handoff`]).
+//! The three share [`CounterpartParams`] (atomics), `SharedState` (`shared.rs`: atomics, plus
+//! mutexes the audio thread never touches) and two SPSC rings (`handoff.rs`).
 
 use std::sync::Arc;
 

@@ -112,7 +112,7 @@ pub struct CounterpartParams {
     pub editor_size: Arc<Mutex<(f32, f32)>>,
     /// What the last state loaded held that this version does not know (a newer version's
     /// parameters and settings), for the editor; written when a state is loaded
-    /// ([`crate::saved_state`]). GUI and main threads only.
+    /// (`saved_state.rs`). GUI and main threads only.
     #[persist = "ignored-on-load"]
     pub ignored_on_load: Arc<Mutex<Vec<String>>>,
 

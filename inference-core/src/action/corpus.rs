@@ -387,8 +387,8 @@ impl CorpusMemory {
         (seconds * f64::from(self.sample_rate)).round() as u64
     }
 
-    /// The onset of the note `id`'s label describes: the one sounding at [`NOTE_AT`] of the
-    /// segment (the last onset before that point, within [`NEXT_NOTE_S`]), else its first
+    /// The onset of the note `id`'s label describes: the one sounding at `NOTE_AT` of the
+    /// segment (the last onset before that point, within `NEXT_NOTE_S`), else its first
     /// onset after that point; `None` when it has neither.
     pub fn segment_note(&self, id: SegmentId) -> Option<u64> {
         self.notes.get(id.index()).copied().flatten()

@@ -6,7 +6,7 @@
 //! queues and atomics.
 //! * [`AudioEngine`] (audio thread): mixes the guide to mono, replaces NaN/infinite samples by
 //!   silence, writes it to an SPSC ring buffer, and renders the companion with the
-//!   [`GrainScheduler`](crate::action::GrainScheduler). No allocation, lock, I/O or logging.
+//!   [`GrainScheduler`]. No allocation, lock, I/O or logging.
 //! * [`EngineWorker`] (worker thread, `worker.rs`): reads the ring and orchestrates three parts.
 //!   The guide listener (`guide/`) hears the guide's rests, onsets and notes. At every segment
 //!   boundary the pipeline (`pipeline.rs`) segments, encodes (Wav2Vec 2.0 with past context,

@@ -5,10 +5,10 @@
 //! that sounds consonant with what the guide plays (see [`crate::action::Navigator`]).
 //!
 //! The estimate is a harmonic sum over spectral peaks: the stretch is Hann-windowed and
-//! zero-padded, the peaks of its magnitude spectrum (within [`RANGE_DB`] of the strongest) are
+//! zero-padded, the peaks of its magnitude spectrum (within `RANGE_DB` of the strongest) are
 //! located to a fraction of a bin by a parabola through their log magnitudes, and each peak of
 //! frequency `f` votes for the pitches whose `h`-th harmonic it could be (`h` up to
-//! [`HARMONICS`], with weight [`HARMONIC_DECAY`]`^(h-1)`). The pitch with the most votes is the
+//! `HARMONICS`, with weight `HARMONIC_DECAY``^(h-1)`). The pitch with the most votes is the
 //! predominant note; the next ones count too when they are strong and are not its octaves or
 //! other harmonics (a chord, or two voices). Monophonic wind, brass and string notes come out
 //! right to the semitone from 40 ms of audio above about 100 Hz, and from 100 ms for basses.

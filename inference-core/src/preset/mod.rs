@@ -5,7 +5,7 @@
 //! identity (optionally the encoder itself), the codebook, the decision models' configs and
 //! weights (one per look-ahead), the lossless corpus audio with its labelled segments, and the training and
 //! evaluation metrics. Perception, decision and action convert their runtime types from and to
-//! it. The file is a safetensors file whose metadata holds a JSON header; see [`file`] for the
+//! it. The file is a safetensors file whose metadata holds a JSON header; see [`file`](mod@file) for the
 //! layout. Loading validates everything and never panics.
 //!
 //! Thread ownership: presets are read, written and converted on worker threads (or offline),

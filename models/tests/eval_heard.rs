@@ -14,11 +14,14 @@ use counterpart_models::audio_file::{self, SampleFormat};
 use counterpart_models::data::layout::PairSelection;
 use counterpart_models::data::stems::Note;
 use counterpart_models::eval::heard::notes::CorpusNotes;
+use counterpart_models::eval::heard::part::{
+    chord_tone, note_rate, part_match, presence, NoteRate, OnsetMatch, PartContext, PartScores,
+};
 use counterpart_models::eval::heard::references::random_slots;
 use counterpart_models::eval::heard::scores::{
     guide_rests, harmony, is_consonant, onset_sync, rests, Ratio,
 };
-use counterpart_models::eval::heard::slots::{heard_notes, Slot, SlotSource};
+use counterpart_models::eval::heard::slots::{heard_notes, HeardNotes, Slot, SlotSource};
 use counterpart_models::eval::heard::{evaluate_heard, HeardOptions, PieceChoice};
 use counterpart_models::eval::EvalError;
 use counterpart_models::render::{compensate_latency, render_guide, EngineRun};
@@ -139,6 +142,189 @@ fn onset_sync_counts_only_onsets_inside_the_played_spans() {
         onset_sync(&guide(), &heard, DURATION_S),
         Ratio { hits: 1, total: 2 }
     );
+}
+
+/// The true part: onsets at 0.05, 0.80, 1.63 and 3.00, and one at 4.20 past the guide's end.
+fn truth() -> Vec<Note> {
+    vec![
+        note(0.05, 0.75, 48),
+        note(0.80, 1.49, 54),
+        note(1.63, 1.99, 50),
+        note(3.0, 3.5, 55),
+        note(4.2, 4.5, 55),
+    ]
+}
+
+/// The other pitched stems: an E (64) from 0 and a C (72) from 0.31 until 1.01, an F sharp (54)
+/// until 1.71, a G (67) until 1.91, then nothing.
+fn others() -> Vec<Note> {
+    vec![
+        note(0.0, 1.01, 64),
+        note(0.31, 1.01, 72),
+        note(1.01, 1.71, 54),
+        note(1.71, 1.91, 67),
+    ]
+}
+
+fn onsets(onsets: &[f64]) -> HeardNotes {
+    HeardNotes {
+        notes: Vec::new(),
+        onsets: onsets.to_vec(),
+    }
+}
+
+#[test]
+fn part_f1_matches_onsets_one_to_one_within_60_ms() {
+    let heard = heard_notes(&slots(), &corpus(), SHIFT_S);
+    let truth = HeardNotes::from_notes(&truth());
+    // The companion's onsets 0.77 and 1.59 pair with the true 0.80 and 1.63; the true 0.05 and
+    // 3.00 stay alone, 4.20 is past the end: F1 = 2 · 2 / (2 + 4).
+    let m = part_match(&truth, &heard, DURATION_S);
+    assert_eq!(
+        m,
+        OnsetMatch {
+            matched: 2,
+            companion: 2,
+            truth: 4
+        }
+    );
+    assert_eq!(m.f1(), Some(4.0 / 6.0));
+    assert_eq!(m.as_ratio(), Ratio { hits: 4, total: 6 });
+    // The true part against itself.
+    assert_eq!(part_match(&truth, &truth, DURATION_S).f1(), Some(1.0));
+
+    // One to one: two companion onsets near one true onset make one pair. Companion 1.07 is
+    // nearest the true 1.05, yet pairing it with 1.12 lets 1.00 pair with 1.05: two pairs.
+    let one = part_match(&onsets(&[1.03]), &onsets(&[1.0, 1.05]), 2.0);
+    assert_eq!((one.matched, one.f1()), (1, Some(2.0 / 3.0)));
+    let two = part_match(&onsets(&[1.05, 1.12]), &onsets(&[1.0, 1.07]), 2.0);
+    assert_eq!((two.matched, two.f1()), (2, Some(1.0)));
+    // 60 ms is in, 70 ms is out, either way round.
+    assert_eq!(
+        part_match(&onsets(&[0.0]), &onsets(&[0.06]), 2.0).matched,
+        1
+    );
+    assert_eq!(
+        part_match(&onsets(&[0.06]), &onsets(&[0.0]), 2.0).matched,
+        1
+    );
+    assert_eq!(
+        part_match(&onsets(&[0.0]), &onsets(&[0.07]), 2.0).matched,
+        0
+    );
+    assert_eq!(
+        part_match(&onsets(&[0.07]), &onsets(&[0.0]), 2.0).matched,
+        0
+    );
+
+    // No true onsets: the companion's are all wrong; an empty companion finds none; with
+    // neither there is nothing to score.
+    let none = HeardNotes::default();
+    assert_eq!(part_match(&none, &heard, DURATION_S).f1(), Some(0.0));
+    assert_eq!(part_match(&truth, &none, DURATION_S).f1(), Some(0.0));
+    assert_eq!(part_match(&none, &none, DURATION_S).f1(), None);
+}
+
+#[test]
+fn chord_tone_counts_instants_where_the_companion_and_the_other_stems_sound() {
+    let heard = heard_notes(&slots(), &corpus(), SHIFT_S);
+    // The companion sounds at 0.50..1.98, the others until 1.90: 71 instants. C with {E, C} at
+    // 0.50..0.76 (14 in); F sharp with {E, C} at 0.78..1.00 (12 out), with F sharp at
+    // 1.02..1.48 (24 in); C with F sharp at 1.50..1.58 (5 out); F sharp with F sharp at
+    // 1.60..1.70 (6 in), with G at 1.72..1.90 (10 out).
+    assert_eq!(
+        chord_tone(&others(), &heard.notes, DURATION_S),
+        Ratio {
+            hits: 44,
+            total: 71
+        }
+    );
+    // Every companion pitch class must be in the chord: C and E against C and G are out, and
+    // in from 0.51 where an E (76) joins (0.52..0.98: 24 of 50 instants).
+    let companion = [note(0.0, 1.0, 60), note(0.0, 1.0, 64)];
+    let mut chord = vec![note(0.0, 1.0, 48), note(0.0, 1.0, 67)];
+    assert_eq!(
+        chord_tone(&chord, &companion, 1.0),
+        Ratio { hits: 0, total: 50 }
+    );
+    chord.push(note(0.51, 1.0, 76));
+    assert_eq!(
+        chord_tone(&chord, &companion, 1.0),
+        Ratio {
+            hits: 24,
+            total: 50
+        }
+    );
+    // No other stem sounding, or an empty companion: nothing to count.
+    assert_eq!(chord_tone(&[], &heard.notes, DURATION_S), Ratio::default());
+    assert_eq!(chord_tone(&others(), &[], DURATION_S), Ratio::default());
+    assert_eq!(Ratio::default().value(), None);
+}
+
+#[test]
+fn note_rate_and_presence_of_hand_built_slots_are_exact() {
+    let heard = heard_notes(&slots(), &corpus(), SHIFT_S);
+    // Two onsets in 4 s; the true part's four inside the guide's 4 s (4.20 is past it).
+    let rate = note_rate(&heard, DURATION_S);
+    assert_eq!(
+        rate,
+        NoteRate {
+            onsets: 2,
+            seconds: 4.0
+        }
+    );
+    assert_eq!(rate.value(), Some(0.5));
+    let truth = HeardNotes::from_notes(&truth());
+    assert_eq!(note_rate(&truth, DURATION_S).value(), Some(1.0));
+    assert_eq!(
+        note_rate(&HeardNotes::default(), DURATION_S).value(),
+        Some(0.0)
+    );
+    assert_eq!(note_rate(&heard, 0.0).value(), None);
+
+    // The guide sounds at 39 + 59 + 24 instants; the companion at 15 + 59 of them.
+    assert_eq!(
+        presence(&guide(), &heard.notes, DURATION_S),
+        Ratio {
+            hits: 74,
+            total: 122
+        }
+    );
+    // The true part at 0.06..0.74 (35), 0.82..1.48 (34), 1.64..1.98 (18); its note at 3.00..3.50
+    // is over before the guide's last note.
+    assert_eq!(
+        presence(&guide(), &truth.notes, DURATION_S),
+        Ratio {
+            hits: 87,
+            total: 122
+        }
+    );
+    assert_eq!(
+        presence(&guide(), &[], DURATION_S),
+        Ratio {
+            hits: 0,
+            total: 122
+        }
+    );
+    assert_eq!(presence(&[], &heard.notes, DURATION_S), Ratio::default());
+
+    // The four together, and pooled by summing their counts.
+    let context = PartContext {
+        guide: &guide(),
+        truth: &truth,
+        others: &others(),
+        duration_s: DURATION_S,
+    };
+    let scores = PartScores::measure(&context, &heard);
+    assert_eq!(scores.part.f1(), Some(4.0 / 6.0));
+    assert_eq!(scores.chord_tone.value(), Some(44.0 / 71.0));
+    assert_eq!(scores.note_rate.value(), Some(0.5));
+    assert_eq!(scores.presence.value(), Some(74.0 / 122.0));
+    let mut pooled = scores;
+    pooled += PartScores::measure(&context, &truth);
+    assert_eq!(pooled.part.f1(), Some(12.0 / 14.0));
+    assert_eq!(pooled.note_rate.value(), Some(6.0 / 8.0));
+    assert_eq!(pooled.presence.value(), Some(161.0 / 244.0));
 }
 
 #[test]
@@ -275,6 +461,27 @@ fn eval_heard_refuses_a_corpus_without_notes_before_rendering() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The other pitched stems' notes are read with the pair's, before rendering: a missing one is
+/// listed; the drums' are never read.
+#[test]
+fn eval_heard_needs_the_notes_of_the_other_pitched_stems_but_not_of_the_drums() {
+    let dir = temp_dir("other-stems");
+    let (preset, stems, corpus_notes) = synthetic_set(&dir, &[note(0.0, 3.0, 67)]);
+    write_notes(
+        &corpus_notes.join("tones.notes.json"),
+        &[note(0.0, 100.0, 60)],
+    );
+    let silence = vec![0.0; RATE as usize];
+    write_wav(&stems.join("piece/c.wav"), &silence);
+    write_wav(&stems.join("piece/drums.wav"), &silence);
+    let error = evaluate_heard(&options(preset, stems.clone(), corpus_notes)).unwrap_err();
+    assert!(
+        matches!(&error, EvalError::MissingNotes { missing } if missing == &vec![stems.join("piece/c.notes.json")]),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// An aligned render (L = 1) of a guide whose first second (a C sharp, 61) clashes with the
 /// corpus's C and whose rest (a G, 67) does not. Shifted back by the reported latency, the
 /// companion's first slot sounds with the guide's first segment, so every instant of the first
@@ -336,6 +543,23 @@ fn the_aligned_companion_is_shifted_back_by_the_reported_latency() {
     assert_eq!(json["harmony"]["companion"], 0.66);
     assert!(json["harmony"]["shuffled"].is_null());
     assert_eq!(json["per_piece"][0]["piece"], "piece");
+
+    // The part measures: the companion sounds through the guide; the true part (one E from 0)
+    // is its own notes, so its part F1 is 1; no other stem sounds, so no chord tone.
+    let part = report.pooled.part;
+    let all = Ratio {
+        hits: 150,
+        total: 150,
+    };
+    assert_eq!((part.companion.presence, part.truth.presence), (all, all));
+    assert_eq!(part.truth.part.f1(), Some(1.0));
+    assert_eq!(part.companion.chord_tone, Ratio::default());
+    assert_eq!(json["presence"]["companion"], 1.0);
+    assert_eq!(json["part_f1"]["true"], 1.0);
+    assert_eq!(json["note_rate"]["true"], 0.333333);
+    assert!(json["chord_tone"]["companion"].is_null());
+    assert!(json["part_f1"]["shuffled"].is_null());
+    assert_eq!(json["per_piece"][0]["presence"]["true"], 1.0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

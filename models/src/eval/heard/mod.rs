@@ -14,11 +14,27 @@
 //! * **rests**: how much the companion's audio stays below −60 dBFS while the guide rests, and
 //!   sounds while the guide plays ([`scores::rests`]).
 //!
+//! Whether it plays the companion's part rather than shadowing the guide ([`part`]):
+//!
+//! * **part F1**: the companion's onsets matched one to one with the true part's within 60 ms,
+//!   `2 · matched / (companion onsets + true onsets)` ([`part::part_match`]);
+//! * **chord tone**: on the 20 ms grid, over the instants where the companion and at least one
+//!   other pitched stem of the piece sound (every stem but the guide's, the target's and
+//!   `drums`), the share where every pitch class of the companion is one the others sound
+//!   ([`part::chord_tone`]);
+//! * **note rate**: the companion's onsets per second of guide ([`part::note_rate`]);
+//! * **presence**: the share of the guide's sounding instants (20 ms grid) in which a companion
+//!   note sounds ([`part::presence`]).
+//!
 //! Beside the companion: the true companion part, random corpus segments at the companion's
 //! slot times, another piece's companion (shuffled), and the companion without the latency
-//! shift (unaligned). See [`references`].
+//! shift (unaligned). See [`references`]. Harmony and the part measures are measured on each of
+//! them; onset sync on the true part and the random one. The true part is its own annotated
+//! notes ([`HeardNotes::from_notes`]), not passed through the corpus mapping, so its part F1 is
+//! 1 wherever it has an onset.
 
 pub mod notes;
+pub mod part;
 pub mod plot;
 pub mod references;
 pub mod scores;
@@ -35,7 +51,8 @@ use crate::data::stems::{track_key, Note};
 use crate::eval::EvalError;
 use crate::render::{compensate_latency, render_guide, EngineRun};
 
-use notes::{track_notes, CorpusNotes};
+use notes::{other_pitched_stems, track_notes, CorpusNotes};
+use part::{PartContext, PartScores};
 use references::{random_slots, shuffled_partner};
 use scores::{harmony, onset_sync, rests, Ratio, RestScores};
 use slots::{
@@ -101,6 +118,33 @@ pub struct OnsetScores {
     pub random: Ratio,
 }
 
+/// The part measures of the companion and of its references (see [`part`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PartMeasures {
+    /// The rendered companion, as heard.
+    pub companion: PartScores,
+    /// The true companion part.
+    pub truth: PartScores,
+    /// Random corpus segments at the companion's slot times.
+    pub random: PartScores,
+    /// Another piece's companion (none when every pair belongs to one piece).
+    pub shuffled: Option<PartScores>,
+    /// The rendered companion without the latency shift.
+    pub unaligned: PartScores,
+}
+
+impl std::ops::AddAssign for PartMeasures {
+    fn add_assign(&mut self, o: Self) {
+        self.companion += o.companion;
+        self.truth += o.truth;
+        self.random += o.random;
+        self.unaligned += o.unaligned;
+        if let Some(s) = o.shuffled {
+            *self.shuffled.get_or_insert_with(PartScores::default) += s;
+        }
+    }
+}
+
 /// Every measure for one pair, or pooled over pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct HeardScores {
@@ -110,6 +154,8 @@ pub struct HeardScores {
     pub onset_sync: OnsetScores,
     /// Rests.
     pub rests: RestScores,
+    /// Part F1, chord tone, note rate and presence.
+    pub part: PartMeasures,
 }
 
 impl std::ops::AddAssign for HeardScores {
@@ -126,6 +172,7 @@ impl std::ops::AddAssign for HeardScores {
         self.onset_sync.truth += o.onset_sync.truth;
         self.onset_sync.random += o.onset_sync.random;
         self.rests += o.rests;
+        self.part += o.part;
     }
 }
 
@@ -182,6 +229,7 @@ struct Rendered {
     duration_s: f64,
     guide: Vec<Note>,
     truth: Vec<Note>,
+    others: Vec<Note>,
     slots: Vec<Slot>,
     shift_s: f64,
     rests: RestScores,
@@ -298,8 +346,15 @@ pub fn evaluate_heard(options: &HeardOptions) -> Result<(HeardReport, FirstPiece
     ))
 }
 
-/// A pair to render and score, with the notes of its guide and of its true companion.
-type PairNotes<'a> = (&'a PieceSource, TrackPair, Vec<Note>, Vec<Note>);
+/// A pair to render and score, with the notes of its guide, of its true companion and of the
+/// piece's other pitched stems (see [`other_pitched_stems`]).
+struct PairNotes<'a> {
+    piece: &'a PieceSource,
+    pair: TrackPair,
+    guide: Vec<Note>,
+    truth: Vec<Note>,
+    others: Vec<Note>,
+}
 
 /// The notes of every selected pair of `pieces`; fails listing every notes file missing.
 fn read_pair_notes<'a>(
@@ -310,13 +365,21 @@ fn read_pair_notes<'a>(
     let mut missing = Vec::new();
     for piece in pieces {
         for pair in piece.pairs(selection) {
+            let others = other_pitched_stems(piece, &pair);
             match (
                 track_notes(piece, &pair.guide),
                 track_notes(piece, &pair.target),
+                track_notes(piece, &others),
             ) {
-                (Ok(guide), Ok(truth)) => jobs.push((*piece, pair, guide, truth)),
-                (a, b) => {
-                    for e in [a.err(), b.err()].into_iter().flatten() {
+                (Ok(guide), Ok(truth), Ok(others)) => jobs.push(PairNotes {
+                    piece,
+                    pair,
+                    guide,
+                    truth,
+                    others,
+                }),
+                (a, b, c) => {
+                    for e in [a.err(), b.err(), c.err()].into_iter().flatten() {
                         match e {
                             EvalError::MissingNotes { missing: m } => missing.extend(m),
                             other => return Err(other),
@@ -335,7 +398,13 @@ fn read_pair_notes<'a>(
 /// Renders a pair's guide as `render` does and reads what the companion played.
 fn render_pair(
     preset: &Preset,
-    (piece, pair, guide, truth): PairNotes<'_>,
+    PairNotes {
+        piece,
+        pair,
+        guide,
+        truth,
+        others,
+    }: PairNotes<'_>,
     run: &EngineRun<'_>,
     corpus: &CorpusNotes,
 ) -> Result<Rendered, EvalError> {
@@ -365,6 +434,7 @@ fn render_pair(
         duration_s,
         guide,
         truth,
+        others,
         slots: slots_from_played(&out.slots, rate, corpus)?,
         shift_s: latency_shift_s(out.latency_samples, rate),
     })
@@ -394,19 +464,22 @@ fn score_pair(i: usize, r: &Rendered, refs: &References<'_>) -> HeardScores {
     let unaligned = heard_notes(&r.slots, corpus, 0.0);
     let shuffled = shuffled_partner(i, refs.piece_ids).map(|j| {
         let other = &rendered[j];
-        harmony(
-            &r.guide,
-            &heard_notes(&other.slots, corpus, other.shift_s).notes,
-            r.duration_s,
-        )
+        heard_notes(&other.slots, corpus, other.shift_s)
     });
     let d = r.duration_s;
+    let context = PartContext {
+        guide: &r.guide,
+        truth: &truth,
+        others: &r.others,
+        duration_s: d,
+    };
+    let part = |heard: &HeardNotes| PartScores::measure(&context, heard);
     HeardScores {
         harmony: HarmonyScores {
             companion: harmony(&r.guide, &companion.notes, d),
             truth: harmony(&r.guide, &truth.notes, d),
             random: harmony(&r.guide, &random.notes, d),
-            shuffled,
+            shuffled: shuffled.as_ref().map(|s| harmony(&r.guide, &s.notes, d)),
             unaligned: harmony(&r.guide, &unaligned.notes, d),
         },
         onset_sync: OnsetScores {
@@ -415,6 +488,13 @@ fn score_pair(i: usize, r: &Rendered, refs: &References<'_>) -> HeardScores {
             random: onset_sync(&r.guide, &random, d),
         },
         rests: r.rests,
+        part: PartMeasures {
+            companion: part(&companion),
+            truth: part(&truth),
+            random: part(&random),
+            shuffled: shuffled.as_ref().map(part),
+            unaligned: part(&unaligned),
+        },
     }
 }
 
@@ -465,14 +545,95 @@ fn scores_json(s: &HeardScores) -> (Value, Value, Value) {
     )
 }
 
+/// One part measure of the companion and of each reference, as a JSON object.
+fn part_json(m: &PartMeasures, value: impl Fn(&PartScores) -> Option<f64>) -> Value {
+    let number = |s: &PartScores| value(s).map_or(Value::Null, |v| json!(round6(v)));
+    json!({
+        "companion": number(&m.companion),
+        "true": number(&m.truth),
+        "random": number(&m.random),
+        "shuffled": m.shuffled.as_ref().map_or(Value::Null, number),
+        "unaligned": number(&m.unaligned),
+    })
+}
+
+/// `report` with the part measures of `m` added as the fields `part_f1`, `chord_tone`,
+/// `note_rate` (onsets per second) and `presence`.
+fn with_part_json(mut report: Value, m: &PartMeasures) -> Value {
+    if let Value::Object(fields) = &mut report {
+        fields.insert("part_f1".into(), part_json(m, |p| p.part.f1()));
+        fields.insert("chord_tone".into(), part_json(m, |p| p.chord_tone.value()));
+        fields.insert("note_rate".into(), part_json(m, |p| p.note_rate.value()));
+        fields.insert("presence".into(), part_json(m, |p| p.presence.value()));
+    }
+    report
+}
+
+fn number_cell(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
+}
+
 fn cell(r: Option<Ratio>) -> String {
-    r.and_then(|r| r.value())
-        .map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
+    number_cell(r.and_then(|r| r.value()))
+}
+
+/// One part measure's value for one companion.
+type PartValue = fn(&PartScores) -> Option<f64>;
+
+/// The part measures: pooled (companion and references), then per pair (companion/true).
+fn part_table(pooled: &PartMeasures, pairs: &[PairReport]) -> String {
+    let measures: [(&str, PartValue); 4] = [
+        ("part F1", |p| p.part.f1()),
+        ("chord tone", |p| p.chord_tone.value()),
+        ("note rate/s", |p| p.note_rate.value()),
+        ("presence", |p| p.presence.value()),
+    ];
+    let mut s = format!(
+        "{:<11} {:>9} {:>6} {:>6} {:>8} {:>9}\n",
+        "part", "companion", "true", "random", "shuffled", "unaligned"
+    );
+    for (name, value) in measures {
+        let m = pooled;
+        s.push_str(&format!(
+            "{:<11} {:>9} {:>6} {:>6} {:>8} {:>9}\n",
+            name,
+            number_cell(value(&m.companion)),
+            number_cell(value(&m.truth)),
+            number_cell(value(&m.random)),
+            number_cell(m.shuffled.as_ref().and_then(value)),
+            number_cell(value(&m.unaligned))
+        ));
+    }
+    s.push_str(&format!(
+        "\n{:<28} {:>17} {:>17} {:>17} {:>17}\n",
+        "pair", "part F1 comp/true", "chord comp/true", "rate comp/true", "present comp/true"
+    ));
+    for r in pairs {
+        let m = &r.scores.part;
+        let both = |value: PartValue| {
+            format!(
+                "{}/{}",
+                number_cell(value(&m.companion)),
+                number_cell(value(&m.truth))
+            )
+        };
+        s.push_str(&format!(
+            "{:<28} {:>17} {:>17} {:>17} {:>17}\n",
+            format!("{} {}→{}", r.piece, r.guide, r.target),
+            both(measures[0].1),
+            both(measures[1].1),
+            both(measures[2].1),
+            both(measures[3].1)
+        ));
+    }
+    s
 }
 
 impl HeardReport {
     /// The report as one JSON object: pooled scores, then `per_piece`. A share is `null` when
-    /// nothing was there to count.
+    /// nothing was there to count. The part measures are the fields `part_f1`, `chord_tone`,
+    /// `note_rate` (onsets per second) and `presence`, each with `companion`, `true`, `random`,
+    /// `shuffled` and `unaligned`.
     pub fn to_json(&self) -> Value {
         let (harmony, onset, rests) = scores_json(&self.pooled);
         let per_piece: Vec<Value> = self
@@ -480,7 +641,7 @@ impl HeardReport {
             .iter()
             .map(|p| {
                 let (harmony, onset, rests) = scores_json(&p.scores);
-                json!({
+                let piece = json!({
                     "piece": p.piece,
                     "guide": p.guide,
                     "target": p.target,
@@ -488,10 +649,11 @@ impl HeardReport {
                     "harmony": harmony,
                     "onset_sync": onset,
                     "rests": rests,
-                })
+                });
+                with_part_json(piece, &p.scores.part)
             })
             .collect();
-        json!({
+        let report = json!({
             "pieces": self.pairs.len(),
             "lookahead": self.lookahead,
             "seed": self.seed,
@@ -500,10 +662,12 @@ impl HeardReport {
             "onset_sync": onset,
             "rests": rests,
             "per_piece": per_piece,
-        })
+        });
+        with_part_json(report, &self.pooled.part)
     }
 
-    /// The report as plain-text tables: pooled, then per pair.
+    /// The report as plain-text tables: pooled, then per pair; then the part measures, pooled
+    /// and per pair.
     pub fn table(&self) -> String {
         let p = &self.pooled;
         let mut s = format!(
@@ -577,6 +741,8 @@ impl HeardReport {
                 cell(Some(x.companion_present_while_guide_sounds))
             ));
         }
+        s.push('\n');
+        s.push_str(&part_table(&p.part, &self.pairs));
         s
     }
 }

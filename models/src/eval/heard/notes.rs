@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::data::layout::PieceSource;
+use crate::data::layout::{PieceSource, TrackPair};
 use crate::data::stems::Note;
 
 use crate::eval::EvalError;
@@ -70,6 +70,22 @@ pub fn track_notes(piece: &PieceSource, stems: &[String]) -> Result<Vec<Note>, E
         paths.extend(stem.files.iter().map(|f| notes_path(f)));
     }
     read_merged(&paths)
+}
+
+/// The stems of `piece` that sound beside `pair`: every stem but the guide's, the target's and
+/// the unpitched ones ([`super::part::UNPITCHED_STEMS`]), in the piece's order.
+pub fn other_pitched_stems(piece: &PieceSource, pair: &TrackPair) -> Vec<String> {
+    piece
+        .stems
+        .iter()
+        .map(|s| &s.name)
+        .filter(|name| {
+            !pair.guide.contains(name)
+                && !pair.target.contains(name)
+                && !super::part::UNPITCHED_STEMS.contains(&name.as_str())
+        })
+        .cloned()
+        .collect()
 }
 
 /// The notes of every file of a preset's corpus, in the preset's file order.

@@ -5,8 +5,8 @@ use std::f32::consts::TAU;
 
 use counterpart_core::preset::{
     sha256_hex, AudioData, CodebookData, CorpusFile, DecisionData, EncoderIdentity,
-    NoteValueRecord, Preset, PresetError, PresetInfo, SegmentLengthRecord, SegmentRecord,
-    SegmentationSettings, FORMAT_VERSION, MARKER_KEY,
+    NoteValueRecord, Preset, PresetError, PresetInfo, RelationCharacter, SegmentLengthRecord,
+    SegmentRecord, SegmentationSettings, FORMAT_VERSION, MARKER_KEY,
 };
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -149,6 +149,23 @@ fn sample_preset() -> Preset {
             },
         ],
         metrics: json!({"val_accuracy": 0.4123, "perplexity": 12.75, "epochs": 30}),
+        character: Some(sample_character()),
+    }
+}
+
+fn sample_character() -> RelationCharacter {
+    RelationCharacter {
+        pairs: 3,
+        seconds: 151.2,
+        onset_coincidence: Some(0.912),
+        a_onset_coverage: Some(0.55),
+        b_onsets_per_s: 1.04,
+        a_onsets_per_s: 1.72,
+        note_rate_ratio: Some(0.605),
+        presence: Some(0.97),
+        b_sounding: Some(0.93),
+        changes_within_beat: None,
+        b_beats: 0,
     }
 }
 
@@ -251,8 +268,10 @@ fn version_1_files_with_one_model_still_load() {
     let mut preset = sample_preset();
     preset.decisions.truncate(1);
     let bytes = preset.to_bytes().unwrap();
+    preset.character = None;
     let v1 = rewrite(&bytes, true, |header, tensors| {
         header["version"] = json!(1);
+        header.as_object_mut().unwrap().remove("character");
         let decisions = header.as_object_mut().unwrap().remove("decisions").unwrap();
         header["decision"] = decisions[0].clone();
         for t in tensors.iter_mut() {
@@ -274,6 +293,64 @@ fn version_1_files_with_one_model_still_load() {
         Preset::from_bytes(&mixed),
         Err(PresetError::Corrupt(_))
     ));
+}
+
+#[test]
+fn version_2_files_without_a_character_still_load() {
+    let preset = sample_preset();
+    let bytes = preset.to_bytes().unwrap();
+    let (header, _) = split(&bytes);
+    assert_eq!(header["version"], json!(3));
+    assert_eq!(header["character"]["onset_coincidence"], json!(0.912));
+    assert_eq!(header["character"]["changes_within_beat"], Value::Null);
+    let v2 = rewrite(&bytes, false, |header, _| {
+        header["version"] = json!(2);
+        header.as_object_mut().unwrap().remove("character").unwrap();
+    });
+    let loaded = Preset::from_bytes(&v2).unwrap();
+    assert_eq!(loaded.character, None);
+    assert_eq!(
+        loaded,
+        Preset {
+            character: None,
+            ..preset.clone()
+        }
+    );
+    // Written again it is version 3, with no `character` field.
+    let (header, _) = split(&loaded.to_bytes().unwrap());
+    assert_eq!(header["version"], json!(3));
+    assert!(header.get("character").is_none());
+
+    // A version 2 header cannot carry a character, and a character must be well formed.
+    let mixed = rewrite(&bytes, false, |header, _| header["version"] = json!(2));
+    assert!(matches!(
+        Preset::from_bytes(&mixed),
+        Err(PresetError::Corrupt(_))
+    ));
+    let unknown = rewrite(&bytes, false, |header, _| {
+        header["character"]["swing"] = json!(0.5);
+    });
+    assert!(matches!(
+        Preset::from_bytes(&unknown),
+        Err(PresetError::Corrupt(_))
+    ));
+    let mut wrong = preset;
+    wrong.character.as_mut().unwrap().presence = Some(1.5);
+    assert!(invalid_message(&wrong).contains("presence"));
+}
+
+#[test]
+fn the_shipped_version_2_preset_reads_without_a_character() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/presets/default.cpreset");
+    let bytes = std::fs::read(&path).unwrap();
+    let (_, metadata) = SafeTensors::read_metadata(&bytes).unwrap();
+    let header: Value =
+        serde_json::from_str(&metadata.metadata().as_ref().unwrap()[MARKER_KEY]).unwrap();
+    assert_eq!(header["version"], json!(2));
+    assert!(header.get("character").is_none());
+    let timing = counterpart_core::preset::PresetTiming::from_header_bytes(&bytes).unwrap();
+    assert!(!timing.models.is_empty());
 }
 
 #[test]
@@ -643,6 +720,10 @@ fn summary_describes_the_preset() {
         "2 file(s), 1.5 s, 4 segments",
         &format!("{} of 16 used", summary.labels_used()),
         "val_accuracy = 0.4123",
+        "measured on 3 pair(s), 151.2 s of notes",
+        "onset coincidence 0.912 (B's onsets within 60 ms of A's), A onset coverage 0.550",
+        "note rate 1.04 /s (A 1.72 /s, ratio 0.605)",
+        "changes within a beat n/a (of 0 beats where B starts a note)",
     ] {
         assert!(
             text.contains(expected),

@@ -40,6 +40,10 @@ enum CliCommand {
     /// Build a corpus preset from a stems set: check, encode, fit the codebook, tokenise, train,
     /// evaluate on held-out pieces, pack.
     BuildPreset(Box<cli::build_preset::BuildPresetArgs>),
+    /// How the companion part moves against the guide in a stems set's pairs (onset
+    /// coincidence, note rate, presence, changes within a beat), from their notes: what
+    /// `build-preset` stores in a preset.
+    Character(cli::character::CharacterArgs),
     /// Evaluate a preset's model on a stems set: TPP and LCP against the baselines.
     Eval(cli::eval::EvalArgs),
     /// The musician's metrics: render each guide as `render` does and score the companion, as
@@ -78,6 +82,7 @@ fn main() -> std::process::ExitCode {
         CliCommand::Recorpus(args) => cli::recorpus::run(&args),
         CliCommand::Check(args) => cli::check::run(&args),
         CliCommand::BuildPreset(args) => cli::build_preset::run(&args),
+        CliCommand::Character(args) => cli::character::run(&args),
         CliCommand::Eval(args) => cli::eval::run(&args),
         CliCommand::EvalHeard(args) => cli::eval_heard::run(&args),
         CliCommand::Sweep(args) => cli::sweep::run(&args),

@@ -347,6 +347,8 @@ fn build_preset_end_to_end_and_eval_json() {
     assert_eq!((train.len(), val.len(), test.len()), (2, 1, 1));
     let preset = &outcome.preset;
     preset.validate().unwrap();
+    // The stems have no notes: the preset gets no relation's character.
+    assert_eq!(preset.character, None);
     assert_eq!(preset.k(), 16);
     assert_eq!(preset.encoder.name, "counterpart-default");
     preset.verify_encoder_file(encoder_path()).unwrap();

@@ -50,6 +50,9 @@ pub struct PresetDisplay {
     pub corpus_seconds: f64,
     /// How many corpus segments carry each label.
     pub label_counts: Vec<usize>,
+    /// The relation's character in one line, when the preset holds it
+    /// ([`counterpart_core::preset::RelationCharacter::one_line`]).
+    pub character: Option<String>,
     /// Something the user should know about what plays (the user's recordings: their label
     /// coverage, those left out and why).
     pub notice: Option<Notice>,
@@ -79,6 +82,7 @@ impl PresetDisplay {
             corpus_files: preset.corpus.iter().map(|file| file.name.clone()).collect(),
             corpus_seconds: summary.corpus_seconds,
             label_counts: summary.label_counts,
+            character: preset.character.as_ref().map(|c| c.one_line()),
             notice: None,
         }
     }

@@ -27,6 +27,10 @@ pub struct Preset {
     pub corpus: Vec<CorpusFile>,
     /// Training and evaluation metrics, as a JSON object.
     pub metrics: serde_json::Value,
+    /// How the companion part moves against the guide in the pairs the preset was trained on,
+    /// measured on their note annotations at build time. `None` in presets of format version 2
+    /// or older, and in presets built from stems without note annotations.
+    pub character: Option<RelationCharacter>,
 }
 
 impl Preset {
@@ -50,6 +54,78 @@ impl Preset {
             None => self.decisions.first(),
             Some(l) => self.decisions.iter().find(|d| d.lookahead() == Some(l)),
         }
+    }
+}
+
+/// The character of the relation a preset was trained on: how the companion part B moves
+/// against the guide A, measured on the note annotations (`<piece>/<stem>.notes.json`) of the
+/// training pairs when the preset was built (`counterpart character` measures it on any stems
+/// set).
+///
+/// Every figure is pooled over the pairs: counts are summed over all pairs first and divided
+/// once (a long piece weighs more than a short one), never a mean of per-pair ratios. Shares are
+/// rounded to 0.001, rates to 0.01 per second, seconds to 0.1 s. A share whose denominator is
+/// zero is `None`.
+///
+/// Terms:
+/// - a part's *attacks* are its notes' onsets, a note starting less than 30 ms after the
+///   previous attack of the same part joining it (a chord or a strum is one attack);
+/// - a pair's *span* runs from the first onset to the last offset among A's and B's notes;
+/// - *sounding* at `t` means some note has `onset ≤ t < offset`, checked on the grid instants
+///   `t = k · 20 ms` of the span;
+/// - two attacks *coincide* when they lie at most 60 ms apart;
+/// - a *beat* is one quarter note at the piece's tempo (the manifest's `tempo.quarter_bpm`, or
+///   else the tempo of a tempo-synced preset); the span is cut into beat windows
+///   `[t0 + (i − ¼)·beat, t0 + (i + ¾)·beat)` from the span's start `t0`, so that notes played
+///   on a beat, or a little early or late, fall inside their beat's window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelationCharacter {
+    /// Number of (A, B) pairs measured.
+    pub pairs: u32,
+    /// Seconds measured: the sum of the pairs' spans.
+    pub seconds: f64,
+    /// Share of B's attacks that coincide with an A attack (0 to 1): 1 when B only starts notes
+    /// with A.
+    pub onset_coincidence: Option<f64>,
+    /// Share of A's attacks that a B attack coincides with (0 to 1): tells a shadow of A (high)
+    /// from a sparse line that starts with A when it starts at all (low, with a high
+    /// `onset_coincidence`).
+    pub a_onset_coverage: Option<f64>,
+    /// B's attacks per second of span.
+    pub b_onsets_per_s: f64,
+    /// A's attacks per second of span.
+    pub a_onsets_per_s: f64,
+    /// B's attacks over A's attacks (the ratio of the two rates).
+    pub note_rate_ratio: Option<f64>,
+    /// Share of the grid instants where A sounds at which B sounds too (0 to 1).
+    pub presence: Option<f64>,
+    /// Share of all grid instants of the span at which B sounds (0 to 1).
+    pub b_sounding: Option<f64>,
+    /// Share of the beat windows holding at least one B attack that hold more than one (0 to
+    /// 1): how often B changes note within a beat. `None` when no piece has a tempo.
+    pub changes_within_beat: Option<f64>,
+    /// Number of beat windows holding at least one B attack (the denominator of
+    /// `changes_within_beat`).
+    pub b_beats: u64,
+}
+
+impl RelationCharacter {
+    /// One line for people: the shares in per cent, the rates per second.
+    pub fn one_line(&self) -> String {
+        let pct =
+            |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{:.0}%", 100.0 * v));
+        format!(
+            "B starts with A {}, covers {} of A's onsets, {:.2} notes/s ({}× A), sounds {} of \
+             A's time, changes within a beat {}",
+            pct(self.onset_coincidence),
+            pct(self.a_onset_coverage),
+            self.b_onsets_per_s,
+            self.note_rate_ratio
+                .map_or_else(|| "–".to_owned(), |r| format!("{r:.2}")),
+            pct(self.presence),
+            pct(self.changes_within_beat),
+        )
     }
 }
 

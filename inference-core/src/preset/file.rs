@@ -8,6 +8,8 @@
 //! - `decision.<i>.weights`: U8 `[n]`, the safetensors blob of decision model `i` (one per
 //!   look-ahead, the preferred one first). Version 1 files hold a single model: header field
 //!   `decision` instead of `decisions`, tensor `decision.weights`; they still load.
+//! - From version 3 the header may hold `character`, the relation's character measured at
+//!   build time ([`RelationCharacter`]); versions 1 and 2 never do, and load without it.
 //! - `encoder.onnx`: U8 `[n]`, only when the encoder is embedded;
 //! - `corpus.<i>.audio`: U8 `[n]` FLAC stream for integer PCM, or F32 `[channels, frames]`;
 //! - `corpus.<i>.segments`: U64 `[segments, 2]`, start and end in source samples;
@@ -29,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 use super::data::{
     hex, AudioData, CodebookData, CorpusFile, DecisionData, EncoderIdentity, Preset, PresetInfo,
-    SegmentRecord, SegmentationSettings,
+    RelationCharacter, SegmentRecord, SegmentationSettings,
 };
 use super::error::PresetError;
 use super::flac::{self, PcmLayout};
@@ -38,9 +40,12 @@ use super::safetensors_guard::{
 };
 use super::validate::{MAX_CHANNELS, MAX_CORPUS_FILES, MAX_CORPUS_SAMPLES, MAX_DECISION_MODELS};
 
-/// The newest preset format version this build reads, and the one it writes. Version 2 holds
-/// several decision models (one per look-ahead); version 1 held one.
-pub const FORMAT_VERSION: u32 = 2;
+/// The newest preset format version this build reads, and the one it writes. Version 3 may hold
+/// the relation's character; version 2 holds several decision models (one per look-ahead);
+/// version 1 held one.
+pub const FORMAT_VERSION: u32 = 3;
+/// The first format version whose header may hold the relation's character.
+const CHARACTER_VERSION: u32 = 3;
 /// The safetensors metadata key that holds the preset header.
 pub const MARKER_KEY: &str = "counterpart.preset";
 /// The `format` field of every preset header.
@@ -64,6 +69,9 @@ struct Header {
     decisions: Option<Vec<DecisionHeader>>,
     corpus: Vec<CorpusHeader>,
     metrics: serde_json::Value,
+    /// Version 3 and later, when measured: the relation's character.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    character: Option<RelationCharacter>,
     /// SHA-256 over every tensor, in name order (see [`content_sha256`]).
     content_sha256: String,
 }
@@ -267,6 +275,7 @@ impl Preset {
             ),
             corpus,
             metrics: self.metrics.clone(),
+            character: self.character.clone(),
             content_sha256: content_sha256(
                 tensors
                     .iter()
@@ -447,6 +456,12 @@ fn parse_header(marker: &str) -> Result<Header, PresetError> {
     }
     let header: Header = serde_json::from_str(marker)
         .map_err(|e| PresetError::Corrupt(format!("the preset header is malformed: {e}")))?;
+    if header.character.is_some() && version < CHARACTER_VERSION {
+        return Err(PresetError::Corrupt(format!(
+            "a version {version} header has no `character` (it came with version \
+             {CHARACTER_VERSION})"
+        )));
+    }
     let models = decision_headers(&header)?.len();
     if models > MAX_DECISION_MODELS {
         return Err(PresetError::Invalid(format!(
@@ -583,6 +598,7 @@ fn assemble(header: Header, tensors: &SafeTensors<'_>) -> Result<Preset, PresetE
         decisions,
         corpus,
         metrics: header.metrics,
+        character: header.character,
     })
 }
 

@@ -4,7 +4,7 @@
 //! A [`Preset`] is plain data: its info and licence, the segmentation settings, the encoder's
 //! identity (optionally the encoder itself), the codebook, the decision models' configs and
 //! weights (one per look-ahead), the lossless corpus audio with its labelled segments, and the training and
-//! evaluation metrics. Perception, decision and action convert their runtime types from and to
+//! evaluation metrics, and the character of the relation it was trained on. Perception, decision and action convert their runtime types from and to
 //! it. The file is a safetensors file whose metadata holds a JSON header; see [`file`](mod@file) for the
 //! layout. Loading validates everything and never panics.
 //!
@@ -21,7 +21,8 @@ mod validate;
 
 pub use data::{
     sha256_hex, AudioData, CodebookData, CorpusFile, DecisionData, EncoderIdentity,
-    NoteValueRecord, Preset, PresetInfo, SegmentLengthRecord, SegmentRecord, SegmentationSettings,
+    NoteValueRecord, Preset, PresetInfo, RelationCharacter, SegmentLengthRecord, SegmentRecord,
+    SegmentationSettings,
 };
 pub use error::PresetError;
 pub use file::{ModelTiming, PresetTiming, FORMAT_NAME, FORMAT_VERSION, MARKER_KEY};

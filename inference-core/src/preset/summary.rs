@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::data::{Preset, SegmentationSettings};
+use super::data::{Preset, RelationCharacter, SegmentationSettings};
 use super::safetensors_guard::parse_safetensors;
 
 /// What a preset holds, in numbers: see [`Preset::summary`]. Its `Display` prints one fact per
@@ -49,6 +49,8 @@ pub struct PresetSummary {
     pub label_counts: Vec<usize>,
     /// The top-level metrics, as `(name, value)` in the order the JSON object keeps them.
     pub metrics: Vec<(String, serde_json::Value)>,
+    /// The relation's character, when the preset holds it.
+    pub character: Option<RelationCharacter>,
 }
 
 impl PresetSummary {
@@ -109,6 +111,7 @@ impl Preset {
             segments: self.corpus.iter().map(|f| f.segments.len()).sum(),
             label_counts,
             metrics,
+            character: self.character.clone(),
         }
     }
 }
@@ -193,6 +196,9 @@ impl fmt::Display for PresetSummary {
             )?,
             _ => writeln!(f)?,
         }
+        if let Some(character) = &self.character {
+            write!(f, "{character}")?;
+        }
         for (name, value) in &self.metrics {
             match name.as_str() {
                 "eval" => eval_table(f, value)?,
@@ -212,6 +218,50 @@ impl fmt::Display for PresetSummary {
         }
         Ok(())
     }
+}
+
+/// The relation's character as one block of lines, as `counterpart inspect` prints it: what it
+/// was measured on, then the figures.
+impl fmt::Display for RelationCharacter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        character_block(f, self)
+    }
+}
+
+fn character_block(f: &mut fmt::Formatter<'_>, c: &RelationCharacter) -> fmt::Result {
+    let share = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.3}"));
+    writeln!(
+        f,
+        "character:    how B moves against A, measured on {} pair(s), {:.1} s of notes",
+        c.pairs, c.seconds
+    )?;
+    let pad = " ".repeat(INDENT);
+    writeln!(
+        f,
+        "{pad}onset coincidence {} (B's onsets within 60 ms of A's), A onset coverage {}",
+        share(c.onset_coincidence),
+        share(c.a_onset_coverage)
+    )?;
+    writeln!(
+        f,
+        "{pad}note rate {:.2} /s (A {:.2} /s, ratio {})",
+        c.b_onsets_per_s,
+        c.a_onsets_per_s,
+        c.note_rate_ratio
+            .map_or_else(|| "n/a".to_owned(), |r| format!("{r:.3}"))
+    )?;
+    writeln!(
+        f,
+        "{pad}presence {} (of A's sounding time), B sounds {} of the time",
+        share(c.presence),
+        share(c.b_sounding)
+    )?;
+    writeln!(
+        f,
+        "{pad}changes within a beat {} (of {} beats where B starts a note)",
+        share(c.changes_within_beat),
+        c.b_beats
+    )
 }
 
 /// Writes `text` after `label`, wrapped at word boundaries to [`MAX_LINE`] characters, the

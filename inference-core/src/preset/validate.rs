@@ -38,6 +38,7 @@ impl Preset {
         self.validate_codebook()?;
         self.validate_decision()?;
         self.validate_corpus()?;
+        self.validate_character()?;
         if !self.metrics.is_object() {
             return invalid("the metrics must be a JSON object".into());
         }
@@ -56,6 +57,42 @@ impl Preset {
                 found,
             })
         }
+    }
+
+    /// The character's shares lie in 0..=1, its rates, ratio and seconds are finite and not
+    /// negative.
+    fn validate_character(&self) -> Result<(), PresetError> {
+        let Some(c) = &self.character else {
+            return Ok(());
+        };
+        let shares = [
+            ("onset_coincidence", c.onset_coincidence),
+            ("a_onset_coverage", c.a_onset_coverage),
+            ("presence", c.presence),
+            ("b_sounding", c.b_sounding),
+            ("changes_within_beat", c.changes_within_beat),
+        ];
+        for (name, value) in shares {
+            if let Some(v) = value.filter(|v| !(0.0..=1.0).contains(v)) {
+                return invalid(format!(
+                    "the character's {name} {v} is not a share (0 to 1)"
+                ));
+            }
+        }
+        let amounts = [
+            ("seconds", Some(c.seconds)),
+            ("b_onsets_per_s", Some(c.b_onsets_per_s)),
+            ("a_onsets_per_s", Some(c.a_onsets_per_s)),
+            ("note_rate_ratio", c.note_rate_ratio),
+        ];
+        for (name, value) in amounts {
+            if let Some(v) = value.filter(|v| !(v.is_finite() && *v >= 0.0)) {
+                return invalid(format!(
+                    "the character's {name} {v} is negative or not finite"
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn validate_segmentation(&self) -> Result<(), PresetError> {

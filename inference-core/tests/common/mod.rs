@@ -175,5 +175,6 @@ pub fn preset_for_encoder(encoder_path: &std::path::Path, lookahead: usize, embe
             segments,
         }],
         metrics: serde_json::json!({}),
+        character: None,
     }
 }

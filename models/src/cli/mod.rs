@@ -2,6 +2,7 @@
 
 pub mod build_preset;
 pub mod build_settings;
+pub mod character;
 pub mod check;
 pub mod doctor;
 pub mod encoding;

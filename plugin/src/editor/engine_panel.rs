@@ -188,6 +188,7 @@ mod tests {
             corpus_files: files.iter().map(|f| f.to_string()).collect(),
             corpus_seconds: 10.0,
             label_counts: vec![1, 1, 1, 1],
+            character: None,
             notice: None,
         }
     }

@@ -377,6 +377,11 @@ fn show_info(ui: &mut Ui, info: &PresetDisplay) {
                 ui.end_row();
             }
         });
+    if let Some(character) = &info.character {
+        ui.add_space(2.0);
+        ui.label(theme::weak(character).size(11.5))
+            .on_hover_text("How the companion moved against the guide in the pairs it learnt from");
+    }
     if let Some(notice) = &info.notice {
         ui.add_space(4.0);
         show_notice(ui, notice);

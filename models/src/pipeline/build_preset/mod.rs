@@ -6,6 +6,9 @@
 //! is the target stems of the training pieces (or every audio file of `--corpus DIR`) with the
 //! segments and labels perception gives them, as 16-bit PCM.
 //!
+//! The relation's character ([`RelationCharacter`]) is measured on the training pairs' note
+//! annotations and stored in the preset; a build from stems without notes stores none.
+//!
 //! Extra stems sets ([`BuildOptions::extra_training`]) add pieces that only train and validate:
 //! they are never held out and never enter the corpus, so the preset's size and its held-out
 //! pieces are those of the main set.
@@ -27,7 +30,8 @@ use candle_core::Device;
 use counterpart_core::decision::model::{CONFIG_FILE, WEIGHTS_FILE};
 use counterpart_core::decision::{DecisionConfig, DecisionModel, LabelInit};
 use counterpart_core::perception::Codebook;
-use counterpart_core::preset::{CorpusFile, DecisionData, Preset, PresetInfo};
+use counterpart_core::perception::SegmentLength;
+use counterpart_core::preset::{CorpusFile, DecisionData, Preset, PresetInfo, RelationCharacter};
 
 pub use pack::today;
 pub use split::split_pieces;
@@ -35,6 +39,7 @@ pub use split::split_pieces;
 use crate::data::check::{check, CheckOptions};
 use crate::data::dataset::{pairing_for, PairedTokenDataset};
 use crate::data::layout::{PairSelection, StemsSet};
+use crate::pipeline::character::{manifest_tempi, measure_set, Tempi};
 use crate::pipeline::corpus::{corpus_from_folder, corpus_from_targets};
 use crate::pipeline::encode::{EncodedSet, EncodingSettings};
 use crate::pipeline::evaluate::{evaluate_all, EvalReport};
@@ -169,6 +174,7 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
     let started = Instant::now();
     let (set, extras) = open_and_check(root, options)?;
     let split = split::split_build_pieces(&set, &extras, options)?;
+    let character = measure_character(&set, &extras, &split, options);
 
     let t = Instant::now();
     let encoded = EncodedSet::encode(
@@ -203,6 +209,7 @@ pub fn build_preset(root: &Path, options: &BuildOptions) -> Result<BuildOutcome,
         decisions,
         corpus,
         metrics,
+        character,
     )?;
     Ok(BuildOutcome {
         preset,
@@ -241,6 +248,46 @@ fn open_and_check(
         }
     }
     Ok((set, extras))
+}
+
+/// The relation's character on the training pairs (every set's training pieces), with each
+/// piece's manifest tempo, else the tempo of tempo-synced segments; `None`, with a warning, when
+/// a training stem has no notes.
+fn measure_character(
+    set: &StemsSet,
+    extras: &[StemsSet],
+    split: &PieceSplit,
+    options: &BuildOptions,
+) -> Option<RelationCharacter> {
+    let mut tempi = Tempi {
+        fallback_bpm: match options.encoding.config.segmentation.length {
+            SegmentLength::Tempo { bpm, .. } => Some(bpm),
+            SegmentLength::Seconds(_) => None,
+        },
+        ..Tempi::default()
+    };
+    for s in std::iter::once(set).chain(extras) {
+        match manifest_tempi(&s.root) {
+            Ok(by_piece) => tempi.by_piece.extend(by_piece),
+            Err(e) => tracing::warn!("no tempo for the relation's character: {e}"),
+        }
+    }
+    match measure_set(
+        &split.combined,
+        Some(&split.train),
+        &options.selection,
+        &tempi,
+    ) {
+        Ok(counts) => {
+            let character = counts.character();
+            tracing::info!("relation's character: {}", character.one_line());
+            Some(character)
+        }
+        Err(e) => {
+            tracing::warn!("the preset gets no relation's character: {e}");
+            None
+        }
+    }
 }
 
 /// A build's codebook and what it was fitted on.

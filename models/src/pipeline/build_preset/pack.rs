@@ -10,7 +10,7 @@ use counterpart_core::perception::{
 };
 use counterpart_core::preset::{
     sha256_hex, CodebookData, CorpusFile, DecisionData, EncoderIdentity, NoteValueRecord, Preset,
-    SegmentLengthRecord, SegmentationSettings,
+    RelationCharacter, SegmentLengthRecord, SegmentationSettings,
 };
 use serde_json::json;
 
@@ -124,6 +124,7 @@ pub(super) fn pack_preset(
     decisions: Vec<DecisionData>,
     corpus: Vec<CorpusFile>,
     metrics: serde_json::Value,
+    character: Option<RelationCharacter>,
 ) -> Result<Preset, PipelineError> {
     let mut info = options.info.clone();
     if info.created.trim().is_empty() {
@@ -156,6 +157,7 @@ pub(super) fn pack_preset(
         decisions,
         corpus,
         metrics,
+        character,
     };
     preset.validate()?;
     Ok(preset)

@@ -176,29 +176,79 @@ impl PresetTiming {
 
     /// Reads the header of the preset file at `path` only (kilobytes, not the corpus).
     pub fn read(path: impl AsRef<Path>) -> Result<Self, PresetError> {
-        use std::io::Read;
-        let path = path.as_ref();
-        let io = |source| PresetError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let mut file = fs::File::open(path).map_err(io)?;
-        let mut prefix = [0u8; LENGTH_PREFIX];
-        file.read_exact(&mut prefix)
-            .map_err(|_| PresetError::Truncated {
-                expected: LENGTH_PREFIX as u64,
-                found: 0,
-            })?;
-        let header_len = u64::from_le_bytes(prefix);
-        if header_len > MAX_HEADER_BYTES {
-            return Err(PresetError::NotAPreset {
-                reason: format!("its header would be {header_len} bytes long"),
-            });
-        }
-        let mut bytes = prefix.to_vec();
-        file.take(header_len).read_to_end(&mut bytes).map_err(io)?;
-        Self::from_header_bytes(&bytes)
+        Self::from_header_bytes(&header_bytes(path.as_ref())?)
     }
+}
+
+/// What a preset's header says about it for a list of presets, read without its tensors (see
+/// [`PresetListing::read`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresetListing {
+    /// Name, author, description, licence, date.
+    pub info: PresetInfo,
+    /// Total corpus duration in seconds, from the header's frame counts.
+    pub corpus_seconds: f64,
+    /// Which (guide, target) pairs the build trained on, as its metrics record them
+    /// (`metrics.data.pairs`: `Primary`, `All` or `Named { guide: "…", target: "…" }`), when
+    /// they do.
+    pub pairs: Option<String>,
+}
+
+impl PresetListing {
+    /// Reads it from the start of a preset file: `bytes` must hold the length prefix and the
+    /// header, and may hold more.
+    pub fn from_header_bytes(bytes: &[u8]) -> Result<Self, PresetError> {
+        let (_, entries) = read_header(bytes).map_err(|e| PresetError::NotAPreset {
+            reason: format!("its header cannot be read ({e})"),
+        })?;
+        let header = parse_header(marker(&entries)?)?;
+        let corpus_seconds = header
+            .corpus
+            .iter()
+            .filter(|file| file.sample_rate > 0)
+            .map(|file| file.frames as f64 / f64::from(file.sample_rate))
+            .sum();
+        let pairs = header
+            .metrics
+            .pointer("/data/pairs")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        Ok(Self {
+            info: header.info,
+            corpus_seconds,
+            pairs,
+        })
+    }
+
+    /// Reads the header of the preset file at `path` only (kilobytes, not the corpus).
+    pub fn read(path: impl AsRef<Path>) -> Result<Self, PresetError> {
+        Self::from_header_bytes(&header_bytes(path.as_ref())?)
+    }
+}
+
+/// The length prefix and header of the preset file at `path`, without its tensors.
+fn header_bytes(path: &Path) -> Result<Vec<u8>, PresetError> {
+    use std::io::Read;
+    let io = |source| PresetError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = fs::File::open(path).map_err(io)?;
+    let mut prefix = [0u8; LENGTH_PREFIX];
+    file.read_exact(&mut prefix)
+        .map_err(|_| PresetError::Truncated {
+            expected: LENGTH_PREFIX as u64,
+            found: 0,
+        })?;
+    let header_len = u64::from_le_bytes(prefix);
+    if header_len > MAX_HEADER_BYTES {
+        return Err(PresetError::NotAPreset {
+            reason: format!("its header would be {header_len} bytes long"),
+        });
+    }
+    let mut bytes = prefix.to_vec();
+    file.take(header_len).read_to_end(&mut bytes).map_err(io)?;
+    Ok(bytes)
 }
 
 /// One tensor to write.

@@ -15,6 +15,7 @@ mod data;
 mod error;
 pub mod file;
 mod flac;
+pub mod library;
 mod safetensors_guard;
 mod summary;
 mod validate;
@@ -25,7 +26,7 @@ pub use data::{
     SegmentationSettings,
 };
 pub use error::PresetError;
-pub use file::{ModelTiming, PresetTiming, FORMAT_NAME, FORMAT_VERSION, MARKER_KEY};
+pub use file::{ModelTiming, PresetListing, PresetTiming, FORMAT_NAME, FORMAT_VERSION, MARKER_KEY};
 pub use summary::{PresetSummary, EVAL_BASELINES};
 pub use validate::{
     MAX_CHANNELS, MAX_CODEBOOK_DIM, MAX_CORPUS_FILES, MAX_CORPUS_SAMPLES, MAX_DECISION_MODELS,

@@ -32,6 +32,9 @@ enum CliCommand {
     Render(cli::render::RenderArgs),
     /// Print what a preset holds (`--json`: its whole header).
     Inspect(cli::inspect::InspectArgs),
+    /// List the preset library: the factory presets and yours (name, relation, description,
+    /// corpus length, file). `--preset` of `render` and `eval-heard` takes these names.
+    Presets(cli::presets::PresetsArgs),
     /// A preset's model with your own recordings as its corpus: no training.
     Recorpus(cli::recorpus::RecorpusArgs),
     /// Health check of a stems set: formats, rates, channels, lengths, alignment, silence,
@@ -79,6 +82,7 @@ fn main() -> std::process::ExitCode {
         CliCommand::FitCodebook(args) => cli::fit_codebook::run(&args),
         CliCommand::Render(args) => cli::render::run(&args),
         CliCommand::Inspect(args) => cli::inspect::run(&args),
+        CliCommand::Presets(args) => cli::presets::run(&args),
         CliCommand::Recorpus(args) => cli::recorpus::run(&args),
         CliCommand::Check(args) => cli::check::run(&args),
         CliCommand::BuildPreset(args) => cli::build_preset::run(&args),

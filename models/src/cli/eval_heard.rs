@@ -16,7 +16,7 @@ use super::timing_args::TimingArgs;
 /// `counterpart render`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct EvalHeardArgs {
-    /// The preset file.
+    /// The preset: a file, or the name of a preset of the library (`counterpart presets`).
     #[arg(long)]
     preset: PathBuf,
     /// A stems set whose guides are rendered (<piece>/<stem>.<ext> with <stem>.notes.json).
@@ -75,7 +75,7 @@ pub fn run(args: &EvalHeardArgs) -> Result<(), String> {
         PieceChoice::Named(args.pieces.clone())
     };
     let options = HeardOptions {
-        preset: args.preset.clone(),
+        preset: super::presets::resolve(&args.preset)?,
         stems_dir: args.stems_dir.clone(),
         corpus_notes: args.corpus_notes.clone(),
         selection: if args.pairs == "all" {

@@ -12,6 +12,7 @@ pub mod eval_perception;
 pub mod fit_codebook;
 pub mod inspect;
 pub mod pairs;
+pub mod presets;
 pub mod recorpus;
 pub mod render;
 pub mod sweep;

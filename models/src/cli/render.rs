@@ -12,7 +12,7 @@ use super::timing_args::TimingArgs;
 /// Arguments of `counterpart render`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RenderArgs {
-    /// The preset file.
+    /// The preset: a file, or the name of a preset of the library (`counterpart presets`).
     #[arg(long)]
     preset: PathBuf,
     /// The guide track (WAV, FLAC, Ogg, MP3; any rate; mixed down to mono).
@@ -80,7 +80,7 @@ pub struct RenderArgs {
 /// written, how fast, and how it lines up with the guide.
 pub fn run(args: &RenderArgs) -> Result<(), String> {
     let options = RenderOptions {
-        preset: args.preset.clone(),
+        preset: super::presets::resolve(&args.preset)?,
         guide: args.guide.clone(),
         out: args.out.clone(),
         mix: args.mix.clone(),

@@ -16,6 +16,7 @@ mod engine_panel;
 mod format;
 mod layout;
 mod level_meter;
+mod preset_menu;
 mod preset_panel;
 mod theme;
 mod timeline;

@@ -390,6 +390,7 @@ fn load(request: LoadRequest) -> LoadResult {
         None => match request.key.source.read() {
             Ok((preset, identity)) => {
                 Prepared::new(preset, &identity, request.key.source.describe())
+                    .with_notice(request.key.source.notice())
             }
             Err(message) => {
                 return LoadResult {

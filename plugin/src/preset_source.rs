@@ -3,13 +3,16 @@
 //! With no preset file chosen, the plugin plays the **embedded default preset**
 //! (`models/presets/default.cpreset`, compiled into the plugin together with its encoder
 //! `models/encoders/counterpart-default.onnx`), so it works out of the box, offline, with
-//! nothing installed beside it.
+//! nothing installed beside it. It is also what plays when the chosen file is missing (a project
+//! moved to another machine): [`PresetSource::Missing`] reads, times and loads as the default,
+//! with a notice naming the missing file, and the project keeps naming it.
 
 use std::path::{Path, PathBuf};
 
 use counterpart_core::preset::{sha256_hex, Preset, PresetError, PresetTiming};
 
 use crate::error::PluginError;
+use crate::shared::Notice;
 
 /// The default preset's file, compiled in.
 static DEFAULT_PRESET: &[u8] = include_bytes!("../../models/presets/default.cpreset");
@@ -28,12 +31,41 @@ pub enum PresetSource {
     Default,
     /// A preset file the user chose.
     File(PathBuf),
+    /// A preset file the user chose that is not there: the embedded default plays instead
+    /// (both for the latency announced at activation and for the engine built).
+    Missing(PathBuf),
 }
 
 impl PresetSource {
-    /// The source for the persisted path (`None`: the default).
+    /// The source for the persisted path (`None`: the default; a path with nothing there:
+    /// [`Missing`](Self::Missing)). Main or worker thread: it looks at the file system.
     pub fn from_path(path: Option<PathBuf>) -> Self {
-        path.map_or(PresetSource::Default, PresetSource::File)
+        match path {
+            None => PresetSource::Default,
+            Some(path) if path.exists() => PresetSource::File(path),
+            Some(path) => PresetSource::Missing(path),
+        }
+    }
+
+    /// The embedded default's bytes (the factory preset that is always there).
+    pub fn default_bytes() -> &'static [u8] {
+        DEFAULT_PRESET
+    }
+
+    /// What the editor should say about this source: that the chosen file is missing and the
+    /// default plays instead.
+    pub fn notice(&self) -> Option<Notice> {
+        match self {
+            PresetSource::Missing(path) => Some(Notice {
+                text: format!(
+                    "The preset file {} is missing: the embedded default preset plays instead. \
+                     The project still names that file; put it back, or choose another preset.",
+                    path.display()
+                ),
+                warning: true,
+            }),
+            PresetSource::Default | PresetSource::File(_) => None,
+        }
     }
 
     /// A short description for the GUI and the log.
@@ -41,6 +73,10 @@ impl PresetSource {
         match self {
             PresetSource::Default => "the embedded default preset".to_owned(),
             PresetSource::File(path) => path.display().to_string(),
+            PresetSource::Missing(path) => format!(
+                "the embedded default preset ({} is missing)",
+                path.display()
+            ),
         }
     }
 
@@ -48,8 +84,10 @@ impl PresetSource {
     /// file (main or worker thread: it reads a few kilobytes of a preset file).
     pub fn timing(&self) -> Result<PresetTiming, PluginError> {
         match self {
-            PresetSource::Default => PresetTiming::from_header_bytes(DEFAULT_PRESET)
-                .map_err(|e| PluginError::DefaultPresetDamaged(e.to_string())),
+            PresetSource::Default | PresetSource::Missing(_) => {
+                PresetTiming::from_header_bytes(DEFAULT_PRESET)
+                    .map_err(|e| PluginError::DefaultPresetDamaged(e.to_string()))
+            }
             PresetSource::File(path) => {
                 PresetTiming::read(path).map_err(|e| preset_file_error(path, &e))
             }
@@ -62,7 +100,7 @@ impl PresetSource {
     /// decodes the corpus.
     pub fn read(&self) -> Result<(Preset, String), PluginError> {
         let (mut preset, identity) = match self {
-            PresetSource::Default => Preset::from_bytes(DEFAULT_PRESET)
+            PresetSource::Default | PresetSource::Missing(_) => Preset::from_bytes(DEFAULT_PRESET)
                 .and_then(|preset| Ok((preset, Preset::identity(DEFAULT_PRESET)?)))
                 .map_err(|e| PluginError::DefaultPresetDamaged(e.to_string()))?,
             PresetSource::File(path) => read_file(path)?,
@@ -125,5 +163,29 @@ mod tests {
             .unwrap_err();
         assert!(missing.to_string().contains("missing.cpreset"), "{missing}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_file_falls_back_to_the_default_and_says_so() {
+        let path = std::env::temp_dir().join("cp-plugin-src-nowhere/gone.cpreset");
+        let source = PresetSource::from_path(Some(path.clone()));
+        assert_eq!(source, PresetSource::Missing(path));
+        // The same timing at activation as the engine built from it: the default's.
+        assert_eq!(
+            source.timing().unwrap(),
+            PresetSource::Default.timing().unwrap()
+        );
+        let notice = source.notice().expect("a notice");
+        assert!(
+            notice.warning && notice.text.contains("gone.cpreset"),
+            "{notice:?}"
+        );
+        assert!(source.describe().contains("embedded default"));
+        let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/preset_source.rs");
+        assert_eq!(
+            PresetSource::from_path(Some(here.clone())),
+            PresetSource::File(here)
+        );
+        assert_eq!(PresetSource::Default.notice(), None);
     }
 }

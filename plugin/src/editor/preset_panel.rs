@@ -11,6 +11,7 @@ use crossbeam_channel::{Receiver, TryRecvError};
 use egui::{Align2, RichText, ScrollArea, Ui};
 use egui_file::FileDialog;
 
+use super::preset_menu::PresetMenu;
 use super::{format, theme};
 use crate::shared::{EngineStatus, Notice, PresetDisplay, SharedState};
 use crate::CounterpartParams;
@@ -79,6 +80,7 @@ pub fn status_badge(status: &EngineStatus) -> (&'static str, egui::Color32) {
 /// The preset section and its file dialogs (GUI thread).
 #[derive(Default)]
 pub struct PresetPanel {
+    menu: PresetMenu,
     dialog: Option<(Choosing, FileDialog)>,
     saving: Option<Saving>,
     /// How the last save went: what to say, and whether it failed.
@@ -99,20 +101,13 @@ impl PresetPanel {
             theme::heading(ui, "Preset");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui
-                    .button("Default")
-                    .on_hover_text("Play the preset built into the plugin")
-                    .clicked()
-                {
-                    params.set_preset_path(None);
-                    shared.request_reload();
-                }
-                if ui
-                    .button("Load preset…")
-                    .on_hover_text("Choose a .cpreset file")
+                    .button("Open…")
+                    .on_hover_text("Choose any .cpreset file")
                     .clicked()
                 {
                     self.open_preset_dialog(params.preset_path());
                 }
+                self.menu.show(ui, params, shared);
             });
         });
         self.recordings_row(ui, params, shared);

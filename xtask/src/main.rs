@@ -3,7 +3,9 @@
 //! - `cargo xtask bundle counterpart [--release] [--features standalone]`: builds the plugin with
 //!   nice-plug-xtask into `target/bundled/Counterpart.clap` and `Counterpart.vst3`, then copies the
 //!   ONNX Runtime library into the VST3 bundle and beside the CLAP file, so the bundles work on a
-//!   machine without the setup step.
+//!   machine without the setup step, and the factory presets (`models/presets/*.cpreset` other
+//!   than the embedded `default.cpreset`) into `Counterpart.vst3/Contents/Resources/presets/`
+//!   and `counterpart-presets/` beside the CLAP file.
 //! - `cargo xtask screenshot [--out FILE.png] [--settle SECONDS] [--release]`: builds the
 //!   standalone app, opens its editor under a private Xvfb display with the dummy audio backend,
 //!   waits `--settle` seconds (default 12) for the embedded default preset to load and the engine
@@ -103,9 +105,47 @@ fn finish_plugin_bundle(args: &[String]) -> nice_plug_xtask::Result<()> {
         std::fs::copy(&ort, dir.join(name))?;
     }
     eprintln!("Copied {} into the bundles", ort.display());
+    let vst3_resources = bundled
+        .join(format!("{BUNDLE_NAME}.vst3"))
+        .join("Contents")
+        .join("Resources")
+        .join("presets");
+    copy_factory_presets(&[bundled.join(FACTORY_PRESET_DIR), vst3_resources])?;
     for entry in std::fs::read_dir(&bundled)? {
         println!("{}", entry?.path().display());
     }
+    Ok(())
+}
+
+/// The factory presets' folder beside the CLAP file (the preset library looks for it there).
+const FACTORY_PRESET_DIR: &str = "counterpart-presets";
+/// The preset compiled into the plugin, not copied.
+const EMBEDDED_PRESET: &str = "default.cpreset";
+
+/// Copies `models/presets/*.cpreset`, except the embedded default, into each of `dirs` (created,
+/// emptied of older presets first).
+fn copy_factory_presets(dirs: &[PathBuf]) -> nice_plug_xtask::Result<()> {
+    let mut presets: Vec<PathBuf> = std::fs::read_dir("models/presets")?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "cpreset"))
+        .filter(|path| path.file_name().is_some_and(|name| name != EMBEDDED_PRESET))
+        .collect();
+    presets.sort();
+    for dir in dirs {
+        if dir.is_dir() {
+            std::fs::remove_dir_all(dir)?;
+        }
+        std::fs::create_dir_all(dir)?;
+        for preset in &presets {
+            let name = preset.file_name().expect("listed files have names");
+            std::fs::copy(preset, dir.join(name))?;
+        }
+    }
+    eprintln!(
+        "Copied {} factory preset(s) into the bundles",
+        presets.len()
+    );
     Ok(())
 }
 

@@ -53,7 +53,7 @@ impl PresetMenu {
         let current = params.preset_path();
         let response = egui::ComboBox::from_id_salt("preset-menu")
             .selected_text(self.current_name(current.as_deref()))
-            .width(220.0)
+            .width(ui.available_width())
             .height(360.0)
             .show_ui(ui, |ui| {
                 self.refresh(Instant::now());
@@ -98,6 +98,9 @@ impl PresetMenu {
                 .entries
                 .iter()
                 .filter(|e| (e.origin == PresetOrigin::User) == user)
+                // A factory file with the built-in preset's name is a copy of it (the source
+                // tree's `models/presets/default.cpreset` in development builds): listed once.
+                .filter(|e| !(e.shadowed && e.origin == PresetOrigin::Factory))
             {
                 any = true;
                 if let Some(choice) = row(ui, entry, current) {
@@ -128,7 +131,11 @@ pub fn row_text(entry: &LibraryEntry) -> (String, String) {
             let text = format!(
                 "{}  ·  {}  ·  {}",
                 preset.name,
-                preset.relation.as_deref().unwrap_or("—"),
+                // egui's fonts have no arrow glyph.
+                preset
+                    .relation
+                    .as_deref()
+                    .map_or_else(|| "—".to_owned(), |r| r.replace(" → ", " to ")),
                 format::duration(preset.corpus_seconds)
             );
             let mut hover = format!("{}\n\n{}", preset.description, entry.location());
@@ -177,7 +184,7 @@ mod tests {
         assert_eq!(first.origin, PresetOrigin::Embedded);
         let (text, hover) = row_text(&first);
         assert!(
-            text.contains("Chorale Bass") && text.contains("melody → bass"),
+            text.contains("Chorale Bass") && text.contains("melody to bass"),
             "{text}"
         );
         assert!(hover.contains("built in"), "{hover}");

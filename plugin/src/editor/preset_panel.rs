@@ -107,9 +107,9 @@ impl PresetPanel {
                 {
                     self.open_preset_dialog(params.preset_path());
                 }
-                self.menu.show(ui, params, shared);
             });
         });
+        self.menu.show(ui, params, shared);
         self.recordings_row(ui, params, shared);
         if shared.restart_pending() {
             show_notice(

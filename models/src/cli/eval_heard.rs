@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use counterpart_core::decision::DEFAULT_TEMPERATURE;
 use counterpart_core::engine::{EngineConfig, EngineSettings, Margin};
-use counterpart_models::data::layout::PairSelection;
 use counterpart_models::eval::heard::{
     evaluate_heard, plot::PIANO_ROLL_KEY, plot_first_piece, HeardOptions, PieceChoice,
 };
 
+use super::pairs::PairArgs;
 use super::timing_args::TimingArgs;
 
 /// Arguments of `counterpart eval-heard`. The engine's settings and their defaults are those of
@@ -25,9 +25,8 @@ pub struct EvalHeardArgs {
     /// for the default preset, the stems-dev folder.
     #[arg(long)]
     corpus_notes: PathBuf,
-    /// `primary`: the manifest's primary pair per piece; `all`: every pair it names.
-    #[arg(long, default_value = "primary", value_parser = ["primary", "all"])]
-    pairs: String,
+    #[command(flatten)]
+    pairs: PairArgs,
     /// Score these pieces (comma-separated ids) instead of those the preset's build held out.
     #[arg(long, value_delimiter = ',', conflicts_with = "all_pieces")]
     pieces: Vec<String>,
@@ -78,11 +77,7 @@ pub fn run(args: &EvalHeardArgs) -> Result<(), String> {
         preset: super::presets::resolve(&args.preset)?,
         stems_dir: args.stems_dir.clone(),
         corpus_notes: args.corpus_notes.clone(),
-        selection: if args.pairs == "all" {
-            PairSelection::All
-        } else {
-            PairSelection::Primary
-        },
+        selection: args.pairs.selection(),
         pieces,
         config: EngineConfig {
             lookahead: args.lookahead,

@@ -35,8 +35,11 @@ pub struct LatencyKey {
 
 impl LatencyKey {
     /// What the parameters and the host's tempo (`host_tempo` BPM, if it reports one) ask
-    /// for now, for a preset whose header says `timing` (`None`: unreadable).
+    /// for now, for the preset `source` (read from the parameters once by the caller, so that
+    /// the key and the header it was timed from are of the same file) whose header says
+    /// `timing` (`None`: unreadable).
     pub fn wanted(
+        source: PresetSource,
         params: &CounterpartParams,
         host_tempo: Option<f64>,
         timing: Option<&PresetTiming>,
@@ -44,7 +47,7 @@ impl LatencyKey {
         let segment = params.segment.value();
         let follows_tempo = segment.note().is_some() || timing.is_some_and(tempo_synced);
         Self {
-            source: PresetSource::from_path(params.preset_path()),
+            source,
             segment,
             lookahead: params.lookahead.value().segments(),
             tempo_centi_bpm: host_tempo

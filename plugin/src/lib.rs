@@ -164,7 +164,12 @@ impl Plugin for Counterpart {
         let timing = source.timing();
         let announced = Announced::compute(
             timing.as_ref(),
-            LatencyKey::wanted(&self.params, self.shared.host_tempo(), timing.as_ref().ok()),
+            LatencyKey::wanted(
+                source.clone(),
+                &self.params,
+                self.shared.host_tempo(),
+                timing.as_ref().ok(),
+            ),
             sample_rate.round() as u32,
             max_block,
             self.params.engine_settings().crossfade_seconds,

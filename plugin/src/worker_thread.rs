@@ -297,7 +297,7 @@ impl WorkerState {
             self.timing = Some((cached, source.timing()));
         }
         let timing = self.timing.as_ref().map(|(_, timing)| timing.as_ref())?;
-        let asked = LatencyKey::wanted(&self.params, self.shared.host_tempo(), timing.ok());
+        let asked = LatencyKey::wanted(source, &self.params, self.shared.host_tempo(), timing.ok());
         let session = self.session.as_mut()?;
         let (fitted, restart) = session.setup.announced.fit(timing, &asked);
         self.shared.set_restart_pending(restart);

@@ -61,8 +61,7 @@ impl AudioEnd {
     /// `offline`: takes the worker half of the playing engine (`current`) from the worker
     /// thread. In real time: sends it back. Halves of engines no longer playing go back to be
     /// freed.
-    pub fn exchange(&mut self, current: Option<&mut Installed>, offline: bool) {
-        let mut current = current;
+    pub fn exchange(&mut self, mut current: Option<&mut Installed>, offline: bool) {
         while self.stray.is_none() {
             let Some(travelling) = self.inbox.try_pop() else {
                 break;

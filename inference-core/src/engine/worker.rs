@@ -251,7 +251,7 @@ impl EngineWorker {
         let started = Instant::now();
         let n = piece.len();
         let follow = self.following();
-        let track = self.tracks_notes();
+        let track = self.tracks_notes(follow);
         let onsets = self.listener.hear(
             &self.block[piece.clone()],
             self.consumed,
@@ -380,8 +380,7 @@ impl EngineWorker {
 
     /// Whether the guide's note changes are answered as they are heard (live, following
     /// onsets and harmony).
-    fn tracks_notes(&self) -> bool {
-        let follow = self.following();
+    fn tracks_notes(&self, follow: Following) -> bool {
         self.pipeline.mode() == Mode::Live && follow.onsets && follow.harmony
     }
 

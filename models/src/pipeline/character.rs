@@ -15,7 +15,7 @@ use counterpart_core::preset::RelationCharacter;
 use crate::data::layout::{PairSelection, StemsSet};
 use crate::data::stems::{Note, MANIFEST_FILE};
 use crate::eval::heard::notes::track_notes;
-use crate::eval::heard::scores::{grid, sounding, GRID_S, ONSET_TOLERANCE_S};
+use crate::eval::heard::scores::{grid, sounding, Ratio, GRID_S, ONSET_TOLERANCE_S};
 use crate::eval::EvalError;
 
 /// A note starting less than this many seconds after the previous attack of its part joins
@@ -82,9 +82,9 @@ fn round_to(x: f64, decimals: i32) -> f64 {
     (x * scale).round() / scale
 }
 
-/// `hits / total` rounded to 0.001, or `None` when `total` is 0.
+/// `hits / total` ([`Ratio::value`]) rounded to 0.001, or `None` when `total` is 0.
 fn share(hits: u64, total: u64) -> Option<f64> {
-    (total > 0).then(|| round_to(hits as f64 / total as f64, 3))
+    Ratio { hits, total }.value().map(|v| round_to(v, 3))
 }
 
 impl CharacterCounts {
